@@ -1,0 +1,105 @@
+//! Input validation shared by every public entry point (crate-private).
+//!
+//! Checks run before any arithmetic so that bad input becomes a typed [`Error`]
+//! instead of a panic inside ndarray or a NaN in the output.
+
+use ndarray::{ArrayBase, Data, Dimension};
+
+use crate::{Error, Float, Result};
+
+/// The first non-finite element of `a`, as an error naming `what`.
+pub(crate) fn finite<F: Float, S: Data<Elem = F>, D: Dimension>(
+    what: &str,
+    a: &ArrayBase<S, D>,
+) -> Result<()> {
+    // Fast path over contiguous memory; the logical-order search below only runs
+    // to locate the first bad element for the message.
+    if let Some(s) = a.as_slice_memory_order() {
+        if s.iter().all(|v| v.is_finite()) {
+            return Ok(());
+        }
+    }
+    match a.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+        None => Ok(()),
+        Some((flat, v)) => Err(Error::NonFinite {
+            what: what.to_string(),
+            index: unravel(flat, a.shape()),
+            value: v.to_f64_exact(),
+        }),
+    }
+}
+
+/// Every mask weight must be finite and `>= 0`.
+pub(crate) fn mask<F: Float, S: Data<Elem = F>, D: Dimension>(
+    what: &str,
+    m: &ArrayBase<S, D>,
+) -> Result<()> {
+    match m
+        .iter()
+        .enumerate()
+        .find(|(_, v)| !(v.is_finite() && **v >= F::zero()))
+    {
+        None => Ok(()),
+        Some((flat, v)) => Err(Error::InvalidMask {
+            what: what.to_string(),
+            index: unravel(flat, m.shape()),
+            value: v.to_f64_exact(),
+        }),
+    }
+}
+
+/// `a` must have at least one axis and a last axis of length `expected`.
+pub(crate) fn last_axis<S: Data, D: Dimension>(
+    what: &str,
+    meaning: &str,
+    a: &ArrayBase<S, D>,
+    expected: usize,
+) -> Result<()> {
+    let shape = a.shape();
+    match shape.last() {
+        None => Err(Error::Rank {
+            what: what.to_string(),
+            expected: format!("at least 1 (the last one of length {expected}, {meaning})"),
+            got: 0,
+            shape: vec![],
+        }),
+        Some(&got) if got != expected => Err(Error::LastAxis {
+            what: what.to_string(),
+            meaning: meaning.to_string(),
+            expected,
+            got,
+            shape: shape.to_vec(),
+        }),
+        Some(_) => Ok(()),
+    }
+}
+
+/// `a` must have exactly the shape `expected`.
+pub(crate) fn same_shape(
+    what: &str,
+    got: &[usize],
+    expected: &[usize],
+    reason: &str,
+) -> Result<()> {
+    if got == expected {
+        Ok(())
+    } else {
+        Err(Error::ShapeMismatch {
+            what: what.to_string(),
+            expected: expected.to_vec(),
+            got: got.to_vec(),
+            reason: reason.to_string(),
+        })
+    }
+}
+
+/// The multi-index of the `flat`-th element in logical (row-major) order.
+pub(crate) fn unravel(flat: usize, shape: &[usize]) -> Vec<usize> {
+    let mut rest = flat;
+    let mut index = vec![0; shape.len()];
+    for (slot, &len) in index.iter_mut().zip(shape).rev() {
+        *slot = rest % len.max(1);
+        rest /= len.max(1);
+    }
+    index
+}

@@ -1,0 +1,134 @@
+//! The crate's one error type.
+//!
+//! Every fallible function returns [`Result`]. Messages name what was expected and
+//! what came, so that a shape bug can be fixed from the message alone:
+//!
+//! ```
+//! use bfactor::loss::normalized_mse;
+//! use ndarray::array;
+//!
+//! let err = normalized_mse(&array![1.0, 2.0, 3.0], &array![1.0, 2.0]).unwrap_err();
+//! assert_eq!(
+//!     err.to_string(),
+//!     "shape mismatch: target has shape [2], expected [3] (the shape of prediction)"
+//! );
+//! ```
+
+use thiserror::Error as ThisError;
+
+/// Shorthand for `std::result::Result<T, bfactor::Error>`.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in `bfactor`.
+#[derive(Debug, Clone, PartialEq, ThisError)]
+#[non_exhaustive]
+pub enum Error {
+    /// An array has the wrong number of axes.
+    #[error("{what} has {got} axes (shape {shape:?}), expected {expected}")]
+    Rank {
+        /// Which argument.
+        what: String,
+        /// What was expected, e.g. `"1 or 2"` or `"at least 1"`.
+        expected: String,
+        /// The number of axes that came.
+        got: usize,
+        /// The full shape that came.
+        shape: Vec<usize>,
+    },
+
+    /// The last axis (the feature axis, `c_s` or `num_bins`) has the wrong length.
+    #[error(
+        "{what} has last axis of length {got} (shape {shape:?}), expected {expected} ({meaning})"
+    )]
+    LastAxis {
+        /// Which argument.
+        what: String,
+        /// What the last axis means, e.g. `"c_s"`.
+        meaning: String,
+        /// The expected length.
+        expected: usize,
+        /// The length that came.
+        got: usize,
+        /// The full shape that came.
+        shape: Vec<usize>,
+    },
+
+    /// Two arrays that must agree in shape do not.
+    #[error("shape mismatch: {what} has shape {got:?}, expected {expected:?} ({reason})")]
+    ShapeMismatch {
+        /// Which argument.
+        what: String,
+        /// The expected shape.
+        expected: Vec<usize>,
+        /// The shape that came.
+        got: Vec<usize>,
+        /// Where the expectation comes from.
+        reason: String,
+    },
+
+    /// An array has no elements where some are needed.
+    #[error("{what} is empty (shape {shape:?}), expected at least one {unit}")]
+    Empty {
+        /// Which argument.
+        what: String,
+        /// The shape that came.
+        shape: Vec<usize>,
+        /// What one element is, e.g. `"token"`.
+        unit: String,
+    },
+
+    /// NaN or infinity in an input or a weight.
+    #[error("{what} holds a non-finite value {value} at index {index:?}, expected finite numbers")]
+    NonFinite {
+        /// Which argument or weight.
+        what: String,
+        /// The multi-index of the first offending element.
+        index: Vec<usize>,
+        /// The value found (NaN or ±inf).
+        value: f64,
+    },
+
+    /// A mask weight that is negative, NaN or infinite.
+    #[error("{what} holds {value} at index {index:?}, expected a finite weight >= 0 (1 = valid, 0 = padding)")]
+    InvalidMask {
+        /// Which argument.
+        what: String,
+        /// The multi-index of the first offending weight.
+        index: Vec<usize>,
+        /// The weight found.
+        value: f64,
+    },
+
+    /// Too few valid (positive-weight) residues for a statistic.
+    #[error("{what}: {got} valid residue(s), expected at least {needed}")]
+    TooFewValid {
+        /// What needed them, e.g. `"normalized_mse"`.
+        what: String,
+        /// How many are needed.
+        needed: usize,
+        /// How many there were.
+        got: usize,
+    },
+
+    /// A correlation over a constant series.
+    #[error("{what}: {series} has zero variance over the valid residues of row {row}, so the correlation is undefined")]
+    ZeroVariance {
+        /// What computed it, e.g. `"pearson"`.
+        what: String,
+        /// `"prediction"` or `"target"`.
+        series: String,
+        /// The row (protein) index; 0 for 1-D input.
+        row: usize,
+    },
+
+    /// A configuration value out of its valid range.
+    #[error("invalid configuration: {field} = {value}, expected {expected}")]
+    Config {
+        /// The field's name.
+        field: String,
+        /// The value that came, formatted.
+        value: String,
+        /// The valid range.
+        expected: String,
+    },
+}
