@@ -131,4 +131,42 @@ pub enum Error {
         /// The valid range.
         expected: String,
     },
+
+    /// A file could not be read or written.
+    #[error("cannot access {path}: {message}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The operating system's message.
+        message: String,
+    },
+
+    /// A weight file is truncated, corrupt or of an unknown format.
+    #[error("cannot parse {path}: {message}")]
+    Format {
+        /// The file (or `"<bytes>"` for an in-memory buffer).
+        path: String,
+        /// What failed.
+        message: String,
+    },
+
+    /// A tensor the head needs is not in the file.
+    #[error("tensor {name:?} not found; the file has {available:?}")]
+    MissingTensor {
+        /// The name looked for.
+        name: String,
+        /// The names that are there.
+        available: Vec<String>,
+    },
+
+    /// A tensor of an element type that cannot be converted to floats.
+    #[error("tensor {name:?} has dtype {dtype}, expected one of {supported}")]
+    UnsupportedDtype {
+        /// The tensor's name.
+        name: String,
+        /// Its dtype as the file names it.
+        dtype: String,
+        /// The dtypes this format supports here.
+        supported: String,
+    },
 }

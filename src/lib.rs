@@ -33,6 +33,7 @@
 #![warn(missing_docs)]
 
 pub mod bins;
+pub mod boltz2;
 mod check;
 mod error;
 mod float;
@@ -41,6 +42,8 @@ pub mod loss;
 pub mod numpy_rng;
 pub mod ops;
 pub mod synthetic;
+pub mod tokens;
+pub mod weights;
 
 pub use error::{Error, Result};
 pub use float::Float;

@@ -1,11 +1,12 @@
 //! Losses and metrics on predicted against experimental B-factors: the notebook's
-//! normalized MSE and Pearson's correlation, with optional per-residue masks.
+//! normalized MSE and Pearson's correlation, with optional per-residue masks, and
+//! Boltz-2's binned cross-entropy on logits (see [`binned_cross_entropy`]).
 //!
 //! ```
 //! use bfactor::loss;
 //! use ndarray::array;
 //!
-//! let pred = array![10.0, 20.0, 30.0, 99.0];
+//! let pred = array![10.0_f64, 20.0, 30.0, 99.0];
 //! let target = array![31.0, 52.0, 73.0, 0.0];
 //! let mask = array![1.0, 1.0, 1.0, 0.0]; // the last residue is padding
 //! // z-scored on the valid residues, pred and target are identical:
@@ -30,6 +31,13 @@
 //! mask sum).
 //!
 //! All sums are accumulated in `f64` whatever `F` is.
+
+mod binned;
+
+pub use binned::{
+    bfactor_bins, binned_cross_entropy, binned_cross_entropy_masked,
+    binned_cross_entropy_per_token, MIN_VALID_BFACTOR, WEIGHT_SUM_EPS,
+};
 
 use ndarray::{ArrayBase, ArrayView2, Axis, Data, Dimension, Ix2};
 

@@ -67,14 +67,25 @@ pub fn softmax_row<F: Float>(logits: &[F], out: &mut [F]) {
     }
 }
 
-/// Log-softmax of one row into `out`: `x - logsumexp(x)`.
+/// Log-softmax of one row into `out`: `(x - max) - ln Σ exp(x - max)`, the order
+/// of operations PyTorch's `log_softmax` uses.
 #[inline]
 pub fn log_softmax_row<F: Float>(logits: &[F], out: &mut [F]) {
     debug_assert_eq!(logits.len(), out.len());
-    let lse = logsumexp_row(logits);
+    let max = row_max(logits);
+    let log_sum = logits.iter().map(|&l| (l - max).exp()).sum::<F>().ln();
     for (o, &l) in out.iter_mut().zip(logits) {
-        *o = l - lse;
+        *o = (l - max) - log_sum;
     }
+}
+
+/// Cross-entropy of one row against class `target`: `-log_softmax(logits)[target]`,
+/// computed as [`log_softmax_row`] computes that entry. `target` must be in range.
+#[inline]
+pub fn cross_entropy_row<F: Float>(logits: &[F], target: usize) -> F {
+    let max = row_max(logits);
+    let log_sum = logits.iter().map(|&l| (l - max).exp()).sum::<F>().ln();
+    -((logits[target] - max) - log_sum)
 }
 
 /// `Σ softmax(logits)_k · values_k` in one pass, without materialising the
