@@ -1,1 +1,174 @@
-fn main() {}
+//! Criterion benchmarks of the notebook head's forward pass, the losses, and one
+//! training step.
+//!
+//! Run with `cargo bench --bench head`. `scripts/bench_numpy.py` times the same
+//! computations in NumPy under the same names (`forward_f32/512x384`,
+//! `loss_f64/normalized_mse/4096`, ...), so the two outputs line up row by row.
+//!
+//! All inputs and weights are drawn once from seeded RNGs outside the timed
+//! closures; only the forward pass / the loss call is measured.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use bfactor::{loss, BFactorHeadConfig, Float};
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use ndarray::{Array, Array1, Dimension, IntoDimension};
+use rand::{rngs::StdRng, Rng, SeedableRng};
+use rand_distr::StandardNormal;
+
+const NUM_BINS: usize = 64;
+const LOSS_N: usize = 4096;
+/// `[N, c_s]` sizes of the single-protein forward benchmarks.
+const FORWARD_SIZES: [(usize, usize); 3] = [(50, 128), (512, 384), (4096, 384)];
+
+/// Modest measurement settings so the whole bench runs in a few minutes.
+fn config() -> Criterion {
+    Criterion::default()
+        .measurement_time(Duration::from_secs(3))
+        .warm_up_time(Duration::from_secs(1))
+        .sample_size(20)
+}
+
+/// Standard-normal array drawn in `f64` and rounded to `F`, so `f32` and `f64`
+/// benchmarks see the same values.
+fn randn<F: Float, Sh: IntoDimension>(rng: &mut StdRng, shape: Sh) -> Array<F, Sh::Dim>
+where
+    Sh::Dim: Dimension,
+{
+    Array::from_shape_simple_fn(shape, || {
+        F::from_f64_lossy(rng.sample::<f64, _>(StandardNormal))
+    })
+}
+
+fn bench_forward<F: Float>(c: &mut Criterion) {
+    let mut group = c.benchmark_group(format!("forward_{}", F::NAME));
+    for (n, c_s) in FORWARD_SIZES {
+        let head = BFactorHeadConfig::new(c_s)
+            .with_num_bins(NUM_BINS)
+            .init::<F, _>(&mut StdRng::seed_from_u64(0))
+            .expect("valid config");
+        let s = randn::<F, _>(&mut StdRng::seed_from_u64(1), (n, c_s));
+        group.throughput(Throughput::Elements(n as u64));
+        group.bench_with_input(
+            BenchmarkId::from_parameter(format!("{n}x{c_s}")),
+            &s,
+            |b, s| b.iter(|| head.forward(black_box(s)).expect("finite input")),
+        );
+    }
+    group.finish();
+}
+
+fn bench_forward_batched(c: &mut Criterion) {
+    let (batch, n, c_s) = (8, 512, 384);
+    let head = BFactorHeadConfig::new(c_s)
+        .with_num_bins(NUM_BINS)
+        .init::<f32, _>(&mut StdRng::seed_from_u64(0))
+        .expect("valid config");
+    let s = randn::<f32, _>(&mut StdRng::seed_from_u64(1), (batch, n, c_s));
+    let mut group = c.benchmark_group("forward_f32");
+    group.throughput(Throughput::Elements((batch * n) as u64));
+    group.bench_with_input(
+        BenchmarkId::from_parameter(format!("{batch}x{n}x{c_s}")),
+        &s,
+        |b, s| b.iter(|| head.forward(black_box(s)).expect("finite input")),
+    );
+    group.finish();
+}
+
+/// Prediction, target and a 0/1 mask (~10% padding) of length `n`.
+fn loss_inputs<F: Float>(n: usize) -> (Array1<F>, Array1<F>, Array1<F>) {
+    let mut rng = StdRng::seed_from_u64(2);
+    let pred = Array1::from_shape_simple_fn(n, || F::from_f64_lossy(rng.random_range(0.0..100.0)));
+    let target = Array1::from_shape_simple_fn(n, || {
+        F::from_f64_lossy(30.0 + 15.0 * rng.sample::<f64, _>(StandardNormal))
+    });
+    let mask = Array1::from_shape_simple_fn(n, || {
+        if rng.random_bool(0.9) {
+            F::one()
+        } else {
+            F::zero()
+        }
+    });
+    (pred, target, mask)
+}
+
+fn bench_losses<F: Float>(c: &mut Criterion) {
+    let (pred, target, mask) = loss_inputs::<F>(LOSS_N);
+    let mut group = c.benchmark_group(format!("loss_{}", F::NAME));
+    group.throughput(Throughput::Elements(LOSS_N as u64));
+    group.bench_function(BenchmarkId::new("normalized_mse", LOSS_N), |b| {
+        b.iter(|| loss::normalized_mse(black_box(&pred), black_box(&target)).unwrap())
+    });
+    group.bench_function(BenchmarkId::new("normalized_mse_masked", LOSS_N), |b| {
+        b.iter(|| {
+            loss::normalized_mse_masked(black_box(&pred), black_box(&target), black_box(&mask))
+                .unwrap()
+        })
+    });
+    group.bench_function(BenchmarkId::new("pearson", LOSS_N), |b| {
+        b.iter(|| loss::pearson(black_box(&pred), black_box(&target)).unwrap())
+    });
+    group.bench_function(BenchmarkId::new("pearson_masked", LOSS_N), |b| {
+        b.iter(|| {
+            loss::pearson_masked(black_box(&pred), black_box(&target), black_box(&mask)).unwrap()
+        })
+    });
+    group.finish();
+}
+
+/// One training step of the notebook head at `[8, 512, 384]` f32: forward, the
+/// normalized MSE and its gradient, backward through the head, an AdamW update.
+fn bench_train_step(c: &mut Criterion) {
+    use bfactor::train::grad::{loss_and_gradients, Objective, Trainable};
+    use bfactor::train::optim::{AdamWConfig, Optimizer};
+    let (batch, n, c_s) = (8, 512, 384);
+    let mut head = BFactorHeadConfig::new(c_s)
+        .with_num_bins(NUM_BINS)
+        .init::<f32, _>(&mut StdRng::seed_from_u64(0))
+        .expect("valid config");
+    let mut rng = StdRng::seed_from_u64(3);
+    let s = randn::<f32, _>(&mut rng, (batch, n, c_s));
+    let target = randn::<f32, _>(&mut rng, (batch, n)).mapv(|v| 30.0 + 10.0 * v);
+    let mask = ndarray::Array2::<f32>::ones((batch, n));
+    let mut adam = AdamWConfig::new().init::<f32>().expect("valid config");
+    let mut group = c.benchmark_group("train_step_f32");
+    group.throughput(Throughput::Elements((batch * n) as u64));
+    group.bench_function(
+        BenchmarkId::from_parameter(format!("{batch}x{n}x{c_s}")),
+        |b| {
+            b.iter(|| {
+                let g =
+                    loss_and_gradients(&head, Objective::NormalizedMse, &s, &target, Some(&mask))
+                        .expect("valid input");
+                let grads: Vec<&[f32]> = g
+                    .params
+                    .iter()
+                    .map(|t| t.as_slice().expect("owned"))
+                    .collect();
+                adam.step(&mut head.parameters_mut(), &grads)
+                    .expect("finite gradients");
+                black_box(g.loss)
+            })
+        },
+    );
+    group.finish();
+}
+
+fn forward(c: &mut Criterion) {
+    bench_forward::<f32>(c);
+    bench_forward::<f64>(c);
+    bench_forward_batched(c);
+}
+
+fn losses(c: &mut Criterion) {
+    bench_losses::<f64>(c);
+    bench_losses::<f32>(c);
+}
+
+criterion_group! {
+    name = benches;
+    config = config();
+    targets = forward, losses, bench_train_step
+}
+criterion_main!(benches);

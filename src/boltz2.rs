@@ -177,6 +177,11 @@ impl<F: Float> Boltz2Head<F> {
         })
     }
 
+    /// Mutable weight and bias for the optimizers.
+    pub(crate) fn weights_mut(&mut self) -> (&mut Array2<F>, &mut Array1<F>) {
+        (&mut self.weight, &mut self.bias)
+    }
+
     fn logits_rows<S: Data<Elem = F>, D: RemoveAxis>(
         &self,
         s: &ArrayBase<S, D>,
@@ -185,6 +190,8 @@ impl<F: Float> Boltz2Head<F> {
         let (x, dim) = ops::rows_of("s", s)?;
         let mut logits = x.dot(&self.weight.t());
         logits += &self.bias;
+        // Finite inputs and weights can still overflow.
+        check::finite("logits (overflowed: inputs or weights too large)", &logits)?;
         Ok((logits, dim))
     }
 }

@@ -156,18 +156,18 @@ pub struct HeadOutput<F: Float, D: RemoveAxis> {
 
 impl<F: Float, D: RemoveAxis> HeadOutput<F, D> {
     /// Bin probabilities, `softmax(logits)` over the last axis, `[..., num_bins]`.
+    /// Works for logits in any memory layout.
     pub fn probabilities(&self) -> Array<F, D> {
         let mut p = Array::zeros(self.logits.raw_dim());
-        for (src, mut dst) in self
-            .logits
-            .lanes(Axis(self.logits.ndim() - 1))
-            .into_iter()
-            .zip(p.lanes_mut(Axis(self.logits.ndim() - 1)))
-        {
-            ops::softmax_row(
-                src.as_slice().expect("logits are standard layout"),
-                dst.as_slice_mut().expect("fresh array is standard layout"),
-            );
+        let bins = self.logits.shape().last().copied().unwrap_or(0);
+        if bins == 0 {
+            return p;
+        }
+        let logits = self.logits.as_standard_layout();
+        let src = logits.as_slice().expect("standard layout");
+        let dst = p.as_slice_mut().expect("fresh array is standard layout");
+        for (l, q) in src.chunks(bins).zip(dst.chunks_mut(bins)) {
+            ops::softmax_row(l, q);
         }
         p
     }
@@ -223,7 +223,9 @@ impl<F: Float> BFactorHead<F> {
     ) -> Result<HeadOutput<F, D>> {
         check::last_axis("s", "c_s", s, self.config.c_s)?;
         let (mut x, dim) = ops::rows_of("s", s)?;
-        let logits = self.logits_rows(&mut x);
+        let logits = self.logits_rows(&mut x)?;
+        // Finite inputs and weights can still overflow (weights near f32::MAX).
+        check::finite("logits (overflowed: weights too large)", &logits)?;
         let bfactor: Array1<F> = logits
             .rows()
             .into_iter()
@@ -239,18 +241,30 @@ impl<F: Float> BFactorHead<F> {
     }
 
     /// The head on validated rows `[n, c_s]`, normalised in place; returns `[n, num_bins]`.
-    fn logits_rows(&self, x: &mut Array2<F>) -> Array2<F> {
-        for mut row in x.rows_mut() {
-            ops::layer_norm_row(row.as_slice_mut().expect("fresh"), self.eps);
+    fn logits_rows(&self, x: &mut Array2<F>) -> Result<Array2<F>> {
+        for (i, mut row) in x.rows_mut().into_iter().enumerate() {
+            let inv_std = ops::layer_norm_row(row.as_slice_mut().expect("fresh"), self.eps);
+            ops::check_layer_norm("layer norm of s", i, inv_std)?;
         }
         let mut h = x.dot(&self.w1);
-        for mut row in h.rows_mut() {
-            ops::relu_layer_norm_row(row.as_slice_mut().expect("fresh"), self.eps);
+        for (i, mut row) in h.rows_mut().into_iter().enumerate() {
+            let inv_std = ops::relu_layer_norm_row(row.as_slice_mut().expect("fresh"), self.eps);
+            ops::check_layer_norm("layer norm of ReLU(x · W1)", i, inv_std)?;
         }
-        h.dot(&self.w2)
+        Ok(h.dot(&self.w2))
     }
 
-    fn centers_slice(&self) -> &[F] {
+    /// The layer norms' epsilon in `F`.
+    pub(crate) fn eps_f(&self) -> F {
+        self.eps
+    }
+
+    /// Mutable weights for the optimizers; the training code keeps them finite.
+    pub(crate) fn weights_mut(&mut self) -> (&mut Array2<F>, &mut Array2<F>) {
+        (&mut self.w1, &mut self.w2)
+    }
+
+    pub(crate) fn centers_slice(&self) -> &[F] {
         self.centers.as_slice().expect("owned 1-D array")
     }
 }

@@ -43,8 +43,14 @@ pub mod numpy_rng;
 pub mod ops;
 pub mod synthetic;
 pub mod tokens;
+pub mod train;
 pub mod weights;
 
 pub use error::{Error, Result};
 pub use float::Float;
 pub use head::{BFactorHead, BFactorHeadConfig, HeadOutput};
+
+/// The README's examples, compiled and run as doctests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

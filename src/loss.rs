@@ -117,7 +117,8 @@ where
     per_row("pearson_masked", pred, target, Some(mask), row_pearson)
 }
 
-/// Weighted first and second moments of one row, the shared core of both losses.
+/// Weighted first and second moments of one row, the shared core of both losses
+/// and their gradients.
 pub(crate) struct RowMoments {
     /// Σ w.
     pub weight: f64,
@@ -127,10 +128,58 @@ pub(crate) struct RowMoments {
     /// Weighted population variances.
     pub var_p: f64,
     pub var_t: f64,
+    /// Largest |value| over the valid residues, the scale rounding errors live at.
+    scale_p: f64,
+    scale_t: f64,
+    valid: usize,
 }
 
 impl RowMoments {
-    pub(crate) fn of<F: Float>(p: &[F], t: &[F], w: &[f64]) -> Self {
+    /// The moments of row `row`; an error if a sum overflows (values near
+    /// `f64::MAX.sqrt()`, or huge mask weights).
+    pub(crate) fn of<F: Float>(
+        p: &[F],
+        t: &[F],
+        w: &[f64],
+        what: &str,
+        row: usize,
+    ) -> Result<Self> {
+        let m = Self::compute(p, t, w);
+        let sums = [m.weight, m.mean_p, m.mean_t, m.var_p, m.var_t];
+        if sums.iter().all(|v| v.is_finite()) {
+            Ok(m)
+        } else {
+            Err(Error::NonFinite {
+                what: format!(
+                    "{what}: the weighted sums over row {row} (values or mask weights too large)"
+                ),
+                index: vec![row],
+                value: f64::INFINITY,
+            })
+        }
+    }
+
+    /// Whether the prediction (`series = 0`) or target (`1`) is constant over the
+    /// valid residues, up to the rounding of its mean: a variance at or below
+    /// `(4 · n · ε · max|x|)²` is indistinguishable from zero.
+    pub(crate) fn is_constant(&self, series: usize) -> bool {
+        let (var, scale) = if series == 0 {
+            (self.var_p, self.scale_p)
+        } else {
+            (self.var_t, self.scale_t)
+        };
+        let floor = 4.0 * self.valid as f64 * f64::EPSILON * scale;
+        var <= floor * floor
+    }
+
+    fn compute<F: Float>(p: &[F], t: &[F], w: &[f64]) -> Self {
+        let scale = |x: &[F]| {
+            x.iter()
+                .zip(w)
+                .filter(|(_, &w)| w > 0.0)
+                .fold(0.0_f64, |m, (&v, _)| m.max(v.to_f64_exact().abs()))
+        };
+        let valid = w.iter().filter(|&&w| w > 0.0).count();
         let weight: f64 = w.iter().sum();
         let mean = |x: &[F]| {
             x.iter()
@@ -153,12 +202,15 @@ impl RowMoments {
             var_t: var(t, mean_t),
             mean_p,
             mean_t,
+            scale_p: scale(p),
+            scale_t: scale(t),
+            valid,
         }
     }
 }
 
-fn row_mse<F: Float>(p: &[F], t: &[F], w: &[f64], _row: usize) -> Result<f64> {
-    let m = RowMoments::of(p, t, w);
+fn row_mse<F: Float>(p: &[F], t: &[F], w: &[f64], row: usize) -> Result<f64> {
+    let m = RowMoments::of(p, t, w, "normalized_mse", row)?;
     let sp = m.var_p.sqrt() + NORMALIZATION_EPS;
     let st = m.var_t.sqrt() + NORMALIZATION_EPS;
     let sum: f64 = p
@@ -174,9 +226,9 @@ fn row_mse<F: Float>(p: &[F], t: &[F], w: &[f64], _row: usize) -> Result<f64> {
 }
 
 fn row_pearson<F: Float>(p: &[F], t: &[F], w: &[f64], row: usize) -> Result<f64> {
-    let m = RowMoments::of(p, t, w);
-    for (series, var) in [("prediction", m.var_p), ("target", m.var_t)] {
-        if var <= 0.0 {
+    let m = RowMoments::of(p, t, w, "pearson", row)?;
+    for (i, series) in ["prediction", "target"].into_iter().enumerate() {
+        if m.is_constant(i) {
             return Err(Error::ZeroVariance {
                 what: "pearson".into(),
                 series: series.into(),

@@ -24,8 +24,9 @@ use crate::{check, Error, Float, Result};
 
 /// Layer norm without scale or shift, in place: `(x - mean) / sqrt(var + eps)`,
 /// with the population variance (NumPy's `np.var`, PyTorch's `LayerNorm`).
+/// Returns `1 / sqrt(var + eps)`, which [`layer_norm_backward_row`] needs.
 #[inline]
-pub fn layer_norm_row<F: Float>(row: &mut [F], eps: F) {
+pub fn layer_norm_row<F: Float>(row: &mut [F], eps: F) -> F {
     let n = F::from_usize(row.len()).unwrap_or_else(F::one);
     let mean = row.iter().copied().sum::<F>() / n;
     let var = row.iter().map(|&v| (v - mean) * (v - mean)).sum::<F>() / n;
@@ -33,15 +34,29 @@ pub fn layer_norm_row<F: Float>(row: &mut [F], eps: F) {
     for v in row.iter_mut() {
         *v = (*v - mean) * inv_std;
     }
+    inv_std
 }
 
-/// ReLU followed by [`layer_norm_row`], fused into the same passes over the row.
+/// Backward of [`layer_norm_row`]: turns `dy` (the gradient at the output `y`) into
+/// the gradient at the input, in place: `inv_std · (dy - mean(dy) - y · mean(dy·y))`.
 #[inline]
-pub fn relu_layer_norm_row<F: Float>(row: &mut [F], eps: F) {
+pub fn layer_norm_backward_row<F: Float>(dy: &mut [F], y: &[F], inv_std: F) {
+    debug_assert_eq!(dy.len(), y.len());
+    let n = F::from_usize(dy.len()).unwrap_or_else(F::one);
+    let mean_dy = dy.iter().copied().sum::<F>() / n;
+    let mean_dy_y = dy.iter().zip(y).map(|(&d, &v)| d * v).sum::<F>() / n;
+    for (d, &v) in dy.iter_mut().zip(y) {
+        *d = inv_std * (*d - mean_dy - v * mean_dy_y);
+    }
+}
+
+/// ReLU followed by [`layer_norm_row`]; returns the layer norm's `1 / sqrt(var + eps)`.
+#[inline]
+pub fn relu_layer_norm_row<F: Float>(row: &mut [F], eps: F) -> F {
     for v in row.iter_mut() {
         *v = v.max(F::zero());
     }
-    layer_norm_row(row, eps);
+    layer_norm_row(row, eps)
 }
 
 /// `log Σ exp(x)`, shifted by the maximum so that no term overflows.
@@ -90,7 +105,8 @@ pub fn cross_entropy_row<F: Float>(logits: &[F], target: usize) -> F {
 
 /// `Σ softmax(logits)_k · values_k` in one pass, without materialising the
 /// probabilities. The result is clamped to `[min(values), max(values)]`, which it
-/// lies in mathematically, so rounding cannot push it outside.
+/// lies in mathematically, so rounding cannot push it outside; a NaN (from
+/// infinite logits) stays NaN.
 #[inline]
 pub fn softmax_expectation_row<F: Float>(logits: &[F], values: &[F]) -> F {
     debug_assert_eq!(logits.len(), values.len());
@@ -106,7 +122,14 @@ pub fn softmax_expectation_row<F: Float>(logits: &[F], values: &[F]) -> F {
         .fold((F::infinity(), F::neg_infinity()), |(lo, hi), &v| {
             (lo.min(v), hi.max(v))
         });
-    (weighted / sum).max(lo).min(hi)
+    let e = weighted / sum;
+    if e < lo {
+        lo
+    } else if e > hi {
+        hi
+    } else {
+        e
+    }
 }
 
 #[inline]
@@ -115,15 +138,41 @@ fn row_max<F: Float>(row: &[F]) -> F {
 }
 
 /// Layer norm over the last axis of `[..., n]` (no scale or shift).
+///
+/// Errors if `eps` is not finite and positive, and if a row's values are so large
+/// that its mean or variance overflows `F` (about `1e19` in `f32`).
 pub fn layer_norm<F: Float, S: Data<Elem = F>, D: Dimension>(
     x: &ArrayBase<S, D>,
     eps: F,
 ) -> Result<Array<F, D>> {
+    if !(eps.is_finite() && eps > F::zero()) {
+        return Err(Error::Config {
+            field: "eps".into(),
+            value: eps.to_string(),
+            expected: "a finite number > 0".into(),
+        });
+    }
     let (mut rows, dim) = rows_of("x", x)?;
-    for mut row in rows.rows_mut() {
-        layer_norm_row(row.as_slice_mut().expect("standard layout"), eps);
+    for (i, mut row) in rows.rows_mut().into_iter().enumerate() {
+        let inv_std = layer_norm_row(row.as_slice_mut().expect("standard layout"), eps);
+        check_layer_norm("layer norm of x", i, inv_std)?;
     }
     Ok(unflatten(rows, dim))
+}
+
+/// A layer norm's `1 / sqrt(var + eps)` is finite and positive unless the row's
+/// mean or variance overflowed `F`; then the normalised row would be NaN or all
+/// zeros, so report it instead.
+pub(crate) fn check_layer_norm<F: Float>(what: &str, row: usize, inv_std: F) -> Result<()> {
+    if inv_std.is_finite() && inv_std > F::zero() {
+        Ok(())
+    } else {
+        Err(Error::NonFinite {
+            what: format!("{what} (the row's mean or variance overflows {})", F::NAME),
+            index: vec![row],
+            value: f64::INFINITY,
+        })
+    }
 }
 
 /// Softmax over the last axis of `[..., n]`.

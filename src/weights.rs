@@ -7,8 +7,8 @@
 //!
 //! | head | tensors (default prefix) | shapes |
 //! | --- | --- | --- |
-//! | [`Boltz2Head`](crate::boltz2::Boltz2Head) | `bfactor_module.bfactor.weight`, `bfactor_module.bfactor.bias` | `[num_bins, token_s]`, `[num_bins]` (`nn.Linear` layout) |
-//! | [`BFactorHead`](crate::BFactorHead) | `bfactor_head.w1`, `bfactor_head.w2` | `[c_s, c_s]`, `[c_s, num_bins]` (the notebook's `x @ W` layout) |
+//! | [`Boltz2Head`] | `bfactor_module.bfactor.weight`, `bfactor_module.bfactor.bias` | `[num_bins, token_s]`, `[num_bins]` (`nn.Linear` layout) |
+//! | [`BFactorHead`] | `bfactor_head.w1`, `bfactor_head.w2` | `[c_s, c_s]`, `[c_s, num_bins]` (the notebook's `x @ W` layout) |
 //!
 //! The names are `{prefix}.weight` etc., with any prefix you pass to
 //! `from_tensors` / `to_tensors`.
@@ -17,7 +17,7 @@
 //! float32 and float64 (convert half-precision NumPy arrays with
 //! `.astype(np.float32)` first). Tensors of other types in the same file are
 //! ignored unless a head asks for them, which is an
-//! [`Error::UnsupportedDtype`](crate::Error::UnsupportedDtype).
+//! [`Error::UnsupportedDtype`].
 //!
 //! ```
 //! use bfactor::boltz2::{Boltz2Head, Boltz2HeadConfig};
@@ -108,23 +108,29 @@ impl NamedTensors {
         expected: &[usize],
     ) -> Result<Array<F, D>> {
         let Some(t) = self.tensors.get(name) else {
-            if let Some(dtype) = self.unsupported.get(name) {
-                return Err(Error::UnsupportedDtype {
-                    name: name.to_string(),
-                    dtype: dtype.clone(),
-                    supported: "F16, BF16, F32, F64 (safetensors); float32, float64 (npy)".into(),
-                });
-            }
-            return Err(Error::MissingTensor {
-                name: name.to_string(),
-                available: self.names(),
-            });
+            return Err(self.absent(name));
         };
         check::same_shape(name, t.shape(), expected, "what the head's config needs")?;
         check::finite(name, t)?;
         Ok(t.mapv(F::from_f64_lossy)
             .into_dimensionality()
             .expect("shape checked"))
+    }
+
+    /// The error for a name with no float tensor: unsupported dtype, or missing
+    /// (listing the names that are there).
+    fn absent(&self, name: &str) -> Error {
+        match self.unsupported.get(name) {
+            Some(dtype) => Error::UnsupportedDtype {
+                name: name.to_string(),
+                dtype: dtype.clone(),
+                supported: "F16, BF16, F32, F64 (safetensors); float32, float64 (npy)".into(),
+            },
+            None => Error::MissingTensor {
+                name: name.to_string(),
+                available: self.names(),
+            },
+        }
     }
 
     /// Reads a `.safetensors` or `.npz` file, chosen by the extension.
@@ -343,7 +349,7 @@ mod npy {
     }
 
     /// Reads one float32 or float64 `.npy` file (as written by `np.save`) into an
-    /// `F` array of dimension `D` (e.g. [`ndarray::Ix2`] or [`IxDyn`]).
+    /// `F` array of dimension `D` (e.g. [`type@ndarray::Ix2`] or [`type@IxDyn`]).
     pub fn read_npy<F: Float, D: Dimension>(path: impl AsRef<Path>) -> Result<Array<F, D>> {
         let path = path.as_ref();
         let name = path.display().to_string();
@@ -408,13 +414,17 @@ impl<F: Float> Boltz2Head<F> {
     /// `[num_bins]`.
     pub fn from_tensors(tensors: &NamedTensors, prefix: &str) -> Result<Self> {
         let w_name = format!("{prefix}.weight");
-        let shape = tensors
-            .get(&w_name)
-            .map(|w| w.shape().to_vec())
-            .unwrap_or_default();
+        let Some(w) = tensors.get(&w_name) else {
+            return Err(tensors.absent(&w_name));
+        };
+        let shape = w.shape().to_vec();
         if shape.len() != 2 {
-            // Missing: `array` reports the available names; wrong rank: the shape.
-            tensors.array::<F, IxDyn>(&w_name, &[0, 0])?;
+            return Err(Error::Rank {
+                what: w_name,
+                expected: "2 ([num_bins, token_s])".into(),
+                got: shape.len(),
+                shape,
+            });
         }
         let weight = tensors.array(&w_name, &shape)?;
         let bias = tensors.array(&format!("{prefix}.bias"), &shape[..1])?;
