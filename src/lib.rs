@@ -41,6 +41,8 @@ pub mod head;
 pub mod loss;
 pub mod numpy_rng;
 pub mod ops;
+#[cfg(feature = "structure")]
+pub mod structure;
 pub mod synthetic;
 pub mod tokens;
 pub mod train;

@@ -1,0 +1,1 @@
+//! The Gaussian network model (being written).
