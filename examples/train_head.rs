@@ -46,6 +46,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         best.val_pearson.unwrap_or(f64::NAN)
     );
 
+    let pearson = best.val_pearson.unwrap_or(f64::NAN);
+    if pearson < 0.9 {
+        return Err(format!("validation Pearson {pearson:.3} is below 0.9").into());
+    }
+
     let path = std::env::temp_dir().join("bfactor_train_head.safetensors");
     head.save(&path)?;
     let reloaded = BFactorHead::<f32>::load(&path, config)?;

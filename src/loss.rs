@@ -34,6 +34,7 @@
 
 mod binned;
 
+pub(crate) use binned::token_weights;
 pub use binned::{
     bfactor_bins, binned_cross_entropy, binned_cross_entropy_masked,
     binned_cross_entropy_per_token, MIN_VALID_BFACTOR, WEIGHT_SUM_EPS,

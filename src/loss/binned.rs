@@ -170,16 +170,26 @@ where
         check::mask("mask", m)?;
     }
     let errors = binned_cross_entropy_per_token(logits, bfactor)?;
-    let explicit: Vec<f64> = match mask {
-        Some(m) => m.iter().map(|w| w.to_f64_exact()).collect(),
-        None => vec![1.0; errors.len()],
-    };
-    let min_b = F::from_f64_lossy(MIN_VALID_BFACTOR);
-    let (mut num, mut den) = (0.0_f64, 0.0_f64);
-    for ((&e, &b), &m) in errors.iter().zip(bfactor.iter()).zip(&explicit) {
-        let w = if b > min_b { m } else { 0.0 };
-        num += w * e.to_f64_exact();
-        den += w;
-    }
+    let weights = token_weights(bfactor.iter().copied(), mask.map(|m| m.iter().copied()));
+    let num: f64 = errors
+        .iter()
+        .zip(&weights)
+        .map(|(&e, &w)| w * e.to_f64_exact())
+        .sum();
+    let den: f64 = weights.iter().sum();
     Ok(F::from_f64_lossy(num / (den + WEIGHT_SUM_EPS)))
+}
+
+/// Each token's weight in the binned loss: its explicit mask weight (1 without a
+/// mask) where `B > 1e-5`, else 0. Shared by the loss and its gradient.
+pub(crate) fn token_weights<F: Float>(
+    bfactor: impl Iterator<Item = F>,
+    mask: Option<impl Iterator<Item = F>>,
+) -> Vec<f64> {
+    let min_b = F::from_f64_lossy(MIN_VALID_BFACTOR);
+    let valid = bfactor.map(move |b| if b > min_b { 1.0 } else { 0.0 });
+    match mask {
+        Some(m) => valid.zip(m).map(|(v, w)| v * w.to_f64_exact()).collect(),
+        None => valid.collect(),
+    }
 }

@@ -20,7 +20,7 @@
 //! seeded [`StdRng`], and every reduction runs in a fixed order on one thread.
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use ndarray::{s, Array1, Array2, Array3, ArrayView1};
+use ndarray::{s, Array1, Array2, Array3};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -460,14 +460,10 @@ fn pad_batch<F: Float>(
         let n = p.len();
         s.slice_mut(s![b, ..n, ..]).assign(&p.s);
         target.slice_mut(s![b, ..n]).assign(&p.target);
-        let m: ArrayView1<'_, F> = match &p.mask {
-            Some(m) => m.view(),
-            None => {
-                mask.slice_mut(s![b, ..n]).fill(F::one());
-                continue;
-            }
-        };
-        mask.slice_mut(s![b, ..n]).assign(&m);
+        match &p.mask {
+            Some(m) => mask.slice_mut(s![b, ..n]).assign(m),
+            None => mask.slice_mut(s![b, ..n]).fill(F::one()),
+        }
     }
     (s, target, mask)
 }

@@ -36,7 +36,7 @@ use ndarray::{
 };
 
 use crate::boltz2::Boltz2Head;
-use crate::loss::{self, RowMoments, MIN_VALID_BFACTOR, NORMALIZATION_EPS, WEIGHT_SUM_EPS};
+use crate::loss::{self, RowMoments, NORMALIZATION_EPS, WEIGHT_SUM_EPS};
 use crate::{bins, check, ops, BFactorHead, Error, Float, Result};
 
 /// The loss a head is trained on.
@@ -416,30 +416,16 @@ pub fn binned_cross_entropy_backward<F: Float>(
     bfactor: ArrayView1<'_, F>,
     mask: Option<ArrayView1<'_, F>>,
 ) -> Result<(F, Array2<F>)> {
-    let k = logits.ncols();
-    let per_token = match mask {
-        Some(m) => {
-            let loss = loss::binned_cross_entropy_masked(logits, &bfactor, &m)?;
-            (loss, Some(m))
-        }
-        None => (loss::binned_cross_entropy(logits, &bfactor)?, None),
+    let loss = match mask {
+        Some(m) => loss::binned_cross_entropy_masked(logits, &bfactor, &m)?,
+        None => loss::binned_cross_entropy(logits, &bfactor)?,
     };
-    let (loss, mask) = per_token;
-    let boundaries = bins::boltz2_boundaries::<F>(k);
+    let boundaries = bins::boltz2_boundaries::<F>(logits.ncols());
     let boundaries = boundaries.as_slice().expect("owned");
-    let min_b = F::from_f64_lossy(MIN_VALID_BFACTOR);
-    let weights: Vec<f64> = bfactor
-        .iter()
-        .enumerate()
-        .map(|(i, &b)| {
-            let m = mask.map_or(1.0, |m| m[i].to_f64_exact());
-            if b > min_b {
-                m
-            } else {
-                0.0
-            }
-        })
-        .collect();
+    let weights = loss::token_weights(
+        bfactor.iter().copied(),
+        mask.map(|m| m.into_iter().copied()),
+    );
     let scale = 1.0 / (weights.iter().sum::<f64>() + WEIGHT_SUM_EPS);
     let mut d = Array2::zeros(logits.raw_dim());
     for (((l, mut dl), &b), &w) in logits
