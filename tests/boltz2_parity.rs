@@ -7,13 +7,12 @@
 //! `rtol = 1e-5` for `f32` and `1e-12` for `f64`; boundaries and target bins are
 //! compared exactly.
 
-use std::fs::File;
-use std::path::PathBuf;
+mod common;
 
 use bfactor::boltz2::Boltz2Head;
-use bfactor::{bins, loss, ops, BFactorHead, BFactorHeadConfig, Float};
-use ndarray::{Array, Array1, Array2, ArrayBase, Axis, Data, Dimension, Ix1, Ix2, Ix3, RemoveAxis};
-use ndarray_npy::{NpzReader, ReadableElement};
+use bfactor::{bins, loss, ops, BFactorHead, BFactorHeadConfig};
+use common::{assert_close, assert_close_scalar, Npz, BOLTZ2};
+use ndarray::{Array, Array1, Array2, ArrayBase, Axis, Data, Dimension, Ix2, Ix3, RemoveAxis};
 
 const RTOL_F32: f64 = 1e-5;
 const RTOL_F64: f64 = 1e-12;
@@ -22,84 +21,14 @@ const RTOL_F64: f64 = 1e-12;
 // helpers
 // ---------------------------------------------------------------------------
 
-fn fixture(rel: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/boltz2")
-        .join(rel)
-}
-
-struct Npz(NpzReader<File>, String);
-
-impl Npz {
-    fn open(rel: &str) -> Self {
-        let path = fixture(rel);
-        let file = File::open(&path).unwrap_or_else(|e| {
-            panic!(
-                "{}: {e}; run `python scripts/gen_boltz2_fixtures.py`",
-                path.display()
-            )
-        });
-        Npz(NpzReader::new(file).expect("npz"), rel.to_string())
-    }
-
-    fn get<T: ReadableElement, D: Dimension>(&mut self, name: &str) -> Array<T, D> {
-        self.0
-            .by_name(name)
-            .unwrap_or_else(|e| panic!("{}: {name}: {e}", self.1))
-    }
-
-    /// A one-element array as a number.
-    fn scalar<T: ReadableElement + Copy>(&mut self, name: &str) -> T {
-        let a: Array1<T> = self.get(name);
-        assert_eq!(a.len(), 1, "{name}");
-        a[0]
-    }
-}
-
 fn widen<S: Data<Elem = f32>, D: Dimension>(a: &ArrayBase<S, D>) -> Array<f64, D> {
     a.mapv(f64::from)
-}
-
-/// `|a - e| <= rtol * max(|e|, 1)` element-wise, after checking the shapes.
-#[track_caller]
-fn assert_close<A, S1, S2, D>(
-    actual: &ArrayBase<S1, D>,
-    expected: &ArrayBase<S2, D>,
-    rtol: f64,
-    what: &str,
-) where
-    A: Float,
-    S1: Data<Elem = A>,
-    S2: Data<Elem = A>,
-    D: Dimension,
-{
-    assert_eq!(actual.shape(), expected.shape(), "{what}: shape");
-    for ((idx, &a), &e) in actual.view().into_dyn().indexed_iter().zip(expected.iter()) {
-        let (a, e) = (a.to_f64_exact(), e.to_f64_exact());
-        let bound = rtol * e.abs().max(1.0);
-        let err = (a - e).abs();
-        assert!(
-            err <= bound,
-            "{what}: at {:?}: got {a:e}, expected {e:e} (|diff| {err:e} > {bound:e})",
-            idx.slice()
-        );
-    }
-}
-
-#[track_caller]
-fn assert_close_scalar(actual: f64, expected: f64, rtol: f64, what: &str) {
-    let bound = rtol * expected.abs().max(1.0);
-    assert!(
-        (actual - expected).abs() <= bound,
-        "{what}: got {actual:e}, expected {expected:e} (|diff| {:e} > {bound:e})",
-        (actual - expected).abs()
-    );
 }
 
 const MODULE_CASES: &[(usize, usize)] = &[(384, 64), (16, 10), (7, 3)];
 
 fn module_case(c: usize, k: usize) -> Npz {
-    Npz::open(&format!("module/c{c}_b{k}.npz"))
+    BOLTZ2.npz(&format!("module/c{c}_b{k}.npz"))
 }
 
 fn heads(npz: &mut Npz) -> (Boltz2Head<f32>, Boltz2Head<f64>) {
@@ -125,19 +54,19 @@ fn forward_matches_torch_linear() {
         let s: Array<f32, Ix3> = npz.get("s_f32");
         let out = h32.forward(&s).unwrap();
         let want: Array<f32, Ix3> = npz.get("logits3_f32");
-        assert_close(&out, &want, RTOL_F32, &format!("c{c}_b{k} f32 [B, N, C]"));
+        assert_close(&format!("c{c}_b{k} f32 [B, N, C]"), &out, &want, RTOL_F32);
         // 2-D input, from a view: torch's separate 2-D call.
         let out = h32.forward(&s.index_axis(Axis(0), 0)).unwrap();
         let want: Array<f32, Ix2> = npz.get("logits2_f32");
-        assert_close(&out, &want, RTOL_F32, &format!("c{c}_b{k} f32 [N, C]"));
+        assert_close(&format!("c{c}_b{k} f32 [N, C]"), &out, &want, RTOL_F32);
 
         let s: Array<f64, Ix3> = npz.get("s_f64");
         let out = h64.forward(&s).unwrap();
         let want: Array<f64, Ix3> = npz.get("logits3_f64");
-        assert_close(&out, &want, RTOL_F64, &format!("c{c}_b{k} f64 [B, N, C]"));
+        assert_close(&format!("c{c}_b{k} f64 [B, N, C]"), &out, &want, RTOL_F64);
         let out = h64.forward(&s.index_axis(Axis(0), 0)).unwrap();
         let want: Array<f64, Ix2> = npz.get("logits2_f64");
-        assert_close(&out, &want, RTOL_F64, &format!("c{c}_b{k} f64 [N, C]"));
+        assert_close(&format!("c{c}_b{k} f64 [N, C]"), &out, &want, RTOL_F64);
     }
 }
 
@@ -155,7 +84,7 @@ fn forward_on_a_non_standard_layout_view() {
         .into_owned();
     let view = permuted.view().permuted_axes([1, 0, 2]);
     assert!(!view.is_standard_layout());
-    assert_close(&h64.forward(&view).unwrap(), &want, RTOL_F64, "permuted");
+    assert_close("permuted", &h64.forward(&view).unwrap(), &want, RTOL_F64);
 }
 
 /// `Σ softmax(logits)_k · centers_k` in float64, independently of the crate's
@@ -178,7 +107,7 @@ fn predict_is_the_softmax_expectation_over_boltz2_centers() {
         let w = 100.0 / (k - 2) as f64;
         assert_eq!(centers[0], 0.0);
         for (i, &ci) in centers.iter().enumerate().skip(1) {
-            assert_close_scalar(ci, (i as f64 - 0.5) * w, 1e-15, "center");
+            assert_close_scalar("center", ci, (i as f64 - 0.5) * w, 1e-15);
         }
         assert_eq!(h64.bin_centers().as_slice().unwrap(), centers);
 
@@ -197,12 +126,12 @@ fn predict_is_the_softmax_expectation_over_boltz2_centers() {
                 let s: Array<f32, Ix3> = npz.get("s_f32");
                 let out = h32.predict(&s).unwrap();
                 assert_eq!(out.logits, h32.forward(&s).unwrap());
-                assert_close(&widen(&out.bfactor), &want, rtol, &format!("c{c}_b{k} f32"));
+                assert_close(&format!("c{c}_b{k} f32"), &widen(&out.bfactor), &want, rtol);
             } else {
                 let s: Array<f64, Ix3> = npz.get("s_f64");
                 let out = h64.predict(&s).unwrap();
                 assert_eq!(out.logits, h64.forward(&s).unwrap());
-                assert_close(&out.bfactor, &want, rtol, &format!("c{c}_b{k} f64"));
+                assert_close(&format!("c{c}_b{k} f64"), &out.bfactor, &want, rtol);
             }
         }
     }
@@ -214,7 +143,7 @@ fn predict_is_the_softmax_expectation_over_boltz2_centers() {
 
 #[test]
 fn boundaries_are_bit_exact_torch_linspace() {
-    let mut npz = Npz::open("boundaries.npz");
+    let mut npz = BOLTZ2.npz("boundaries.npz");
     let values: Array1<f32> = npz.get("values");
     let offsets: Array1<i64> = npz.get("offsets");
     assert_eq!(offsets.len(), 131);
@@ -253,56 +182,43 @@ struct LossCase {
     npz: Npz,
 }
 
-fn loss_cases() -> Vec<LossCase> {
-    ["batch64", "n10", "masked"]
-        .into_iter()
-        .map(|name| LossCase {
-            name,
-            npz: Npz::open(&format!("loss/{name}.npz")),
-        })
-        .collect()
-}
-
-/// Runs `f` on the case's arrays at their own rank (3-D batch or 2-D).
-macro_rules! with_case {
-    ($case:expr, |$logits:ident, $b:ident, $dim:ty, $bdim:ty| $body:block) => {{
-        let $logits: Array<f32, $dim> = $case.npz.get("logits");
-        let $b: Array<f32, $bdim> = $case.npz.get("bfactor");
-        $body
-    }};
-}
-
-fn for_each_case(mut f: impl FnMut(&mut LossCase, bool)) {
-    for mut case in loss_cases() {
-        let batched = case.name != "n10";
-        f(&mut case, batched);
+impl LossCase {
+    /// The logits `[.., K]` and the B-factors `[..]` at rank `D` of the logits.
+    fn arrays<D: RemoveAxis>(&mut self) -> (Array<f32, D>, Array<f32, D::Smaller>) {
+        (self.npz.get("logits"), self.npz.get("bfactor"))
     }
+}
+
+/// Runs `batched` on the 3-D batch cases and `single` on the 2-D one: each case
+/// at its own rank.
+fn for_each_case(batched: fn(&mut LossCase), single: fn(&mut LossCase)) {
+    for name in ["batch64", "n10", "masked"] {
+        let mut case = LossCase {
+            name,
+            npz: BOLTZ2.npz(&format!("loss/{name}.npz")),
+        };
+        if name == "n10" {
+            single(&mut case);
+        } else {
+            batched(&mut case);
+        }
+    }
+}
+
+fn check_target_bins<D: RemoveAxis>(case: &mut LossCase) {
+    let name = case.name;
+    let (logits, b) = case.arrays::<D>();
+    let want: Array<i64, D::Smaller> = case.npz.get("bins");
+    let k = logits.shape()[logits.ndim() - 1];
+    let got = loss::bfactor_bins(&b, k).unwrap();
+    assert_eq!(got.mapv(|v| v as i64), want, "{name} f32");
+    let got = loss::bfactor_bins(&widen(&b), k).unwrap();
+    assert_eq!(got.mapv(|v| v as i64), want, "{name} f64");
 }
 
 #[test]
 fn target_bins_match_torch_exactly() {
-    for_each_case(|case, batched| {
-        let name = case.name;
-        if batched {
-            with_case!(case, |logits, b, Ix3, Ix2| {
-                let want: Array<i64, Ix2> = case.npz.get("bins");
-                let k = logits.shape()[2];
-                let got = loss::bfactor_bins(&b, k).unwrap();
-                assert_eq!(got.mapv(|v| v as i64), want, "{name} f32");
-                let got = loss::bfactor_bins(&widen(&b), k).unwrap();
-                assert_eq!(got.mapv(|v| v as i64), want, "{name} f64");
-            })
-        } else {
-            with_case!(case, |logits, b, Ix2, Ix1| {
-                let want: Array<i64, Ix1> = case.npz.get("bins");
-                let k = logits.shape()[1];
-                let got = loss::bfactor_bins(&b, k).unwrap();
-                assert_eq!(got.mapv(|v| v as i64), want, "{name} f32");
-                let got = loss::bfactor_bins(&widen(&b), k).unwrap();
-                assert_eq!(got.mapv(|v| v as i64), want, "{name} f64");
-            })
-        }
-    });
+    for_each_case(check_target_bins::<Ix3>, check_target_bins::<Ix2>);
 }
 
 #[test]
@@ -315,66 +231,47 @@ fn boundary_values_stay_in_the_lower_bin() {
     }
 }
 
+fn check_errors_and_loss<D: RemoveAxis>(case: &mut LossCase) {
+    let name = case.name;
+    let loss32: f32 = case.npz.scalar("loss32");
+    let loss64: f64 = case.npz.scalar("loss64");
+    let (logits, b) = case.arrays::<D>();
+    let want32: Array<f32, D::Smaller> = case.npz.get("errors32");
+    let want64: Array<f64, D::Smaller> = case.npz.get("errors64");
+    let err = loss::binned_cross_entropy_per_token(&logits, &b).unwrap();
+    assert_close(&format!("{name} errors f32"), &err, &want32, RTOL_F32);
+    let (l64, b64) = (widen(&logits), widen(&b));
+    let err = loss::binned_cross_entropy_per_token(&l64, &b64).unwrap();
+    assert_close(&format!("{name} errors f64"), &err, &want64, RTOL_F64);
+    let got32 = loss::binned_cross_entropy(&logits, &b).unwrap();
+    let got64 = loss::binned_cross_entropy(&l64, &b64).unwrap();
+    assert_close_scalar(
+        &format!("{name} loss f32"),
+        got32 as f64,
+        loss32 as f64,
+        RTOL_F32,
+    );
+    assert_close_scalar(&format!("{name} loss f64"), got64, loss64, RTOL_F64);
+}
+
 #[test]
 fn per_token_errors_and_loss_match_torch() {
-    for_each_case(|case, batched| {
-        let name = case.name;
-        let e32 = format!("{name} errors f32");
-        let e64 = format!("{name} errors f64");
-        let loss32: f32 = case.npz.scalar("loss32");
-        let loss64: f64 = case.npz.scalar("loss64");
-        let (got32, got64) = if batched {
-            with_case!(case, |logits, b, Ix3, Ix2| {
-                let want32: Array<f32, Ix2> = case.npz.get("errors32");
-                let want64: Array<f64, Ix2> = case.npz.get("errors64");
-                let err = loss::binned_cross_entropy_per_token(&logits, &b).unwrap();
-                assert_close(&err, &want32, RTOL_F32, &e32);
-                let (l64, b64) = (widen(&logits), widen(&b));
-                let err = loss::binned_cross_entropy_per_token(&l64, &b64).unwrap();
-                assert_close(&err, &want64, RTOL_F64, &e64);
-                (
-                    loss::binned_cross_entropy(&logits, &b).unwrap(),
-                    loss::binned_cross_entropy(&l64, &b64).unwrap(),
-                )
-            })
-        } else {
-            with_case!(case, |logits, b, Ix2, Ix1| {
-                let want32: Array<f32, Ix1> = case.npz.get("errors32");
-                let want64: Array<f64, Ix1> = case.npz.get("errors64");
-                let err = loss::binned_cross_entropy_per_token(&logits, &b).unwrap();
-                assert_close(&err, &want32, RTOL_F32, &e32);
-                let (l64, b64) = (widen(&logits), widen(&b));
-                let err = loss::binned_cross_entropy_per_token(&l64, &b64).unwrap();
-                assert_close(&err, &want64, RTOL_F64, &e64);
-                (
-                    loss::binned_cross_entropy(&logits, &b).unwrap(),
-                    loss::binned_cross_entropy(&l64, &b64).unwrap(),
-                )
-            })
-        };
-        assert_close_scalar(
-            got32 as f64,
-            loss32 as f64,
-            RTOL_F32,
-            &format!("{name} loss f32"),
-        );
-        assert_close_scalar(got64, loss64, RTOL_F64, &format!("{name} loss f64"));
-    });
+    for_each_case(check_errors_and_loss::<Ix3>, check_errors_and_loss::<Ix2>);
 }
 
 #[test]
 fn explicit_mask_matches_torch() {
-    let mut npz = Npz::open("loss/batch64.npz");
+    let mut npz = BOLTZ2.npz("loss/batch64.npz");
     let logits: Array<f32, Ix3> = npz.get("logits");
     let b: Array<f32, Ix2> = npz.get("bfactor");
     let mask: Array<f32, Ix2> = npz.get("mask");
     let want32: f32 = npz.scalar("masked_loss32");
     let want64: f64 = npz.scalar("masked_loss64");
     let got = loss::binned_cross_entropy_masked(&logits, &b, &mask).unwrap();
-    assert_close_scalar(got as f64, want32 as f64, RTOL_F32, "masked f32");
+    assert_close_scalar("masked f32", got as f64, want32 as f64, RTOL_F32);
     let got =
         loss::binned_cross_entropy_masked(&widen(&logits), &widen(&b), &widen(&mask)).unwrap();
-    assert_close_scalar(got, want64, RTOL_F64, "masked f64");
+    assert_close_scalar("masked f64", got, want64, RTOL_F64);
 
     // A mask of ones is the unmasked loss, bit for bit.
     let ones = Array2::<f64>::ones(b.raw_dim());
@@ -393,7 +290,7 @@ fn explicit_mask_matches_torch() {
 
 #[test]
 fn fully_masked_batch_is_exactly_zero() {
-    let mut npz = Npz::open("loss/masked.npz");
+    let mut npz = BOLTZ2.npz("loss/masked.npz");
     let logits: Array<f32, Ix3> = npz.get("logits");
     let b: Array<f32, Ix2> = npz.get("bfactor");
     assert_eq!(npz.scalar::<f32>("loss32"), 0.0);
@@ -406,7 +303,7 @@ fn fully_masked_batch_is_exactly_zero() {
 
 #[test]
 fn logits_at_plus_minus_1e4_stay_finite() {
-    let mut npz = Npz::open("loss/batch64.npz");
+    let mut npz = BOLTZ2.npz("loss/batch64.npz");
     let logits: Array<f32, Ix3> = npz.get("logits");
     let b: Array<f32, Ix2> = npz.get("bfactor");
     let extreme: Vec<(usize, usize)> = logits
@@ -423,10 +320,10 @@ fn logits_at_plus_minus_1e4_stay_finite() {
     for &(i, j) in &extreme {
         assert!(err32[[i, j]].is_finite() && err64[[i, j]].is_finite());
         assert_close_scalar(
+            "1e4 row",
             err32[[i, j]] as f64,
             want32[[i, j]] as f64,
             RTOL_F32,
-            "1e4 row",
         );
     }
     // One row is uniform (all 1e4): ln 64; one has its target at 1e4: ~0;
@@ -465,7 +362,7 @@ fn logits_at_plus_minus_1e4_stay_finite() {
 
 #[test]
 fn notebook_head_logits_with_binned_loss_match_torch() {
-    let mut npz = Npz::open("loss/notebook.npz");
+    let mut npz = BOLTZ2.npz("loss/notebook.npz");
     let s: Array<f32, Ix3> = npz.get("s");
     let w1: Array2<f32> = npz.get("w1");
     let w2: Array2<f32> = npz.get("w2");
@@ -479,13 +376,13 @@ fn notebook_head_logits_with_binned_loss_match_torch() {
     let h32 = BFactorHead::from_weights(config.clone(), w1.clone(), w2.clone()).unwrap();
     let out = h32.forward(&s).unwrap();
     let got = loss::binned_cross_entropy(&out.logits, &b).unwrap();
-    assert_close_scalar(got as f64, want32 as f64, RTOL_F32, "notebook loss f32");
+    assert_close_scalar("notebook loss f32", got as f64, want32 as f64, RTOL_F32);
 
     let h64 = BFactorHead::from_weights(config, widen(&w1), widen(&w2)).unwrap();
     let out = h64.forward(&widen(&s)).unwrap();
-    assert_close(&out.logits, &logits64, RTOL_F64, "notebook logits f64");
+    assert_close("notebook logits f64", &out.logits, &logits64, RTOL_F64);
     let got = loss::binned_cross_entropy(&out.logits, &widen(&b)).unwrap();
-    assert_close_scalar(got, want64, RTOL_F64, "notebook loss f64");
+    assert_close_scalar("notebook loss f64", got, want64, RTOL_F64);
 }
 
 /// Finite weights and input can overflow to infinite logits; that must be an error,

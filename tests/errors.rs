@@ -2,8 +2,11 @@
 //! [`bfactor::Error`] variant, with a message that names both what was expected
 //! and what came.
 
+mod common;
+
 use bfactor::numpy_rng::NumpyRandom;
 use bfactor::{loss, ops, BFactorHead, BFactorHeadConfig, Error};
+use common::{assert_msg, assert_non_finite, assert_shape_mismatch};
 use ndarray::{arr0, array, s, Array, Array1, Array2, Array3, IxDyn};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -29,15 +32,6 @@ fn input(n: usize) -> Array2<f64> {
     Array2::from_shape_fn((n, C_S), |(i, j)| ((i * 5 + j * 3) % 7) as f64 - 3.0)
 }
 
-/// Asserts that the error's message contains every one of `parts`.
-#[track_caller]
-fn assert_msg(err: &Error, parts: &[&str]) {
-    let msg = err.to_string();
-    for p in parts {
-        assert!(msg.contains(p), "message {msg:?} does not contain {p:?}");
-    }
-}
-
 // ---------------------------------------------------------------------------
 // head: forward
 // ---------------------------------------------------------------------------
@@ -46,22 +40,16 @@ fn assert_msg(err: &Error, parts: &[&str]) {
 fn forward_wrong_last_axis() {
     let s = Array2::<f64>::zeros((4, C_S + 3));
     let err = head64().forward(&s).unwrap_err();
-    match &err {
+    assert_eq!(
+        err,
         Error::LastAxis {
-            what,
-            meaning,
-            expected,
-            got,
-            shape,
-        } => {
-            assert_eq!(what, "s");
-            assert_eq!(meaning, "c_s");
-            assert_eq!(*expected, C_S);
-            assert_eq!(*got, C_S + 3);
-            assert_eq!(shape, &vec![4, C_S + 3]);
+            what: "s".into(),
+            meaning: "c_s".into(),
+            expected: C_S,
+            got: C_S + 3,
+            shape: vec![4, C_S + 3],
         }
-        other => panic!("expected LastAxis, got {other:?}"),
-    }
+    );
     assert_msg(&err, &["s", "c_s", "8", "11", "[4, 11]"]);
 }
 
@@ -112,14 +100,7 @@ fn forward_nan_reports_index() {
     let mut s = input(5);
     s[[3, 2]] = f64::NAN;
     let err = head64().forward(&s).unwrap_err();
-    match &err {
-        Error::NonFinite { what, index, value } => {
-            assert_eq!(what, "s");
-            assert_eq!(index, &vec![3, 2]);
-            assert!(value.is_nan());
-        }
-        other => panic!("expected NonFinite, got {other:?}"),
-    }
+    assert_non_finite(&err, "s", &[3, 2], f64::NAN);
     assert_msg(&err, &["s", "NaN", "[3, 2]", "finite"]);
 }
 
@@ -128,14 +109,7 @@ fn forward_inf_reports_index_f32_batched() {
     let mut s = Array3::<f32>::ones((2, 4, C_S));
     s[[1, 0, 5]] = f32::NEG_INFINITY;
     let err = head32().forward(&s).unwrap_err();
-    match &err {
-        Error::NonFinite { what, index, value } => {
-            assert_eq!(what, "s");
-            assert_eq!(index, &vec![1, 0, 5]);
-            assert_eq!(*value, f64::NEG_INFINITY);
-        }
-        other => panic!("expected NonFinite, got {other:?}"),
-    }
+    assert_non_finite(&err, "s", &[1, 0, 5], f64::NEG_INFINITY);
     assert_msg(&err, &["s", "-inf", "[1, 0, 5]"]);
 }
 
@@ -229,19 +203,7 @@ fn from_weights_wrong_w1_shape() {
         Array2::zeros((C_S, BINS)),
     )
     .unwrap_err();
-    match &err {
-        Error::ShapeMismatch {
-            what,
-            expected,
-            got,
-            ..
-        } => {
-            assert_eq!(what, "W1");
-            assert_eq!(expected, &vec![C_S, C_S]);
-            assert_eq!(got, &vec![C_S, C_S + 1]);
-        }
-        other => panic!("expected ShapeMismatch, got {other:?}"),
-    }
+    assert_shape_mismatch(&err, "W1", &[C_S, C_S], &[C_S, C_S + 1]);
     assert_msg(&err, &["W1", "[8, 9]", "[8, 8]", "c_s"]);
 }
 
@@ -253,19 +215,7 @@ fn from_weights_wrong_w2_shape() {
         Array2::zeros((BINS, C_S)),
     )
     .unwrap_err();
-    match &err {
-        Error::ShapeMismatch {
-            what,
-            expected,
-            got,
-            ..
-        } => {
-            assert_eq!(what, "W2");
-            assert_eq!(expected, &vec![C_S, BINS]);
-            assert_eq!(got, &vec![BINS, C_S]);
-        }
-        other => panic!("expected ShapeMismatch, got {other:?}"),
-    }
+    assert_shape_mismatch(&err, "W2", &[C_S, BINS], &[BINS, C_S]);
     assert_msg(&err, &["W2", "[16, 8]", "[8, 16]", "num_bins"]);
 }
 
@@ -274,11 +224,7 @@ fn from_weights_nan_w1() {
     let mut w1 = Array2::<f64>::zeros((C_S, C_S));
     w1[[1, 6]] = f64::NAN;
     let err = BFactorHead::from_weights(config(), w1, Array2::zeros((C_S, BINS))).unwrap_err();
-    assert!(
-        matches!(&err, Error::NonFinite { what, index, value }
-            if what == "W1" && index == &vec![1, 6] && value.is_nan()),
-        "{err:?}"
-    );
+    assert_non_finite(&err, "W1", &[1, 6], f64::NAN);
     assert_msg(&err, &["W1", "NaN", "[1, 6]"]);
 }
 
@@ -287,11 +233,7 @@ fn from_weights_inf_w2() {
     let mut w2 = Array2::<f32>::zeros((C_S, BINS));
     w2[[7, 15]] = f32::INFINITY;
     let err = BFactorHead::from_weights(config(), Array2::zeros((C_S, C_S)), w2).unwrap_err();
-    assert!(
-        matches!(&err, Error::NonFinite { what, index, value }
-            if what == "W2" && index == &vec![7, 15] && *value == f64::INFINITY),
-        "{err:?}"
-    );
+    assert_non_finite(&err, "W2", &[7, 15], f64::INFINITY);
     assert_msg(&err, &["W2", "inf", "[7, 15]"]);
 }
 
@@ -304,18 +246,14 @@ fn from_weights_inf_w2() {
 #[track_caller]
 fn assert_config_error(cfg: BFactorHeadConfig, field: &str, value: &str, expected: &str) {
     let check = |err: Error| {
-        match &err {
+        assert_eq!(
+            err,
             Error::Config {
-                field: f,
-                value: v,
-                expected: e,
-            } => {
-                assert_eq!(f, field);
-                assert_eq!(v, value);
-                assert_eq!(e, expected);
+                field: field.into(),
+                value: value.into(),
+                expected: expected.into(),
             }
-            other => panic!("expected Config, got {other:?}"),
-        }
+        );
         assert_msg(&err, &["invalid configuration", field, value, expected]);
     };
     check(cfg.validate().unwrap_err());
@@ -446,19 +384,7 @@ fn loss_target_shape_mismatch() {
         loss::normalized_mse(&pred, &target).unwrap_err(),
         loss::pearson(&pred, &target).unwrap_err(),
     ] {
-        match &err {
-            Error::ShapeMismatch {
-                what,
-                expected,
-                got,
-                ..
-            } => {
-                assert_eq!(what, "target");
-                assert_eq!(expected, &vec![2, 3]);
-                assert_eq!(got, &vec![2, 2]);
-            }
-            other => panic!("expected ShapeMismatch, got {other:?}"),
-        }
+        assert_shape_mismatch(&err, "target", &[2, 3], &[2, 2]);
         assert_msg(&err, &["target", "[2, 2]", "[2, 3]", "prediction"]);
     }
 }
@@ -472,19 +398,7 @@ fn loss_mask_shape_mismatch() {
         loss::normalized_mse_masked(&pred, &target, &mask).unwrap_err(),
         loss::pearson_masked(&pred, &target, &mask).unwrap_err(),
     ] {
-        match &err {
-            Error::ShapeMismatch {
-                what,
-                expected,
-                got,
-                ..
-            } => {
-                assert_eq!(what, "mask");
-                assert_eq!(expected, &vec![4]);
-                assert_eq!(got, &vec![3]);
-            }
-            other => panic!("expected ShapeMismatch, got {other:?}"),
-        }
+        assert_shape_mismatch(&err, "mask", &[4], &[3]);
         assert_msg(&err, &["mask", "[3]", "[4]"]);
     }
 }
@@ -492,20 +406,15 @@ fn loss_mask_shape_mismatch() {
 #[test]
 fn loss_rank_zero() {
     let err = loss::normalized_mse(&arr0(1.0_f64), &arr0(2.0)).unwrap_err();
-    match &err {
+    assert_eq!(
+        err,
         Error::Rank {
-            what,
-            expected,
-            got,
-            shape,
-        } => {
-            assert_eq!(what, "prediction");
-            assert_eq!(expected, "1 ([N]) or 2 ([B, N])");
-            assert_eq!(*got, 0);
-            assert!(shape.is_empty());
+            what: "prediction".into(),
+            expected: "1 ([N]) or 2 ([B, N])".into(),
+            got: 0,
+            shape: vec![],
         }
-        other => panic!("expected Rank, got {other:?}"),
-    }
+    );
     assert_msg(&err, &["prediction", "0 axes", "1 ([N]) or 2 ([B, N])"]);
     let err = loss::pearson_masked(&arr0(1.0_f32), &arr0(2.0), &arr0(1.0)).unwrap_err();
     assert!(matches!(err, Error::Rank { got: 0, .. }), "{err:?}");
@@ -532,11 +441,7 @@ fn loss_nan_in_prediction() {
     let pred = array![[1.0, 2.0, 3.0], [4.0, f64::NAN, 6.0]];
     let target = array![[1.0, 2.0, 4.0], [4.0, 5.0, 7.0]];
     let err = loss::normalized_mse(&pred, &target).unwrap_err();
-    assert!(
-        matches!(&err, Error::NonFinite { what, index, value }
-            if what == "prediction" && index == &vec![1, 1] && value.is_nan()),
-        "{err:?}"
-    );
+    assert_non_finite(&err, "prediction", &[1, 1], f64::NAN);
     assert_msg(&err, &["prediction", "NaN", "[1, 1]"]);
 }
 
@@ -545,11 +450,7 @@ fn loss_inf_in_prediction_f32() {
     let pred = array![1.0_f32, f32::INFINITY, 3.0];
     let target = array![1.0_f32, 2.0, 4.0];
     let err = loss::pearson(&pred, &target).unwrap_err();
-    assert!(
-        matches!(&err, Error::NonFinite { what, index, value }
-            if what == "prediction" && index == &vec![1] && *value == f64::INFINITY),
-        "{err:?}"
-    );
+    assert_non_finite(&err, "prediction", &[1], f64::INFINITY);
     assert_msg(&err, &["prediction", "inf", "[1]"]);
 }
 
@@ -560,11 +461,7 @@ fn loss_nan_in_target() {
     let mask = array![1.0, 1.0, 0.0];
     // Non-finite values are rejected even where the mask is 0.
     let err = loss::pearson_masked(&pred, &target, &mask).unwrap_err();
-    assert!(
-        matches!(&err, Error::NonFinite { what, index, value }
-            if what == "target" && index == &vec![2] && value.is_nan()),
-        "{err:?}"
-    );
+    assert_non_finite(&err, "target", &[2], f64::NAN);
     assert_msg(&err, &["target", "NaN", "[2]"]);
 }
 
@@ -573,11 +470,7 @@ fn loss_inf_in_target() {
     let pred = array![[1.0_f64, 2.0], [3.0, 4.0]];
     let target = array![[1.0, 2.0], [f64::NEG_INFINITY, 4.0]];
     let err = loss::normalized_mse(&pred, &target).unwrap_err();
-    assert!(
-        matches!(&err, Error::NonFinite { what, index, value }
-            if what == "target" && index == &vec![1, 0] && *value == f64::NEG_INFINITY),
-        "{err:?}"
-    );
+    assert_non_finite(&err, "target", &[1, 0], f64::NEG_INFINITY);
     assert_msg(&err, &["target", "-inf", "[1, 0]"]);
 }
 
@@ -650,32 +543,24 @@ fn loss_one_residue() {
 
 #[test]
 fn loss_zero_residues() {
-    let none = Array1::<f64>::zeros(0);
-    let err = loss::normalized_mse(&none, &none).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            Error::TooFewValid {
-                got: 0,
-                needed: 2,
-                ..
-            }
-        ),
-        "{err:?}"
-    );
-    let none = Array2::<f32>::zeros((0, 5));
-    let err = loss::pearson(&none, &none).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            Error::TooFewValid {
-                got: 0,
-                needed: 2,
-                ..
-            }
-        ),
-        "{err:?}"
-    );
+    let none64 = Array1::<f64>::zeros(0);
+    let none32 = Array2::<f32>::zeros((0, 5));
+    for err in [
+        loss::normalized_mse(&none64, &none64).unwrap_err(),
+        loss::pearson(&none32, &none32).unwrap_err(),
+    ] {
+        assert!(
+            matches!(
+                err,
+                Error::TooFewValid {
+                    got: 0,
+                    needed: 2,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+    }
 }
 
 #[test]
@@ -711,14 +596,14 @@ fn loss_every_row_too_few_valid() {
     let target = array![[3.0, 2.0, 1.0], [6.0, 4.0, 5.0], [9.0, 7.0, 8.0]];
     let mask = array![[0.0, 1.0, 0.0], [0.0, 0.0, 0.0], [1.0, 0.0, 0.0]];
     let err = loss::pearson_masked(&pred, &target, &mask).unwrap_err();
-    match &err {
-        Error::TooFewValid { what, needed, got } => {
-            assert_eq!(what, "pearson_masked (every one of 3 rows)");
-            assert_eq!(*needed, 2);
-            assert_eq!(*got, 1);
+    assert_eq!(
+        err,
+        Error::TooFewValid {
+            what: "pearson_masked (every one of 3 rows)".into(),
+            needed: 2,
+            got: 1
         }
-        other => panic!("expected TooFewValid, got {other:?}"),
-    }
+    );
     assert_msg(&err, &["every one of 3 rows", "1 valid", "at least 2"]);
     // A [B, 1] batch without a mask.
     let err = loss::normalized_mse(&array![[1.0], [2.0]], &array![[3.0], [4.0]]).unwrap_err();
@@ -848,22 +733,16 @@ fn loss_huge_finite_values_are_not_nan() {
 fn softmax_expectation_wrong_number_of_values() {
     let logits = Array2::<f64>::zeros((3, 5));
     let err = ops::softmax_expectation(&logits, &[0.0, 1.0, 2.0, 3.0]).unwrap_err();
-    match &err {
+    assert_eq!(
+        err,
         Error::LastAxis {
-            what,
-            meaning,
-            expected,
-            got,
-            shape,
-        } => {
-            assert_eq!(what, "logits");
-            assert_eq!(meaning, "number of bins");
-            assert_eq!(*expected, 4);
-            assert_eq!(*got, 5);
-            assert_eq!(shape, &vec![3, 5]);
+            what: "logits".into(),
+            meaning: "number of bins".into(),
+            expected: 4,
+            got: 5,
+            shape: vec![3, 5],
         }
-        other => panic!("expected LastAxis, got {other:?}"),
-    }
+    );
     assert_msg(&err, &["logits", "number of bins", "4", "5", "[3, 5]"]);
 }
 
@@ -881,11 +760,7 @@ fn softmax_expectation_nan_logits() {
     let mut logits = Array2::<f32>::zeros((2, 3));
     logits[[1, 2]] = f32::NAN;
     let err = ops::softmax_expectation(&logits, &[0.0, 1.0, 2.0]).unwrap_err();
-    assert!(
-        matches!(&err, Error::NonFinite { what, index, value }
-            if what == "logits" && index == &vec![1, 2] && value.is_nan()),
-        "{err:?}"
-    );
+    assert_non_finite(&err, "logits", &[1, 2], f64::NAN);
     assert_msg(&err, &["logits", "NaN", "[1, 2]"]);
 }
 

@@ -4,7 +4,7 @@
 mod common;
 
 use bfactor::numpy_rng::NumpyRandom;
-use common::load;
+use common::NOTEBOOK;
 use ndarray::{Array1, ArrayView1};
 
 /// `np.random.seed(S)` for these seeds; the fixture `randn_seed{S}.npy` holds
@@ -25,7 +25,7 @@ fn assert_bitwise(case: &str, actual: ArrayView1<f64>, expected: ArrayView1<f64>
 }
 
 fn randn_fixture(seed: u32) -> Array1<f64> {
-    let expected: Array1<f64> = load(&format!("rng/randn_seed{seed}.npy"));
+    let expected: Array1<f64> = NOTEBOOK.load(&format!("rng/randn_seed{seed}.npy"));
     assert_eq!(
         expected.len(),
         1004,
@@ -85,7 +85,7 @@ fn randn_fills_multi_dimensional_shapes_in_c_order() {
 
 #[test]
 fn rand_matches_numpy() {
-    let expected: Array1<f64> = load("rng/rand_seed7.npy");
+    let expected: Array1<f64> = NOTEBOOK.load("rng/rand_seed7.npy");
     assert_eq!(expected.len(), 100);
     let mut rng = NumpyRandom::seed(7);
     assert_bitwise("seed(7); rand(100)", rng.rand(100).view(), expected.view());
@@ -104,7 +104,7 @@ fn rand_matches_numpy() {
 fn cached_normal_survives_rand_as_in_numpy() {
     // seed(7); randn(3) leaves the second normal of the second pair cached; rand(2)
     // draws uniforms without touching it, so the next randn starts with it.
-    let expected: Array1<f64> = load("rng/interleave_seed7.npy");
+    let expected: Array1<f64> = NOTEBOOK.load("rng/interleave_seed7.npy");
     assert_eq!(expected.len(), 8, "randn(3), rand(2), randn(3)");
     let mut rng = NumpyRandom::seed(7);
     let a = rng.randn(3);

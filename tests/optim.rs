@@ -4,60 +4,39 @@
 //! `tests/fixtures/optim/` (see that script's docstring for the layout). Plus
 //! hand-computed single steps and the error cases.
 
+mod common;
+
 use std::collections::BTreeSet;
-use std::path::PathBuf;
 
 use bfactor::train::optim::{
     clip_grad_norm, AdamConfig, AdamWConfig, LrSchedule, Optimizer, SgdConfig,
 };
 use bfactor::{Error, Float};
-use ndarray::{Array1, Array2};
-use ndarray_npy::{read_npy, ReadableElement};
+use common::{assert_close_floor, OPTIM};
+use ndarray::{Array1, Array2, ArrayView1, Ix1};
 
 // ---------------------------------------------------------------------------
 // Fixture helpers.
 // ---------------------------------------------------------------------------
 
-fn fixture_path(rel: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/optim")
-        .join(rel)
-}
-
-fn load<A: ReadableElement, D: ndarray::Dimension>(rel: &str) -> ndarray::Array<A, D> {
-    let path = fixture_path(rel);
-    read_npy(&path).unwrap_or_else(|e| {
-        panic!(
-            "cannot read fixture {}: {e}; regenerate with \
-             `/tmp/torchenv/bin/python scripts/gen_optim_fixtures.py`",
-            path.display()
-        )
-    })
-}
-
 fn load1(rel: &str) -> Vec<f64> {
-    load::<f64, ndarray::Ix1>(rel).to_vec()
+    OPTIM.load::<f64, Ix1>(rel).to_vec()
 }
 
 fn load2(rel: &str) -> Array2<f64> {
-    load(rel)
+    OPTIM.load(rel)
 }
 
 /// Case names (file name up to the first `.`) in a fixture folder, without `skip`.
 fn cases(dir: &str, skip: &[&str]) -> BTreeSet<String> {
-    std::fs::read_dir(fixture_path(dir))
-        .unwrap_or_else(|e| panic!("cannot list fixtures/optim/{dir}: {e}"))
-        .map(|e| {
-            let name = e.unwrap().file_name().into_string().unwrap();
-            name.split('.').next().unwrap().to_string()
-        })
-        .filter(|n| !skip.contains(&n.as_str()))
-        .collect()
+    let mut names = OPTIM.cases(dir);
+    names.retain(|n| !skip.contains(&n.as_str()));
+    names
 }
 
 /// Splits a flat vector into the fixture's tensors (`steps/sizes.npy`).
 fn split<F: Float>(flat: &[f64]) -> Vec<Vec<F>> {
-    let sizes: Array1<i64> = load("steps/sizes.npy");
+    let sizes: Array1<i64> = OPTIM.load("steps/sizes.npy");
     let mut out = Vec::new();
     let mut start = 0;
     for &n in &sizes {
@@ -79,16 +58,15 @@ fn concat<F: Float>(tensors: &[Vec<F>]) -> Vec<f64> {
 }
 
 /// `|got - want| <= rtol * max(|want|, floor)` element by element.
+#[track_caller]
 fn assert_close(what: &str, got: &[f64], want: &[f64], rtol: f64, floor: f64) {
-    assert_eq!(got.len(), want.len(), "{what}: length");
-    for (j, (&g, &w)) in got.iter().zip(want).enumerate() {
-        let tol = rtol * w.abs().max(floor);
-        assert!(
-            (g - w).abs() <= tol,
-            "{what}[{j}]: got {g:e}, want {w:e} (diff {:e} > tol {tol:e})",
-            (g - w).abs()
-        );
-    }
+    assert_close_floor(
+        what,
+        &ArrayView1::from(got),
+        &ArrayView1::from(want),
+        rtol,
+        floor,
+    );
 }
 
 // ---------------------------------------------------------------------------

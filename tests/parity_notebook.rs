@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 
 use bfactor::numpy_rng::NumpyRandom;
 use bfactor::{loss, synthetic, BFactorHead, BFactorHeadConfig, Float};
-use common::{assert_close, assert_close_scalar, fixture_cases, is_close, load, Widen};
+use common::{assert_close, assert_close_scalar, is_close, Widen, NOTEBOOK};
 use ndarray::{
     Array, Array1, Array2, ArrayD, ArrayView1, Axis, Dimension, Ix1, Ix2, Ix3, RemoveAxis,
 };
@@ -67,7 +67,7 @@ const LOSS_CASES: &[(&str, Mask)] = &[
 
 /// The head a case describes: `config.npy` is `[c_s, num_bins, max_bfactor, eps]`.
 fn head_of<F: Float + ReadableElement>(case: &str, w1: Array2<F>, w2: Array2<F>) -> BFactorHead<F> {
-    let c: Array1<f64> = load(&format!("head/{case}.config.npy"));
+    let c: Array1<f64> = NOTEBOOK.load(&format!("head/{case}.config.npy"));
     assert_eq!(
         c.len(),
         4,
@@ -88,18 +88,18 @@ where
     F: Float + ReadableElement + Widen,
     D: Dimension + RemoveAxis,
 {
-    let s: Array<F, D> = load(&format!("head/{case}.s.npy"));
+    let s: Array<F, D> = NOTEBOOK.load(&format!("head/{case}.s.npy"));
     let head = head_of::<F>(
         case,
-        load(&format!("head/{case}.w1.npy")),
-        load(&format!("head/{case}.w2.npy")),
+        NOTEBOOK.load(&format!("head/{case}.w1.npy")),
+        NOTEBOOK.load(&format!("head/{case}.w2.npy")),
     );
     let out = head
         .forward(&s)
         .unwrap_or_else(|e| panic!("{case}: forward failed: {e}"));
-    let logits: Array<f64, D> = load(&format!("head/{case}.logits.npy"));
-    let bfactor: Array<f64, D::Smaller> = load(&format!("head/{case}.bfactor.npy"));
-    let probs: Array<f64, D> = load(&format!("head/{case}.probs.npy"));
+    let logits: Array<f64, D> = NOTEBOOK.load(&format!("head/{case}.logits.npy"));
+    let bfactor: Array<f64, D::Smaller> = NOTEBOOK.load(&format!("head/{case}.bfactor.npy"));
+    let probs: Array<f64, D> = NOTEBOOK.load(&format!("head/{case}.probs.npy"));
     let tag = format!("{case} ({})", F::NAME);
     assert_close(&format!("{tag} logits"), &out.logits, &logits, rtol);
     assert_close(&format!("{tag} bfactor"), &out.bfactor, &bfactor, rtol);
@@ -122,9 +122,9 @@ fn fixture_folders_hold_exactly_the_tested_cases() {
         .chain(HEAD_F32)
         .map(|c| c.to_string())
         .collect();
-    assert_eq!(fixture_cases("head"), head, "head cases on disk vs tested");
+    assert_eq!(NOTEBOOK.cases("head"), head, "head cases on disk vs tested");
     let loss: BTreeSet<String> = LOSS_CASES.iter().map(|(c, _)| c.to_string()).collect();
-    assert_eq!(fixture_cases("loss"), loss, "loss cases on disk vs tested");
+    assert_eq!(NOTEBOOK.cases("loss"), loss, "loss cases on disk vs tested");
 }
 
 #[test]
@@ -146,14 +146,14 @@ fn head_f64_on_widened_f32_inputs_matches_to_f64_precision() {
     // The f32 cases' reference is float64 arithmetic on the rounded values, so the
     // f64 head fed the same (widened) values must match it to the f64 tolerance.
     for case in HEAD_F32 {
-        let s: ArrayD<f32> = load(&format!("head/{case}.s.npy"));
-        let w1: Array2<f32> = load(&format!("head/{case}.w1.npy"));
-        let w2: Array2<f32> = load(&format!("head/{case}.w2.npy"));
+        let s: ArrayD<f32> = NOTEBOOK.load(&format!("head/{case}.s.npy"));
+        let w1: Array2<f32> = NOTEBOOK.load(&format!("head/{case}.w1.npy"));
+        let w2: Array2<f32> = NOTEBOOK.load(&format!("head/{case}.w2.npy"));
         let head = head_of::<f64>(case, w1.mapv(f64::from), w2.mapv(f64::from));
         let out = head.forward(&s.mapv(f64::from)).expect("forward");
-        let logits: ArrayD<f64> = load(&format!("head/{case}.logits.npy"));
-        let bfactor: ArrayD<f64> = load(&format!("head/{case}.bfactor.npy"));
-        let probs: ArrayD<f64> = load(&format!("head/{case}.probs.npy"));
+        let logits: ArrayD<f64> = NOTEBOOK.load(&format!("head/{case}.logits.npy"));
+        let bfactor: ArrayD<f64> = NOTEBOOK.load(&format!("head/{case}.bfactor.npy"));
+        let probs: ArrayD<f64> = NOTEBOOK.load(&format!("head/{case}.probs.npy"));
         let tag = format!("{case} (f64 on widened inputs)");
         assert_close(&format!("{tag} logits"), &out.logits, &logits, F64_RTOL);
         assert_close(&format!("{tag} bfactor"), &out.bfactor, &bfactor, F64_RTOL);
@@ -171,17 +171,17 @@ fn head_constant_row_gives_exactly_uniform_bins() {
     // Row 3 of the (7, 16) cases is the constant 2.0: both layer norms give exact
     // zeros, so the logits are exactly 0 (as in NumPy) and the bins uniform.
     fn check<F: Float + ReadableElement + Widen>(case: &str) {
-        let s: Array2<F> = load(&format!("head/{case}.s.npy"));
+        let s: Array2<F> = NOTEBOOK.load(&format!("head/{case}.s.npy"));
         assert!(s.row(3).iter().all(|v| v.widen() == 2.0), "{case}: row 3");
-        let numpy: Array2<f64> = load(&format!("head/{case}.logits.npy"));
+        let numpy: Array2<f64> = NOTEBOOK.load(&format!("head/{case}.logits.npy"));
         assert!(
             numpy.row(3).iter().all(|&l| l == 0.0),
             "{case}: NumPy row 3"
         );
         let head = head_of::<F>(
             case,
-            load(&format!("head/{case}.w1.npy")),
-            load(&format!("head/{case}.w2.npy")),
+            NOTEBOOK.load(&format!("head/{case}.w1.npy")),
+            NOTEBOOK.load(&format!("head/{case}.w2.npy")),
         );
         let out = head.forward(&s).expect("forward");
         let k = out.logits.ncols() as f64;
@@ -270,8 +270,8 @@ fn check_loss_in<F, D>(
 }
 
 fn check_loss_case<D: Dimension>(case: &str, kind: Mask) {
-    let inputs: ArrayD<f64> = load(&format!("loss/{case}.inputs.npy"));
-    let expected: Array2<f64> = load(&format!("loss/{case}.expected.npy"));
+    let inputs: ArrayD<f64> = NOTEBOOK.load(&format!("loss/{case}.inputs.npy"));
+    let expected: Array2<f64> = NOTEBOOK.load(&format!("loss/{case}.expected.npy"));
     let n_inputs = if kind == Mask::None { 2 } else { 3 };
     assert_eq!(
         inputs.len_of(Axis(0)),
@@ -348,7 +348,7 @@ fn notebook_cell_figures_match_numpy() {
     let mse = loss::normalized_mse(pred, &truth).expect("normalized_mse");
     let corr = loss::pearson(pred, &truth).expect("pearson");
 
-    let figures: Array1<f64> = load("notebook_figures.npy");
+    let figures: Array1<f64> = NOTEBOOK.load("notebook_figures.npy");
     assert_eq!(figures.len(), 4, "[min, max, loss, correlation]");
     for (i, (name, actual)) in [
         ("B-factor min", lo),
@@ -361,26 +361,30 @@ fn notebook_cell_figures_match_numpy() {
     {
         assert_close_scalar(&format!("notebook {name}"), actual, figures[i], F64_RTOL);
     }
-    let pred_numpy: Array1<f64> = load("pred_bfactor.npy");
+    let pred_numpy: Array1<f64> = NOTEBOOK.load("pred_bfactor.npy");
     assert_close("notebook pred_bfactor", pred, &pred_numpy, F64_RTOL);
-    let truth_numpy: Array1<f64> = load("true_bfactor.npy");
+    let truth_numpy: Array1<f64> = NOTEBOOK.load("true_bfactor.npy");
     assert_close("notebook true_bfactor", &truth, &truth_numpy, F64_RTOL);
 
     // The draws are the notebook's bit for bit: s, then W1 and W2 scaled by
     // c_s ** -0.5 (stored as the head case f64_n50_c128_b64).
     let case = "f64_n50_c128_b64";
-    assert_eq!(s, load::<f64, Ix2>(&format!("head/{case}.s.npy")), "s");
+    assert_eq!(
+        s,
+        NOTEBOOK.load::<f64, Ix2>(&format!("head/{case}.s.npy")),
+        "s"
+    );
     assert_eq!(
         head.w1(),
-        &load::<f64, Ix2>(&format!("head/{case}.w1.npy")),
+        &NOTEBOOK.load::<f64, Ix2>(&format!("head/{case}.w1.npy")),
         "W1"
     );
     assert_eq!(
         head.w2(),
-        &load::<f64, Ix2>(&format!("head/{case}.w2.npy")),
+        &NOTEBOOK.load::<f64, Ix2>(&format!("head/{case}.w2.npy")),
         "W2"
     );
-    let logits: Array2<f64> = load(&format!("head/{case}.logits.npy"));
+    let logits: Array2<f64> = NOTEBOOK.load(&format!("head/{case}.logits.npy"));
     assert_close("notebook logits", &out.logits, &logits, F64_RTOL);
 
     // The lines the notebook cell prints with NumPy (seed 42).

@@ -3,29 +3,19 @@
 //! (`torch.bmm`) forms, and `B = 8π²·RMSF²`. Fixture `tests/fixtures/boltz2/tokens.npz`
 //! comes from `scripts/gen_boltz2_fixtures.py`.
 
-use std::fs::File;
-use std::path::PathBuf;
+mod common;
 
 use bfactor::tokens::{
     representative_atom, rmsf_to_bfactor, rmsf_to_bfactors, token_bfactors,
     token_bfactors_from_matrix, REPRESENTATIVE_ATOMS,
 };
 use bfactor::Error;
+use common::{assert_msg, assert_shape_mismatch, BOLTZ2};
 use ndarray::{array, Array, Array1, Array2, Axis, Dimension, Ix1, Ix2, Ix3};
-use ndarray_npy::{NpzReader, ReadableElement};
+use ndarray_npy::ReadableElement;
 
 fn tokens_npz<T: ReadableElement, D: Dimension>(name: &str) -> Array<T, D> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/boltz2/tokens.npz");
-    let file = File::open(&path).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e}; run `python scripts/gen_boltz2_fixtures.py`",
-            path.display()
-        )
-    });
-    NpzReader::new(file)
-        .unwrap()
-        .by_name(name)
-        .unwrap_or_else(|e| panic!("tokens.npz: {name}: {e}"))
+    BOLTZ2.npz("tokens.npz").get(name)
 }
 
 /// The reference doc's table, written out residue by residue.
@@ -118,20 +108,8 @@ fn token_bfactors_edge_cases() {
     );
 
     let err = token_bfactors(&atom_b, &[Some(0), Some(3)]).unwrap_err();
-    match &err {
-        Error::ShapeMismatch {
-            what,
-            expected,
-            got,
-            ..
-        } => {
-            assert_eq!(what, "rep_atoms[1]");
-            assert_eq!(expected, &vec![3]);
-            assert_eq!(got, &vec![3]);
-        }
-        other => panic!("expected ShapeMismatch, got {other:?}"),
-    }
-    assert!(err.to_string().contains("rep_atoms[1]"), "{err}");
+    assert_shape_mismatch(&err, "rep_atoms[1]", &[3], &[3]);
+    assert_msg(&err, &["rep_atoms[1]"]);
     let err = token_bfactors(&Array1::<f32>::zeros(0), &[Some(0)]).unwrap_err();
     assert!(matches!(err, Error::ShapeMismatch { .. }), "{err:?}");
     let err = token_bfactors(&array![1.0_f32, f32::NAN], &[Some(0)]).unwrap_err();
@@ -173,11 +151,7 @@ fn token_bfactors_from_matrix_2d_equals_index_form() {
 fn token_bfactors_from_matrix_errors() {
     let m = Array2::<f64>::zeros((3, 4));
     let err = token_bfactors_from_matrix(&m, &Array1::<f64>::zeros(5)).unwrap_err();
-    assert!(
-        matches!(&err, Error::ShapeMismatch { what, expected, got, .. }
-            if what == "atom_bfactors" && expected == &vec![4] && got == &vec![5]),
-        "{err:?}"
-    );
+    assert_shape_mismatch(&err, "atom_bfactors", &[4], &[5]);
     let m3 = Array::<f64, _>::zeros((2, 3, 4));
     let err = token_bfactors_from_matrix(&m3, &Array2::<f64>::zeros((3, 4))).unwrap_err();
     assert!(

@@ -4,15 +4,17 @@
 //! file is the documented [`bfactor::Error`]. Fixtures in
 //! `tests/fixtures/boltz2/weights/` come from `scripts/gen_boltz2_fixtures.py`.
 
-use std::fs::File;
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bfactor::boltz2::{Boltz2Head, Boltz2HeadConfig};
 use bfactor::weights::{self, NamedTensors, WeightDtype};
 use bfactor::{BFactorHead, BFactorHeadConfig, Error, Float};
+use common::{assert_close, assert_msg, assert_non_finite, assert_shape_mismatch, BOLTZ2_WEIGHTS};
 use ndarray::{Array, Array1, Array2, ArrayBase, Data, Dimension, Ix2, Ix3, IxDyn};
-use ndarray_npy::{NpzReader, ReadableElement};
+use ndarray_npy::ReadableElement;
 use rand::rngs::StdRng;
 use rand::{RngCore, SeedableRng};
 
@@ -29,23 +31,11 @@ const NOTEBOOK_C_S: usize = 8;
 // ---------------------------------------------------------------------------
 
 fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/boltz2/weights")
-        .join(name)
+    BOLTZ2_WEIGHTS.path(name)
 }
 
 fn expected<T: ReadableElement, D: Dimension>(name: &str) -> Array<T, D> {
-    let path = fixture("expected.npz");
-    let file = File::open(&path).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e}; run `python scripts/gen_boltz2_fixtures.py`",
-            path.display()
-        )
-    });
-    NpzReader::new(file)
-        .unwrap()
-        .by_name(name)
-        .unwrap_or_else(|e| panic!("expected.npz: {name}: {e}"))
+    BOLTZ2_WEIGHTS.npz("expected.npz").get(name)
 }
 
 /// A unique path in the system's temp dir; removed when dropped.
@@ -80,36 +70,13 @@ impl AsRef<Path> for TempPath {
     }
 }
 
-#[track_caller]
-fn assert_close<A, S1, S2, D>(
-    actual: &ArrayBase<S1, D>,
-    expected: &ArrayBase<S2, D>,
-    rtol: f64,
-    what: &str,
-) where
-    A: Float,
-    S1: Data<Elem = A>,
-    S2: Data<Elem = f64>,
-    D: Dimension,
-{
-    assert_eq!(actual.shape(), expected.shape(), "{what}: shape");
-    for (i, (&a, &e)) in actual.iter().zip(expected.iter()).enumerate() {
-        let a = a.to_f64_exact();
-        let bound = rtol * e.abs().max(1.0);
-        assert!(
-            (a - e).abs() <= bound,
-            "{what}: element {i}: got {a:e}, expected {e:e}"
-        );
-    }
-}
-
-/// Asserts that the error's message contains every one of `parts`.
-#[track_caller]
-fn assert_msg(err: &Error, parts: &[&str]) {
-    let msg = err.to_string();
-    for p in parts {
-        assert!(msg.contains(p), "message {msg:?} does not contain {p:?}");
-    }
+/// A small random Boltz-2 head (`token_s = 4`, `num_bins = 3`) for writing files.
+fn small_boltz2_head() -> Boltz2Head<f32> {
+    Boltz2HeadConfig::new()
+        .with_token_s(4)
+        .with_num_bins(3)
+        .init::<f32, _>(&mut StdRng::seed_from_u64(0))
+        .unwrap()
 }
 
 fn s32() -> Array<f32, Ix3> {
@@ -130,10 +97,10 @@ fn check_boltz2_file(path: &Path, expected_name: &str) {
         (TOKEN_S, NUM_BINS)
     );
     let out = h64.forward(&s32().mapv(f64::from)).unwrap();
-    assert_close(&out, &want, RTOL_F64, &format!("{what} as f64"));
+    assert_close(&format!("{what} as f64"), &out, &want, RTOL_F64);
     let h32 = Boltz2Head::<f32>::load(path).unwrap_or_else(|e| panic!("{what}: {e}"));
     let out = h32.forward(&s32()).unwrap();
-    assert_close(&out, &want, RTOL_F32, &format!("{what} as f32"));
+    assert_close(&format!("{what} as f32"), &out, &want, RTOL_F32);
 }
 
 // ---------------------------------------------------------------------------
@@ -196,7 +163,7 @@ fn npy_weight_and_bias_pair() {
     let b: Array1<f32> = weights::read_npy(fixture("boltz2_bias.npy")).unwrap();
     let head = Boltz2Head::from_weights(w, b).unwrap();
     let want: Array<f64, Ix3> = expected("logits_f32");
-    assert_close(&head.forward(&s32()).unwrap(), &want, RTOL_F32, "npy f32");
+    assert_close("npy f32", &head.forward(&s32()).unwrap(), &want, RTOL_F32);
 
     let w: Array<f64, IxDyn> = weights::read_npy(fixture("boltz2_weight.npy")).unwrap();
     let b: Array<f64, IxDyn> = weights::read_npy(fixture("boltz2_bias.npy")).unwrap();
@@ -206,7 +173,7 @@ fn npy_weight_and_bias_pair() {
     )
     .unwrap();
     let out = head.forward(&s32().mapv(f64::from)).unwrap();
-    assert_close(&out, &want, RTOL_F64, "npy f64");
+    assert_close("npy f64", &out, &want, RTOL_F64);
 }
 
 #[test]
@@ -218,12 +185,12 @@ fn notebook_head_files() {
     for name in ["notebook_head.safetensors", "notebook_head.npz"] {
         let h64 = BFactorHead::<f64>::load(fixture(name), config.clone()).unwrap();
         let out = h64.forward(&s.mapv(f64::from)).unwrap();
-        assert_close(&out.logits, &want_logits, RTOL_F64, name);
-        assert_close(&out.bfactor, &want_b, RTOL_F64, name);
+        assert_close(name, &out.logits, &want_logits, RTOL_F64);
+        assert_close(name, &out.bfactor, &want_b, RTOL_F64);
         let h32 = BFactorHead::<f32>::load(fixture(name), config.clone()).unwrap();
         let out = h32.forward(&s).unwrap();
-        assert_close(&out.logits, &want_logits, RTOL_F32, name);
-        assert_close(&out.bfactor, &want_b, RTOL_F32, name);
+        assert_close(name, &out.logits, &want_logits, RTOL_F32);
+        assert_close(name, &out.bfactor, &want_b, RTOL_F32);
     }
 }
 
@@ -346,19 +313,7 @@ fn wrong_shape() {
     t.insert(WEIGHT, &Array2::<f32>::zeros((NUM_BINS, TOKEN_S)));
     t.insert(BIAS, &Array1::<f32>::zeros(NUM_BINS - 1));
     let err = Boltz2Head::<f32>::from_tensors(&t, prefix).unwrap_err();
-    match &err {
-        Error::ShapeMismatch {
-            what,
-            expected,
-            got,
-            ..
-        } => {
-            assert_eq!(what, BIAS);
-            assert_eq!(expected, &vec![NUM_BINS]);
-            assert_eq!(got, &vec![NUM_BINS - 1]);
-        }
-        other => panic!("expected ShapeMismatch, got {other:?}"),
-    }
+    assert_shape_mismatch(&err, BIAS, &[NUM_BINS], &[NUM_BINS - 1]);
     assert_msg(&err, &[BIAS, "[9]", "[10]"]);
 
     // A weight of rank 3: a rank error naming the expected layout.
@@ -379,21 +334,13 @@ fn wrong_shape() {
         BFactorHeadConfig::new(NOTEBOOK_C_S + 1),
     )
     .unwrap_err();
-    assert!(
-        matches!(&err, Error::ShapeMismatch { what, expected, got, .. }
-            if what == "bfactor_head.w1" && expected == &vec![9, 9] && got == &vec![8, 8]),
-        "{err:?}"
-    );
+    assert_shape_mismatch(&err, "bfactor_head.w1", &[9, 9], &[8, 8]);
     let err = BFactorHead::<f64>::load(
         fixture("notebook_head.npz"),
         BFactorHeadConfig::new(NOTEBOOK_C_S).with_num_bins(32),
     )
     .unwrap_err();
-    assert!(
-        matches!(&err, Error::ShapeMismatch { what, expected, got, .. }
-            if what == "bfactor_head.w2" && expected == &vec![8, 32] && got == &vec![8, 64]),
-        "{err:?}"
-    );
+    assert_shape_mismatch(&err, "bfactor_head.w2", &[8, 32], &[8, 64]);
 
     // read_npy into the wrong rank.
     let err = weights::read_npy::<f32, Ix2>(fixture("boltz2_bias.npy")).unwrap_err();
@@ -513,14 +460,7 @@ fn corrupt_files_are_format_errors() {
 #[test]
 fn non_finite_weight() {
     let err = Boltz2Head::<f32>::load(fixture("boltz2_nan.safetensors")).unwrap_err();
-    match &err {
-        Error::NonFinite { what, index, value } => {
-            assert_eq!(what, WEIGHT);
-            assert_eq!(index, &vec![2, 5]);
-            assert!(value.is_nan());
-        }
-        other => panic!("expected NonFinite, got {other:?}"),
-    }
+    assert_non_finite(&err, WEIGHT, &[2, 5], f64::NAN);
     assert_msg(&err, &[WEIGHT, "NaN", "[2, 5]"]);
     // Reading the file itself works: the check is on use.
     let t = NamedTensors::read(fixture("boltz2_nan.safetensors")).unwrap();
@@ -535,11 +475,7 @@ fn non_finite_weight() {
     let p = TempPath::new("inf.npz");
     t.write(&p, WeightDtype::F64).unwrap();
     let err = Boltz2Head::<f64>::load(&p).unwrap_err();
-    assert!(
-        matches!(&err, Error::NonFinite { what, index, value }
-            if what == WEIGHT && index == &vec![0, 1] && *value == f64::NEG_INFINITY),
-        "{err:?}"
-    );
+    assert_non_finite(&err, WEIGHT, &[0, 1], f64::NEG_INFINITY);
 }
 
 #[test]
@@ -560,11 +496,7 @@ fn unknown_extension() {
         let err = Boltz2Head::<f32>::load(&p).unwrap_err();
         assert!(matches!(err, Error::Format { .. }), "{name}: {err:?}");
     }
-    let head = Boltz2HeadConfig::new()
-        .with_token_s(4)
-        .with_num_bins(3)
-        .init::<f32, _>(&mut StdRng::seed_from_u64(0))
-        .unwrap();
+    let head = small_boltz2_head();
     let p = TempPath::new("out.pt");
     let err = head.save(&p).unwrap_err();
     assert!(matches!(err, Error::Format { .. }), "{err:?}");
@@ -587,12 +519,7 @@ fn nonexistent_path_is_io_error() {
         let err = BFactorHead::<f32>::load(&path, BFactorHeadConfig::new(4)).unwrap_err();
         assert!(matches!(err, Error::Io { .. }), "{err:?}");
         // Writing into a directory that does not exist.
-        let head = Boltz2HeadConfig::new()
-            .with_token_s(4)
-            .with_num_bins(3)
-            .init::<f32, _>(&mut StdRng::seed_from_u64(0))
-            .unwrap();
-        let err = head.save(&path).unwrap_err();
+        let err = small_boltz2_head().save(&path).unwrap_err();
         assert!(matches!(err, Error::Io { .. }), "{err:?}");
     }
     let err = weights::read_npy::<f32, IxDyn>(dir.0.join("w.npy")).unwrap_err();
