@@ -49,6 +49,10 @@ pub mod train;
 pub mod weights;
 
 pub use error::{Error, Result};
+/// The `ndarray` this crate is built on, so callers use the same version.
+pub use ndarray;
+/// The `rand` this crate draws from (`init` takes its `Rng`), re-exported likewise.
+pub use rand;
 pub use float::Float;
 pub use head::{BFactorHead, BFactorHeadConfig, HeadOutput};
 
