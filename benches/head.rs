@@ -7,6 +7,12 @@
 //!
 //! All inputs and weights are drawn once from seeded RNGs outside the timed
 //! closures; only the forward pass / the loss call is measured.
+//!
+//! `forward_<dtype>_1thread/...` repeats the largest forward pass with threading
+//! switched off (`bfactor::matmul::set_num_threads(1)`), and `matmul_<dtype>/2048`
+//! times one 2048³ product of [`bfactor::matmul::matmul`], the crate's own
+//! matrix-multiply rate. `scripts/compare_bench.py` runs this and the NumPy script
+//! and prints the ratios.
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -56,6 +62,40 @@ fn bench_forward<F: Float>(c: &mut Criterion) {
             |b, s| b.iter(|| head.forward(black_box(s)).expect("finite input")),
         );
     }
+    group.finish();
+}
+
+/// The largest forward pass on one thread.
+fn bench_forward_single_thread<F: Float>(c: &mut Criterion) {
+    let (n, c_s) = (4096, 384);
+    let head = BFactorHeadConfig::new(c_s)
+        .with_num_bins(NUM_BINS)
+        .init::<F, _>(&mut StdRng::seed_from_u64(0))
+        .expect("valid config");
+    let s = randn::<F, _>(&mut StdRng::seed_from_u64(1), (n, c_s));
+    let mut group = c.benchmark_group(format!("forward_{}_1thread", F::NAME));
+    group.throughput(Throughput::Elements(n as u64));
+    bfactor::matmul::set_num_threads(1);
+    group.bench_with_input(
+        BenchmarkId::from_parameter(format!("{n}x{c_s}")),
+        &s,
+        |b, s| b.iter(|| head.forward(black_box(s)).expect("finite input")),
+    );
+    bfactor::matmul::set_num_threads(0);
+    group.finish();
+}
+
+/// One 2048 × 2048 product: the crate's matrix-multiply rate.
+fn bench_matmul<F: Float>(c: &mut Criterion) {
+    let n = 2048;
+    let a = randn::<F, _>(&mut StdRng::seed_from_u64(5), (n, n));
+    let b = randn::<F, _>(&mut StdRng::seed_from_u64(6), (n, n));
+    let mut group = c.benchmark_group(format!("matmul_{}", F::NAME));
+    group.sample_size(10);
+    group.throughput(Throughput::Elements((2 * n * n * n) as u64));
+    group.bench_function(BenchmarkId::from_parameter(n), |bench| {
+        bench.iter(|| bfactor::matmul::matmul(&black_box(&a).view(), &b.view()))
+    });
     group.finish();
 }
 
@@ -159,6 +199,13 @@ fn forward(c: &mut Criterion) {
     bench_forward::<f32>(c);
     bench_forward::<f64>(c);
     bench_forward_batched(c);
+    bench_forward_single_thread::<f32>(c);
+    bench_forward_single_thread::<f64>(c);
+}
+
+fn matmul(c: &mut Criterion) {
+    bench_matmul::<f32>(c);
+    bench_matmul::<f64>(c);
 }
 
 fn losses(c: &mut Criterion) {
@@ -169,6 +216,6 @@ fn losses(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = config();
-    targets = forward, losses, bench_train_step
+    targets = forward, losses, bench_train_step, matmul
 }
 criterion_main!(benches);

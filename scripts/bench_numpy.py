@@ -22,6 +22,9 @@ What is timed
 * ``loss_<dtype>/pearson/4096``: ``np.corrcoef(pred, true)[0, 1]``.
 * ``loss_<dtype>/pearson_masked/4096``: ``np.corrcoef`` on the valid residues,
   ``np.corrcoef(pred[m], true[m])[0, 1]`` with ``m = mask > 0``.
+* ``gemm_<dtype>/2048``: one ``a @ b`` of two 2048 x 2048 matrices, the machine's
+  matrix-multiply rate (GFLOP/s = 2 * 2048**3 / time) that
+  ``scripts/compare_bench.py`` turns into each forward pass's floor.
 
 Each benchmark is timed with ``timeit``: ``autorange`` picks a number of calls
 per repeat (>= 0.2 s), then ``--repeat`` repeats are run and the median time per
@@ -33,6 +36,7 @@ How to run
     python3 scripts/bench_numpy.py --blas-threads 1 # single-threaded BLAS, like
                                                     # the Rust crate's matmul
     python3 scripts/bench_numpy.py --repeat 50 --filter forward_f32
+    python3 scripts/bench_numpy.py --json out.json  # also write {name: median us}
 
 Timings are noisy on a shared machine (other builds may be running); compare
 medians, and rerun when in doubt.
@@ -201,6 +205,11 @@ def train_step(s, target, mask, W1, W2, centers, adam, eps=1e-5):
 def benchmarks():
     """Yield (name, tokens, zero-argument callable)."""
     for tag, dtype in DTYPES.items():
+        rng = np.random.default_rng(5)
+        a = rng.standard_normal((2048, 2048)).astype(dtype)
+        b = rng.standard_normal((2048, 2048)).astype(dtype)
+        yield (f"gemm_{tag}/2048", 2048, lambda a=a, b=b: a @ b)
+    for tag, dtype in DTYPES.items():
         for n, c_s in FORWARD_SIZES:
             rng = np.random.default_rng(0)
             W1 = (rng.standard_normal((c_s, c_s)) * c_s**-0.5).astype(dtype)
@@ -249,6 +258,7 @@ def main(argv=None):
     ap.add_argument("--blas-threads", type=int, default=None,
                     help="set OpenBLAS's thread count before timing")
     ap.add_argument("--filter", default="", help="only benchmarks whose name contains this")
+    ap.add_argument("--json", default=None, help="also write {name: median us} to this file")
     args = ap.parse_args(argv)
 
     name, version = blas_info()
@@ -261,13 +271,20 @@ def main(argv=None):
     header = f"{'benchmark':<40} {'median us':>12} {'min us':>12} {'Melem/s':>10} {'calls':>7}"
     print(header)
     print("-" * len(header))
+    results = {}
     for bench_name, tokens, fn in benchmarks():
         if args.filter not in bench_name:
             continue
         fn()  # warm up (and fail fast)
         med, best, number = time_us(fn, args.repeat)
+        results[bench_name] = med
         print(f"{bench_name:<40} {med:>12.2f} {best:>12.2f} {tokens / med:>10.2f} {number:>7}",
               flush=True)
+    if args.json:
+        import json
+        with open(args.json, "w") as out:
+            json.dump({"numpy": np.__version__, "blas": f"{name} {version}",
+                       "blas_threads": threads, "median_us": results}, out, indent=1)
 
 
 if __name__ == "__main__":

@@ -23,6 +23,8 @@
 use ndarray::{Array, Array1, Array2, ArrayBase, Axis, Data, RemoveAxis};
 use rand::Rng;
 
+use crate::head::PackCache;
+use crate::matmul::{self, PackedB};
 use crate::{bins, check, ops, Error, Float, HeadOutput, Result};
 
 /// Sizes of a [`Boltz2Head`], with Boltz-2's released values as defaults.
@@ -100,6 +102,9 @@ pub struct Boltz2Head<F: Float> {
     weight: Array2<F>,
     bias: Array1<F>,
     centers: Array1<F>,
+    /// `weightᵀ` packed for the matrix-product kernel, made on first use and
+    /// dropped whenever the weights are handed out mutably.
+    packed: PackCache<PackedB<F>>,
 }
 
 impl<F: Float> Boltz2Head<F> {
@@ -123,6 +128,7 @@ impl<F: Float> Boltz2Head<F> {
             config,
             weight,
             bias,
+            packed: PackCache::default(),
         })
     }
 
@@ -179,7 +185,13 @@ impl<F: Float> Boltz2Head<F> {
 
     /// Mutable weight and bias for the optimizers.
     pub(crate) fn weights_mut(&mut self) -> (&mut Array2<F>, &mut Array1<F>) {
+        self.packed = PackCache::default();
         (&mut self.weight, &mut self.bias)
+    }
+
+    /// `weightᵀ` packed for [`matmul`], built on first use.
+    pub(crate) fn packed_weight_t(&self) -> &PackedB<F> {
+        self.packed.get_or_init(|| PackedB::new(&self.weight.t()))
     }
 
     fn logits_rows<S: Data<Elem = F>, D: RemoveAxis>(
@@ -187,9 +199,16 @@ impl<F: Float> Boltz2Head<F> {
         s: &ArrayBase<S, D>,
     ) -> Result<(Array2<F>, D)> {
         check::last_axis("s", "token_s", s, self.config.token_s)?;
-        let (x, dim) = ops::rows_of("s", s)?;
-        let mut logits = x.dot(&self.weight.t());
+        check::finite("s", s)?;
+        let x = s.as_standard_layout();
+        let rows = x.len() / self.config.token_s;
+        let x = x
+            .view()
+            .into_shape_with_order((rows, self.config.token_s))
+            .expect("standard layout reshapes");
+        let mut logits = matmul::matmul_packed(&x, self.packed_weight_t());
         logits += &self.bias;
+        let dim = s.raw_dim();
         // Finite inputs and weights can still overflow.
         check::finite("logits (overflowed: inputs or weights too large)", &logits)?;
         Ok((logits, dim))

@@ -111,7 +111,7 @@ pub enum Error {
     },
 
     /// A correlation over a constant series.
-    #[error("{what}: {series} has zero variance over the valid residues of row {row}, so the correlation is undefined")]
+    #[error("{what}: {series} has zero variance over the valid residues of row {row}, so it cannot be normalised or correlated")]
     ZeroVariance {
         /// What computed it, e.g. `"pearson"`.
         what: String,
@@ -168,5 +168,28 @@ pub enum Error {
         dtype: String,
         /// The dtypes this format supports here.
         supported: String,
+    },
+
+    /// A finite value outside the range a format or method can hold.
+    #[error("{what} holds {value} at index {index:?}, expected {expected}")]
+    OutOfRange {
+        /// Which argument.
+        what: String,
+        /// The multi-index of the first offending value.
+        index: Vec<usize>,
+        /// The value found.
+        value: f64,
+        /// The valid range, e.g. `"-99.99 to 999.99 (the PDB B-factor column)"`.
+        expected: String,
+    },
+
+    /// A numerical method failed on valid input (e.g. an eigendecomposition that
+    /// did not converge).
+    #[error("{what} failed: {message}")]
+    Numerical {
+        /// The method.
+        what: String,
+        /// What went wrong.
+        message: String,
     },
 }

@@ -19,10 +19,14 @@
 //! any number of leading axes, owned arrays or views, `f32` or `f64`. Every row is
 //! computed independently, so a batch gives exactly the per-protein results.
 
-use ndarray::{Array, Array1, Array2, ArrayBase, Axis, Data, RemoveAxis};
+use std::ops::Range;
+use std::sync::OnceLock;
+
+use ndarray::{Array, Array1, Array2, ArrayBase, Axis, Data, Dimension, RemoveAxis};
 use rand::Rng;
 use rand_distr::StandardNormal;
 
+use crate::matmul::{self, AlignedBuf, MatPtr, PackedB};
 use crate::numpy_rng::NumpyRandom;
 use crate::{bins, check, ops, Error, Float, Result};
 
@@ -143,6 +147,11 @@ pub struct BFactorHead<F: Float> {
     w2: Array2<F>,
     centers: Array1<F>,
     eps: F,
+    /// `W1` and `W2` packed for the matrix-product kernel, made on first use and
+    /// dropped whenever the weights are handed out mutably.
+    packed: PackCache<(PackedB<F>, PackedB<F>)>,
+    /// Scratch space [`forward`](Self::forward) reuses between calls.
+    scratch: ScratchCache<HeadWorkspace<F>>,
 }
 
 /// What [`BFactorHead::forward`] returns for input `[..., c_s]`.
@@ -190,6 +199,8 @@ impl<F: Float> BFactorHead<F> {
             config,
             w1,
             w2,
+            packed: PackCache::default(),
+            scratch: ScratchCache::default(),
         })
     }
 
@@ -217,41 +228,113 @@ impl<F: Float> BFactorHead<F> {
     ///
     /// Errors if `s` has no axes, its last axis is not `c_s`, or it holds NaN or
     /// infinity.
+    ///
+    /// Large inputs are split over the cores by rows (see [`crate::matmul`]); every
+    /// token's result is the same bits whatever the batch, the thread count or the
+    /// input's memory layout. [`forward_into`](Self::forward_into) does the same
+    /// without allocating.
     pub fn forward<S: Data<Elem = F>, D: RemoveAxis>(
         &self,
         s: &ArrayBase<S, D>,
     ) -> Result<HeadOutput<F, D>> {
-        check::last_axis("s", "c_s", s, self.config.c_s)?;
-        let (mut x, dim) = ops::rows_of("s", s)?;
-        let logits = self.logits_rows(&mut x)?;
-        // Finite inputs and weights can still overflow (weights near f32::MAX).
-        check::finite("logits (overflowed: weights too large)", &logits)?;
-        let bfactor: Array1<F> = logits
-            .rows()
-            .into_iter()
-            .map(|r| {
-                ops::softmax_expectation_row(r.as_slice().expect("fresh"), self.centers_slice())
-            })
-            .collect();
-        let b_dim = dim.remove_axis(Axis(dim.ndim() - 1));
-        Ok(HeadOutput {
-            bfactor: bfactor.into_shape_with_order(b_dim).expect("one per row"),
-            logits: ops::unflatten(logits, dim),
-        })
+        let mut out = HeadOutput {
+            logits: Array::zeros(D::zeros(s.ndim())),
+            bfactor: Array::zeros(<D::Smaller>::zeros(s.ndim().saturating_sub(1))),
+        };
+        // The head's own workspace, unless another thread is using it right now.
+        match self.scratch.0.try_lock() {
+            Ok(mut ws) => self.forward_into(s, &mut ws, &mut out)?,
+            Err(_) => self.forward_into(s, &mut HeadWorkspace::new(), &mut out)?,
+        }
+        Ok(out)
     }
 
-    /// The head on validated rows `[n, c_s]`, normalised in place; returns `[n, num_bins]`.
-    fn logits_rows(&self, x: &mut Array2<F>) -> Result<Array2<F>> {
-        for (i, mut row) in x.rows_mut().into_iter().enumerate() {
-            let inv_std = ops::layer_norm_row(row.as_slice_mut().expect("fresh"), self.eps);
-            ops::check_layer_norm("layer norm of s", i, inv_std)?;
+    /// [`forward`](Self::forward) into `out`, with scratch space from `workspace`:
+    /// when `out` already has the right shapes (standard layout) and the workspace
+    /// has been used for an input this large, nothing is allocated.
+    ///
+    /// `out` is resized if its shapes do not match `s`. On error its contents are
+    /// unspecified.
+    ///
+    /// ```
+    /// use bfactor::head::{HeadOutput, HeadWorkspace};
+    /// use bfactor::BFactorHeadConfig;
+    /// use ndarray::{Array1, Array2};
+    /// use rand::{rngs::StdRng, SeedableRng};
+    ///
+    /// let head = BFactorHeadConfig::new(32).init::<f32, _>(&mut StdRng::seed_from_u64(0))?;
+    /// let mut ws = HeadWorkspace::new();
+    /// let mut out = HeadOutput { logits: Array2::zeros((100, 64)), bfactor: Array1::zeros(100) };
+    /// for step in 0..3 {
+    ///     let s = Array2::<f32>::from_shape_fn((100, 32), |(i, j)| ((i + j + step) % 7) as f32);
+    ///     head.forward_into(&s, &mut ws, &mut out)?; // no allocation after the first call
+    ///     assert_eq!(out, head.forward(&s)?);
+    /// }
+    /// # Ok::<(), bfactor::Error>(())
+    /// ```
+    pub fn forward_into<S: Data<Elem = F>, D: RemoveAxis>(
+        &self,
+        s: &ArrayBase<S, D>,
+        workspace: &mut HeadWorkspace<F>,
+        out: &mut HeadOutput<F, D>,
+    ) -> Result<()> {
+        check::last_axis("s", "c_s", s, self.config.c_s)?;
+        let (c, k) = (self.config.c_s, self.config.num_bins);
+        let rows = s.len() / c;
+        // The output shapes: [..., num_bins] and [...].
+        let mut logits_dim = s.raw_dim();
+        logits_dim[s.ndim() - 1] = k;
+        let b_dim = s.raw_dim().remove_axis(Axis(s.ndim() - 1));
+        if out.logits.raw_dim() != logits_dim || !out.logits.is_standard_layout() {
+            out.logits = Array::zeros(logits_dim);
         }
-        let mut h = x.dot(&self.w1);
-        for (i, mut row) in h.rows_mut().into_iter().enumerate() {
-            let inv_std = ops::relu_layer_norm_row(row.as_slice_mut().expect("fresh"), self.eps);
-            ops::check_layer_norm("layer norm of ReLU(x · W1)", i, inv_std)?;
+        if out.bfactor.raw_dim() != b_dim || !out.bfactor.is_standard_layout() {
+            out.bfactor = Array::zeros(b_dim);
         }
-        Ok(h.dot(&self.w2))
+        let input: &[F] = match s.as_slice() {
+            Some(x) => x,
+            None => {
+                workspace.input.clear();
+                workspace.input.extend(s.iter().copied());
+                &workspace.input
+            }
+        };
+        let logits = out.logits.as_slice_mut().expect("standard layout");
+        let bfactor = out.bfactor.as_slice_mut().expect("standard layout");
+        let (w1, w2) = self.packed_weights();
+        let threads = matmul::threads_for(rows, rows * c * (c + k));
+        if workspace.blocks.len() < threads {
+            workspace.blocks.resize_with(threads, Default::default);
+        }
+        let job = Job {
+            input,
+            c,
+            k,
+            w1,
+            w2,
+            centers: self.centers_slice(),
+            eps: self.eps,
+        };
+        let errors = job.run(
+            0..rows,
+            threads,
+            logits,
+            bfactor,
+            &mut workspace.blocks[..threads],
+        );
+        // Report what the unfused pass would report first: bad input, then the
+        // first layer norm, the second, and overflowing logits.
+        if let Some(row) = errors.ln1 {
+            check::finite("s", s)?;
+            return ops::check_layer_norm("layer norm of s", row, F::nan());
+        }
+        if let Some(row) = errors.ln2 {
+            return ops::check_layer_norm("layer norm of ReLU(x · W1)", row, F::nan());
+        }
+        if errors.logits {
+            check::finite("logits (overflowed: weights too large)", &out.logits)?;
+        }
+        Ok(())
     }
 
     /// The layer norms' epsilon in `F`.
@@ -261,10 +344,381 @@ impl<F: Float> BFactorHead<F> {
 
     /// Mutable weights for the optimizers; the training code keeps them finite.
     pub(crate) fn weights_mut(&mut self) -> (&mut Array2<F>, &mut Array2<F>) {
+        self.packed = PackCache::default();
         (&mut self.w1, &mut self.w2)
+    }
+
+    /// `W1` and `W2` packed for [`matmul`], built on first use.
+    pub(crate) fn packed_weights(&self) -> &(PackedB<F>, PackedB<F>) {
+        self.packed
+            .get_or_init(|| (PackedB::new(&self.w1.view()), PackedB::new(&self.w2.view())))
     }
 
     pub(crate) fn centers_slice(&self) -> &[F] {
         self.centers.as_slice().expect("owned 1-D array")
+    }
+}
+
+/// Scratch space for [`BFactorHead::forward_into`]: per-thread row buffers (and a
+/// copy of a non-contiguous input), kept between calls so that repeated forward
+/// passes allocate nothing. One workspace serves heads of any size and both
+/// precisions' heads of its own `F`.
+#[derive(Clone, Debug, Default)]
+pub struct HeadWorkspace<F: Float> {
+    blocks: Vec<BlockScratch<F>>,
+    input: Vec<F>,
+}
+
+impl<F: Float> HeadWorkspace<F> {
+    /// An empty workspace; buffers grow on first use.
+    pub fn new() -> Self {
+        Self {
+            blocks: Vec::new(),
+            input: Vec::new(),
+        }
+    }
+}
+
+/// One thread's buffers: a block of layer-normed rows, its hidden layer, and the
+/// packed left-hand operand of the matrix products.
+#[derive(Clone, Default)]
+struct BlockScratch<F: Float> {
+    x: Vec<F>,
+    h: Vec<F>,
+    apack: AlignedBuf<F>,
+}
+
+impl<F: Float> std::fmt::Debug for BlockScratch<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "BlockScratch({} values)", self.x.len() + self.h.len())
+    }
+}
+
+/// Rows processed together: the layer norms, both products and the softmax run on
+/// one block of rows while it is in cache.
+const BLOCK_ROWS: usize = 96;
+
+/// The first failing row of each stage, in the flattened row order.
+#[derive(Clone, Copy, Debug, Default)]
+struct StageErrors {
+    ln1: Option<usize>,
+    ln2: Option<usize>,
+    logits: bool,
+}
+
+impl StageErrors {
+    fn merge(self, later: Self) -> Self {
+        Self {
+            ln1: self.ln1.or(later.ln1),
+            ln2: self.ln2.or(later.ln2),
+            logits: self.logits || later.logits,
+        }
+    }
+}
+
+/// One forward pass's shared, read-only inputs.
+struct Job<'a, F: Float> {
+    input: &'a [F],
+    c: usize,
+    k: usize,
+    w1: &'a PackedB<F>,
+    w2: &'a PackedB<F>,
+    centers: &'a [F],
+    eps: F,
+}
+
+impl<F: Float> Job<'_, F> {
+    /// Rows `rows` into `logits` / `bfactor` (those rows' slices), split over
+    /// `scratch.len()` threads by recursive halving.
+    fn run(
+        &self,
+        rows: Range<usize>,
+        parts: usize,
+        logits: &mut [F],
+        bfactor: &mut [F],
+        scratch: &mut [BlockScratch<F>],
+    ) -> StageErrors {
+        if parts <= 1 {
+            return self.rows(rows, logits, bfactor, &mut scratch[0]);
+        }
+        let left = parts / 2;
+        // Equal shares, in whole register tiles of rows.
+        let per = rows
+            .len()
+            .div_ceil(parts)
+            .next_multiple_of(self.w1.kernel_rows());
+        let mid = (rows.start + per * left).min(rows.end);
+        let (l_logits, r_logits) = logits.split_at_mut((mid - rows.start) * self.k);
+        let (l_b, r_b) = bfactor.split_at_mut(mid - rows.start);
+        let (l_s, r_s) = scratch.split_at_mut(left);
+        let (a, b) = join(
+            || self.run(rows.start..mid, left, l_logits, l_b, l_s),
+            || self.run(mid..rows.end, parts - left, r_logits, r_b, r_s),
+        );
+        a.merge(b)
+    }
+
+    /// Rows `rows` on this thread, one block at a time.
+    fn rows(
+        &self,
+        rows: Range<usize>,
+        logits: &mut [F],
+        bfactor: &mut [F],
+        scratch: &mut BlockScratch<F>,
+    ) -> StageErrors {
+        let mut errors = StageErrors::default();
+        let mut start = rows.start;
+        while start < rows.end {
+            let end = (start + BLOCK_ROWS).min(rows.end);
+            let (lo, hi) = (start - rows.start, end - rows.start);
+            let e = self.block(
+                start..end,
+                &mut logits[lo * self.k..hi * self.k],
+                &mut bfactor[lo..hi],
+                scratch,
+            );
+            errors = errors.merge(e);
+            start = end;
+        }
+        errors
+    }
+
+    fn block(
+        &self,
+        rows: Range<usize>,
+        logits: &mut [F],
+        bfactor: &mut [F],
+        scratch: &mut BlockScratch<F>,
+    ) -> StageErrors {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if matmul::has_avx512() {
+                // SAFETY: the CPU has these features (checked at run time).
+                return unsafe { self.block_avx512(rows, logits, bfactor, scratch) };
+            }
+            if matmul::has_avx2() {
+                // SAFETY: as above.
+                return unsafe { self.block_avx2(rows, logits, bfactor, scratch) };
+            }
+        }
+        self.block_generic(rows, logits, bfactor, scratch)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,avx512vl,avx512dq,avx512bw,avx2,fma")]
+    unsafe fn block_avx512(
+        &self,
+        rows: Range<usize>,
+        logits: &mut [F],
+        bfactor: &mut [F],
+        scratch: &mut BlockScratch<F>,
+    ) -> StageErrors {
+        self.block_generic(rows, logits, bfactor, scratch)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn block_avx2(
+        &self,
+        rows: Range<usize>,
+        logits: &mut [F],
+        bfactor: &mut [F],
+        scratch: &mut BlockScratch<F>,
+    ) -> StageErrors {
+        self.block_generic(rows, logits, bfactor, scratch)
+    }
+
+    /// The whole head on one block of rows. Compiled once per instruction set; the
+    /// row kernels' lane order makes every version give the same bits.
+    #[inline(always)]
+    fn block_generic(
+        &self,
+        rows: Range<usize>,
+        logits: &mut [F],
+        bfactor: &mut [F],
+        scratch: &mut BlockScratch<F>,
+    ) -> StageErrors {
+        let (c, k, n) = (self.c, self.k, rows.len());
+        let mut errors = StageErrors::default();
+        scratch.x.resize(n * c, F::zero());
+        scratch.h.resize(n * c, F::zero());
+        let src = &self.input[rows.start * c..rows.end * c];
+        // x = LN(s)
+        for (i, (x, s)) in scratch
+            .x
+            .chunks_exact_mut(c)
+            .zip(src.chunks_exact(c))
+            .enumerate()
+        {
+            x.copy_from_slice(s);
+            let inv_std = ops::layer_norm_impl(x, self.eps);
+            if errors.ln1.is_none() && !(inv_std.is_finite() && inv_std > F::zero()) {
+                errors.ln1 = Some(rows.start + i);
+            }
+        }
+        // h = LN(ReLU(x · W1))
+        let x = MatPtr::from_slice(&scratch.x, n, c);
+        matmul::gemm_serial(&x, self.w1, &mut scratch.h, c, &mut scratch.apack);
+        for (i, h) in scratch.h.chunks_exact_mut(c).enumerate() {
+            let inv_std = ops::relu_layer_norm_impl(h, self.eps);
+            if errors.ln2.is_none() && !(inv_std.is_finite() && inv_std > F::zero()) {
+                errors.ln2 = Some(rows.start + i);
+            }
+        }
+        // logits = h · W2; B = Σ softmax(logits) · centers
+        let h = MatPtr::from_slice(&scratch.h, n, c);
+        matmul::gemm_serial(&h, self.w2, logits, k, &mut scratch.apack);
+        errors.logits = !ops::all_finite(logits);
+        let lo = self.centers.iter().copied().fold(F::infinity(), F::min);
+        let hi = self.centers.iter().copied().fold(F::neg_infinity(), F::max);
+        for (l, b) in logits.chunks_exact(k).zip(bfactor.iter_mut()) {
+            *b = ops::softmax_expectation_bounded(l, self.centers, lo, hi);
+        }
+        errors
+    }
+}
+
+fn join<A: Send, B: Send>(a: impl FnOnce() -> A + Send, b: impl FnOnce() -> B + Send) -> (A, B) {
+    #[cfg(feature = "threads")]
+    {
+        rayon::join(a, b)
+    }
+    #[cfg(not(feature = "threads"))]
+    {
+        (a(), b())
+    }
+}
+
+/// Scratch space owned by a head but not part of its identity: always equal,
+/// cloned empty.
+#[derive(Default)]
+pub(crate) struct ScratchCache<T>(std::sync::Mutex<T>);
+
+impl<T: Default> Clone for ScratchCache<T> {
+    fn clone(&self) -> Self {
+        Self::default()
+    }
+}
+
+impl<T> PartialEq for ScratchCache<T> {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl<T> std::fmt::Debug for ScratchCache<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("scratch")
+    }
+}
+
+/// A lazily built value that is not part of its owner's identity: always equal,
+/// printed without its contents, cloned as is.
+#[derive(Clone)]
+pub(crate) struct PackCache<T>(OnceLock<T>);
+
+impl<T> Default for PackCache<T> {
+    fn default() -> Self {
+        Self(OnceLock::new())
+    }
+}
+
+impl<T> PackCache<T> {
+    pub(crate) fn get_or_init(&self, f: impl FnOnce() -> T) -> &T {
+        self.0.get_or_init(f)
+    }
+}
+
+impl<T> PartialEq for PackCache<T> {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl<T> std::fmt::Debug for PackCache<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.get().is_some() {
+            "packed"
+        } else {
+            "not packed"
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::{s, Array3};
+    use rand::{rngs::StdRng, SeedableRng};
+
+    fn check<F: Float>() {
+        // Large enough to be split over threads and into several row blocks, with
+        // a row tail that is not a multiple of any kernel's tile.
+        let (b, n, c) = (3, 331, 48);
+        let head = BFactorHeadConfig::new(c)
+            .init::<F, _>(&mut StdRng::seed_from_u64(7))
+            .unwrap();
+        let s = Array3::from_shape_fn((b, n, c), |(i, j, k)| {
+            F::from_f64_lossy(((i * 131 + j * 17 + k * 7) % 23) as f64 * 0.4 - 4.0)
+        });
+        assert!(matmul::threads_for(b * n, b * n * c * (c + 64)) > 1 || matmul::num_threads() == 1);
+        let all = head.forward(&s).unwrap();
+        // One thread gives the same bits as several (the setting is global, but
+        // results never depend on it, so concurrent tests are unaffected).
+        matmul::set_num_threads(1);
+        let serial = head.forward(&s);
+        matmul::set_num_threads(0);
+        assert_eq!(serial.unwrap(), all);
+        for i in 0..b {
+            let one = head.forward(&s.slice(s![i, .., ..])).unwrap();
+            assert_eq!(all.logits.slice(s![i, .., ..]), one.logits);
+            assert_eq!(all.bfactor.slice(s![i, ..]), one.bfactor);
+            for j in [0, 1, 95, 96, 200, n - 1] {
+                let tok = head.forward(&s.slice(s![i, j, ..])).unwrap();
+                assert_eq!(all.logits.slice(s![i, j, ..]), tok.logits);
+                assert_eq!(all.bfactor[[i, j]], tok.bfactor[()]);
+            }
+        }
+        // Reversed (non-contiguous) input: the same rows, the same bits.
+        let rev = head.forward(&s.slice(s![..;-1, .., ..])).unwrap();
+        assert_eq!(rev.logits.slice(s![..;-1, .., ..]), all.logits);
+        // Workspace reuse over different sizes gives the same bits.
+        let mut ws = HeadWorkspace::new();
+        let mut out = head.forward(&s.slice(s![..1, ..5, ..])).unwrap();
+        head.forward_into(&s, &mut ws, &mut out).unwrap();
+        assert_eq!(out, all);
+        head.forward_into(&s.slice(s![1..2, ..7, ..]), &mut ws, &mut out)
+            .unwrap();
+        assert_eq!(out.logits, all.logits.slice(s![1..2, ..7, ..]));
+    }
+
+    #[test]
+    fn batch_rows_and_threads_give_the_same_bits() {
+        check::<f32>();
+        check::<f64>();
+    }
+
+    #[test]
+    fn errors_name_the_first_bad_stage() {
+        let head = BFactorHeadConfig::new(4)
+            .init::<f64, _>(&mut StdRng::seed_from_u64(1))
+            .unwrap();
+        let mut s = Array2::<f64>::ones((500, 4));
+        s[[300, 2]] = f64::NAN;
+        s[[10, 0]] = 1e300; // overflows the variance of row 10
+        match head.forward(&s).unwrap_err() {
+            Error::NonFinite { what, index, .. } => {
+                assert_eq!((what.as_str(), index), ("s", vec![300, 2]))
+            }
+            e => panic!("{e:?}"),
+        }
+        s[[300, 2]] = 0.0;
+        match head.forward(&s).unwrap_err() {
+            Error::NonFinite { what, index, .. } => {
+                assert!(what.starts_with("layer norm of s"), "{what}");
+                assert_eq!(index, vec![10]);
+            }
+            e => panic!("{e:?}"),
+        }
     }
 }

@@ -39,6 +39,7 @@ mod error;
 mod float;
 pub mod head;
 pub mod loss;
+pub mod matmul;
 pub mod numpy_rng;
 pub mod ops;
 #[cfg(feature = "structure")]
@@ -49,12 +50,12 @@ pub mod train;
 pub mod weights;
 
 pub use error::{Error, Result};
+pub use float::Float;
+pub use head::{BFactorHead, BFactorHeadConfig, HeadOutput};
 /// The `ndarray` this crate is built on, so callers use the same version.
 pub use ndarray;
 /// The `rand` this crate draws from (`init` takes its `Rng`), re-exported likewise.
 pub use rand;
-pub use float::Float;
-pub use head::{BFactorHead, BFactorHeadConfig, HeadOutput};
 
 /// The README's examples, compiled and run as doctests.
 #[doc = include_str!("../README.md")]

@@ -42,7 +42,7 @@ pub use binned::{
 
 use ndarray::{ArrayBase, ArrayView2, Axis, Data, Dimension, Ix2};
 
-use crate::{check, Error, Float, Result};
+use crate::{check, ops, Error, Float, Result};
 
 /// Added to each standard deviation before dividing, and to the weight sum, as the
 /// notebook does.
@@ -129,6 +129,8 @@ pub(crate) struct RowMoments {
     /// Weighted population variances.
     pub var_p: f64,
     pub var_t: f64,
+    /// Weighted population covariance.
+    pub cov: f64,
     /// Largest |value| over the valid residues, the scale rounding errors live at.
     scale_p: f64,
     scale_t: f64,
@@ -136,8 +138,8 @@ pub(crate) struct RowMoments {
 }
 
 impl RowMoments {
-    /// The moments of row `row`; an error if a sum overflows (values near
-    /// `f64::MAX.sqrt()`, or huge mask weights).
+    /// The moments of row `row` with weights `w`; an error if a sum overflows
+    /// (values near `f64::MAX.sqrt()`, or huge mask weights).
     pub(crate) fn of<F: Float>(
         p: &[F],
         t: &[F],
@@ -145,8 +147,11 @@ impl RowMoments {
         what: &str,
         row: usize,
     ) -> Result<Self> {
-        let m = Self::compute(p, t, w);
-        let sums = [m.weight, m.mean_p, m.mean_t, m.var_p, m.var_t];
+        Self::checked(moments(p, t, Some(w)), what, row)
+    }
+
+    fn checked(m: Self, what: &str, row: usize) -> Result<Self> {
+        let sums = [m.weight, m.mean_p, m.mean_t, m.var_p, m.var_t, m.cov];
         if sums.iter().all(|v| v.is_finite()) {
             Ok(m)
         } else {
@@ -172,62 +177,235 @@ impl RowMoments {
         let floor = 4.0 * self.valid as f64 * f64::EPSILON * scale;
         var <= floor * floor
     }
+}
 
-    fn compute<F: Float>(p: &[F], t: &[F], w: &[f64]) -> Self {
-        let scale = |x: &[F]| {
-            x.iter()
-                .zip(w)
-                .filter(|(_, &w)| w > 0.0)
-                .fold(0.0_f64, |m, (&v, _)| m.max(v.to_f64_exact().abs()))
-        };
-        let valid = w.iter().filter(|&&w| w > 0.0).count();
-        let weight: f64 = w.iter().sum();
-        let mean = |x: &[F]| {
-            x.iter()
-                .zip(w)
-                .map(|(&v, &w)| w * v.to_f64_exact())
-                .sum::<f64>()
-                / weight
-        };
-        let (mean_p, mean_t) = (mean(p), mean(t));
-        let var = |x: &[F], m: f64| {
-            x.iter()
-                .zip(w)
-                .map(|(&v, &w)| w * (v.to_f64_exact() - m).powi(2))
-                .sum::<f64>()
-                / weight
-        };
-        Self {
-            weight,
-            var_p: var(p, mean_p),
-            var_t: var(t, mean_t),
-            mean_p,
-            mean_t,
-            scale_p: scale(p),
-            scale_t: scale(t),
-            valid,
-        }
+/// A mask weight as `f64`: the loss's masks are `F`, the gradients' are `f64`.
+pub(crate) trait Weight: Copy + Send + Sync {
+    fn get(self) -> f64;
+}
+impl<F: Float> Weight for F {
+    #[inline(always)]
+    fn get(self) -> f64 {
+        self.to_f64_exact()
     }
 }
 
-fn row_mse<F: Float>(p: &[F], t: &[F], w: &[f64], row: usize) -> Result<f64> {
-    let m = RowMoments::of(p, t, w, "normalized_mse", row)?;
-    let sp = m.var_p.sqrt() + NORMALIZATION_EPS;
-    let st = m.var_t.sqrt() + NORMALIZATION_EPS;
-    let sum: f64 = p
-        .iter()
-        .zip(t)
-        .zip(w)
-        .map(|((&p, &t), &w)| {
-            let d = (p.to_f64_exact() - m.mean_p) / sp - (t.to_f64_exact() - m.mean_t) / st;
-            w * d * d
-        })
-        .sum();
-    Ok(sum / (m.weight + NORMALIZATION_EPS))
+/// Elements per chunk: each chunk is summed twice (its mean, then the squared
+/// deviations from it) while it sits in L1, and the chunks are merged with Chan's
+/// update, so the data is read from memory once and the variances are as
+/// accurate as a two-pass computation.
+const CHUNK: usize = 512;
+const LANES: usize = 32;
+
+/// All the moments of one row in one pass over memory, in `f64`. `w = None` means
+/// every weight is 1.
+fn moments<F: Float, W: Weight>(p: &[F], t: &[F], w: Option<&[W]>) -> RowMoments {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if crate::matmul::has_avx512() {
+            // SAFETY: the CPU has these features (checked at run time).
+            return unsafe { moments_avx512(p, t, w) };
+        }
+        if crate::matmul::has_avx2() {
+            // SAFETY: as above.
+            return unsafe { moments_avx2(p, t, w) };
+        }
+    }
+    moments_generic(p, t, w)
 }
 
-fn row_pearson<F: Float>(p: &[F], t: &[F], w: &[f64], row: usize) -> Result<f64> {
-    let m = RowMoments::of(p, t, w, "pearson", row)?;
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512vl,avx512dq,avx2,fma")]
+unsafe fn moments_avx512<F: Float, W: Weight>(p: &[F], t: &[F], w: Option<&[W]>) -> RowMoments {
+    moments_generic(p, t, w)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn moments_avx2<F: Float, W: Weight>(p: &[F], t: &[F], w: Option<&[W]>) -> RowMoments {
+    moments_generic(p, t, w)
+}
+
+/// The lanes added pairwise (lane `l` with lane `l + w/2`, halving `w`).
+#[inline(always)]
+fn lanes_sum(mut a: [f64; LANES]) -> f64 {
+    let mut w = LANES / 2;
+    while w > 0 {
+        for l in 0..w {
+            a[l] += a[l + w];
+        }
+        w /= 2;
+    }
+    a[0]
+}
+
+#[inline(always)]
+fn lanes_max(a: [f64; LANES]) -> f64 {
+    a.iter().copied().fold(0.0, f64::max)
+}
+
+/// The first sweep over a chunk: `[Σw, Σw·p, Σw·t, #valid]` and the scales.
+#[inline(always)]
+fn sweep1<F: Float, W: Weight>(p: &[F], t: &[F], w: Option<&[W]>) -> ([f64; 4], f64, f64) {
+    let z = [0.0_f64; LANES];
+    let (mut sw, mut sp, mut st, mut nv, mut ap, mut at) = (z, z, z, z, z, z);
+    let mut step = |l: usize, wi: f64, x: f64, y: f64| {
+        let on = if wi > 0.0 { 1.0 } else { 0.0 };
+        sw[l] += wi;
+        sp[l] += wi * x;
+        st[l] += wi * y;
+        nv[l] += on;
+        ap[l] = ap[l].max(on * x.abs());
+        at[l] = at[l].max(on * y.abs());
+    };
+    let (pc, tc) = (p.chunks_exact(LANES), t.chunks_exact(LANES));
+    let (pr, tr) = (pc.remainder(), tc.remainder());
+    match w {
+        Some(w) => {
+            let wc = w.chunks_exact(LANES);
+            let wr = wc.remainder();
+            for ((pp, tt), ww) in pc.zip(tc).zip(wc) {
+                for l in 0..LANES {
+                    step(l, ww[l].get(), pp[l].to_f64_exact(), tt[l].to_f64_exact());
+                }
+            }
+            for (l, ((&x, &y), &wi)) in pr.iter().zip(tr).zip(wr).enumerate() {
+                step(l, wi.get(), x.to_f64_exact(), y.to_f64_exact());
+            }
+        }
+        None => {
+            for (pp, tt) in pc.zip(tc) {
+                for l in 0..LANES {
+                    step(l, 1.0, pp[l].to_f64_exact(), tt[l].to_f64_exact());
+                }
+            }
+            for (l, (&x, &y)) in pr.iter().zip(tr).enumerate() {
+                step(l, 1.0, x.to_f64_exact(), y.to_f64_exact());
+            }
+        }
+    }
+    (
+        [lanes_sum(sw), lanes_sum(sp), lanes_sum(st), lanes_sum(nv)],
+        lanes_max(ap),
+        lanes_max(at),
+    )
+}
+
+/// The second sweep: `[Σw(p-mp)², Σw(t-mt)², Σw(p-mp)(t-mt)]`.
+#[inline(always)]
+fn sweep2<F: Float, W: Weight>(p: &[F], t: &[F], w: Option<&[W]>, mp: f64, mt: f64) -> [f64; 3] {
+    let z = [0.0_f64; LANES];
+    let (mut qp, mut qt, mut qc) = (z, z, z);
+    let mut step = |l: usize, wi: f64, x: f64, y: f64| {
+        let (dp, dt) = (x - mp, y - mt);
+        qp[l] += wi * (dp * dp);
+        qt[l] += wi * (dt * dt);
+        qc[l] += wi * (dp * dt);
+    };
+    let (pc, tc) = (p.chunks_exact(LANES), t.chunks_exact(LANES));
+    let (pr, tr) = (pc.remainder(), tc.remainder());
+    match w {
+        Some(w) => {
+            let wc = w.chunks_exact(LANES);
+            let wr = wc.remainder();
+            for ((pp, tt), ww) in pc.zip(tc).zip(wc) {
+                for l in 0..LANES {
+                    step(l, ww[l].get(), pp[l].to_f64_exact(), tt[l].to_f64_exact());
+                }
+            }
+            for (l, ((&x, &y), &wi)) in pr.iter().zip(tr).zip(wr).enumerate() {
+                step(l, wi.get(), x.to_f64_exact(), y.to_f64_exact());
+            }
+        }
+        None => {
+            for (pp, tt) in pc.zip(tc) {
+                for l in 0..LANES {
+                    step(l, 1.0, pp[l].to_f64_exact(), tt[l].to_f64_exact());
+                }
+            }
+            for (l, (&x, &y)) in pr.iter().zip(tr).enumerate() {
+                step(l, 1.0, x.to_f64_exact(), y.to_f64_exact());
+            }
+        }
+    }
+    [lanes_sum(qp), lanes_sum(qt), lanes_sum(qc)]
+}
+
+#[inline(always)]
+fn moments_generic<F: Float, W: Weight>(p: &[F], t: &[F], w: Option<&[W]>) -> RowMoments {
+    let n = p.len();
+    debug_assert_eq!(t.len(), n);
+    let (mut weight, mut mean_p, mut mean_t) = (0.0_f64, 0.0_f64, 0.0_f64);
+    let (mut m2p, mut m2t, mut c) = (0.0_f64, 0.0_f64, 0.0_f64);
+    let (mut scale_p, mut scale_t, mut valid) = (0.0_f64, 0.0_f64, 0usize);
+    let mut start = 0;
+    while start < n {
+        let end = (start + CHUNK).min(n);
+        let (pc, tc) = (&p[start..end], &t[start..end]);
+        let wc = w.map(|w| &w[start..end]);
+        let ([wc_sum, sp, st, nv], ap, at) = sweep1(pc, tc, wc);
+        valid += nv as usize;
+        scale_p = scale_p.max(ap);
+        scale_t = scale_t.max(at);
+        if wc_sum > 0.0 {
+            let (mp, mt) = (sp / wc_sum, st / wc_sum);
+            // Second sweep, on the same (cached) chunk: deviations from its means.
+            let [qp, qt, qc] = sweep2(pc, tc, wc, mp, mt);
+            // Chan et al.'s merge of (weight, means, co-moments).
+            let total = weight + wc_sum;
+            let (dp, dt) = (mp - mean_p, mt - mean_t);
+            let f = weight * wc_sum / total;
+            m2p += qp + (dp * dp) * f;
+            m2t += qt + (dt * dt) * f;
+            c += qc + (dp * dt) * f;
+            mean_p += dp * (wc_sum / total);
+            mean_t += dt * (wc_sum / total);
+            weight = total;
+        } else {
+            weight += wc_sum;
+        }
+        start = end;
+    }
+    let (var_p, var_t, cov) = if weight > 0.0 {
+        (m2p / weight, m2t / weight, c / weight)
+    } else {
+        (f64::NAN, f64::NAN, f64::NAN)
+    };
+    RowMoments {
+        weight,
+        mean_p,
+        mean_t,
+        var_p,
+        var_t,
+        cov,
+        scale_p,
+        scale_t,
+        valid,
+    }
+}
+
+/// The normalized MSE from the moments: with `a = σp/sp`, `b = σt/st` (`s = σ +
+/// 1e-8`) and `ρ` the correlation, `Σ w (z_p - z_t)² = W·((a - b)² + 2ab(1 - ρ))`,
+/// a sum of two non-negative terms, symmetric in prediction and target.
+fn mse_from(m: &RowMoments) -> f64 {
+    let (sd_p, sd_t) = (m.var_p.sqrt(), m.var_t.sqrt());
+    let a = sd_p / (sd_p + NORMALIZATION_EPS);
+    let b = sd_t / (sd_t + NORMALIZATION_EPS);
+    let norm = sd_p * sd_t;
+    let rho = if norm > 0.0 {
+        (m.cov / norm).clamp(-1.0, 1.0)
+    } else {
+        0.0
+    };
+    let d = a - b;
+    m.weight * (d * d + 2.0 * (a * b) * (1.0 - rho)) / (m.weight + NORMALIZATION_EPS)
+}
+
+fn row_mse(m: &RowMoments, _row: usize) -> Result<f64> {
+    Ok(mse_from(m))
+}
+
+fn row_pearson(m: &RowMoments, row: usize) -> Result<f64> {
     for (i, series) in ["prediction", "target"].into_iter().enumerate() {
         if m.is_constant(i) {
             return Err(Error::ZeroVariance {
@@ -237,17 +415,10 @@ fn row_pearson<F: Float>(p: &[F], t: &[F], w: &[f64], row: usize) -> Result<f64>
             });
         }
     }
-    let cov: f64 = p
-        .iter()
-        .zip(t)
-        .zip(w)
-        .map(|((&p, &t), &w)| w * (p.to_f64_exact() - m.mean_p) * (t.to_f64_exact() - m.mean_t))
-        .sum::<f64>()
-        / m.weight;
-    Ok((cov / m.var_p.sqrt() / m.var_t.sqrt()).clamp(-1.0, 1.0))
+    Ok((m.cov / m.var_p.sqrt() / m.var_t.sqrt()).clamp(-1.0, 1.0))
 }
 
-type RowStat<F> = fn(&[F], &[F], &[f64], usize) -> Result<f64>;
+type RowStat = fn(&RowMoments, usize) -> Result<f64>;
 
 /// Validates the inputs, applies `stat` to every row with at least two valid
 /// residues, and averages.
@@ -256,7 +427,7 @@ fn per_row<F, S1, S2, S3, D>(
     pred: &ArrayBase<S1, D>,
     target: &ArrayBase<S2, D>,
     mask: Option<&ArrayBase<S3, D>>,
-    stat: RowStat<F>,
+    stat: RowStat,
 ) -> Result<F>
 where
     F: Float,
@@ -279,30 +450,36 @@ where
         pred.shape(),
         "the shape of prediction",
     )?;
-    check::finite("prediction", pred)?;
-    check::finite("target", target)?;
+    // Vectorised screening; the exact checks (which name the first bad element)
+    // run only when it fails.
+    if !(quick_finite(pred) && quick_finite(target)) {
+        check::finite("prediction", pred)?;
+        check::finite("target", target)?;
+    }
     if let Some(m) = mask {
         check::same_shape("mask", m.shape(), pred.shape(), "the shape of prediction")?;
-        check::mask("mask", m)?;
+        let ok = m
+            .as_slice_memory_order()
+            .is_some_and(|s| ops::screen(s, true));
+        if !ok {
+            check::mask("mask", m)?;
+        }
     }
     let p = as_rows(pred);
     let t = as_rows(target);
     let m = mask.map(as_rows);
-    let n = p.ncols();
     let (mut total, mut rows, mut most_valid) = (0.0, 0usize, 0usize);
-    let (mut pbuf, mut tbuf, mut wbuf) = (vec![F::zero(); n], vec![F::zero(); n], vec![1.0; n]);
+    // Rows are used in place when contiguous, else copied once.
+    let (mut pbuf, mut tbuf, mut wbuf) = (Vec::new(), Vec::new(), Vec::new());
     for i in 0..p.nrows() {
-        copy_row(&mut pbuf, p.row(i));
-        copy_row(&mut tbuf, t.row(i));
-        if let Some(m) = &m {
-            for (w, &v) in wbuf.iter_mut().zip(m.row(i)) {
-                *w = v.to_f64_exact();
-            }
-        }
-        let valid = wbuf.iter().filter(|&&w| w > 0.0).count();
-        most_valid = most_valid.max(valid);
-        if valid >= 2 {
-            total += stat(&pbuf, &tbuf, &wbuf, i)?;
+        let pr = row_slice(p.row(i), &mut pbuf);
+        let tr = row_slice(t.row(i), &mut tbuf);
+        let wr = m.as_ref().map(|m| row_slice(m.row(i), &mut wbuf));
+        let mo = moments(pr, tr, wr);
+        most_valid = most_valid.max(mo.valid);
+        if mo.valid >= 2 {
+            let mo = RowMoments::checked(mo, name_of(name), i)?;
+            total += stat(&mo, i)?;
             rows += 1;
         }
     }
@@ -320,6 +497,30 @@ where
     Ok(F::from_f64_lossy(total / rows as f64))
 }
 
+/// Whether every value is finite, when `a` is contiguous (`false` otherwise).
+fn quick_finite<F: Float, S: Data<Elem = F>, D: Dimension>(a: &ArrayBase<S, D>) -> bool {
+    a.as_slice_memory_order()
+        .is_some_and(|s| ops::screen(s, false))
+}
+
+/// The loss's name in overflow messages (`normalized_mse_masked` reports as
+/// `normalized_mse`, as before).
+fn name_of(name: &str) -> &str {
+    name.strip_suffix("_masked").unwrap_or(name)
+}
+
+/// The row as a slice: itself when contiguous, else a copy in `buf`.
+fn row_slice<'a, F: Float>(row: ndarray::ArrayView1<'a, F>, buf: &'a mut Vec<F>) -> &'a [F] {
+    match row.to_slice() {
+        Some(s) => s,
+        None => {
+            buf.clear();
+            buf.extend(row.iter().copied());
+            buf
+        }
+    }
+}
+
 fn as_rows<F, S: Data<Elem = F>, D: Dimension>(a: &ArrayBase<S, D>) -> ArrayView2<'_, F> {
     let v = a.view().into_dyn();
     let v = if v.ndim() == 1 {
@@ -328,10 +529,4 @@ fn as_rows<F, S: Data<Elem = F>, D: Dimension>(a: &ArrayBase<S, D>) -> ArrayView
         v
     };
     v.into_dimensionality::<Ix2>().expect("rank checked")
-}
-
-fn copy_row<F: Float>(dst: &mut [F], src: ndarray::ArrayView1<'_, F>) {
-    for (d, &s) in dst.iter_mut().zip(src) {
-        *d = s;
-    }
 }

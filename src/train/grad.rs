@@ -37,7 +37,7 @@ use ndarray::{
 
 use crate::boltz2::Boltz2Head;
 use crate::loss::{self, RowMoments, NORMALIZATION_EPS, WEIGHT_SUM_EPS};
-use crate::{bins, check, ops, BFactorHead, Error, Float, Result};
+use crate::{bins, check, matmul, ops, BFactorHead, Error, Float, Result};
 
 /// The loss a head is trained on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -101,14 +101,14 @@ impl<F: Float> Trainable<F> for BFactorHead<F> {
             .into_iter()
             .map(|mut r| ops::layer_norm_row(r.as_slice_mut().expect("fresh"), eps))
             .collect();
-        let pre_relu = x.dot(self.w1());
+        let pre_relu = matmul::matmul_packed(&x.view(), &self.packed_weights().0);
         let mut h = pre_relu.clone();
         let inv_std2: Vec<F> = h
             .rows_mut()
             .into_iter()
             .map(|mut r| ops::relu_layer_norm_row(r.as_slice_mut().expect("fresh"), eps))
             .collect();
-        let logits = h.dot(self.w2());
+        let logits = matmul::matmul_packed(&h.view(), &self.packed_weights().1);
         let cache = NotebookCache {
             x_norm: x,
             inv_std1,
@@ -120,8 +120,8 @@ impl<F: Float> Trainable<F> for BFactorHead<F> {
     }
 
     fn backward(&self, c: &NotebookCache<F>, g: &Array2<F>) -> (Vec<ArrayD<F>>, Array2<F>) {
-        let d_w2 = c.h_norm.t().dot(g);
-        let mut d = g.dot(&self.w2().t());
+        let d_w2 = matmul::matmul(&c.h_norm.t(), &g.view());
+        let mut d = matmul::matmul(&g.view(), &self.w2().t());
         for ((mut dr, y), &inv) in d
             .rows_mut()
             .into_iter()
@@ -139,8 +139,8 @@ impl<F: Float> Trainable<F> for BFactorHead<F> {
                 *d = F::zero();
             }
         });
-        let d_w1 = c.x_norm.t().dot(&d);
-        let mut ds = d.dot(&self.w1().t());
+        let d_w1 = matmul::matmul(&c.x_norm.t(), &d.view());
+        let mut ds = matmul::matmul(&d.view(), &self.w1().t());
         for ((mut dr, y), &inv) in ds
             .rows_mut()
             .into_iter()
@@ -183,15 +183,15 @@ impl<F: Float> Trainable<F> for Boltz2Head<F> {
     }
 
     fn forward_cached(&self, x: Array2<F>) -> (Array2<F>, Boltz2Cache<F>) {
-        let mut logits = x.dot(&self.weight().t());
+        let mut logits = matmul::matmul_packed(&x.view(), self.packed_weight_t());
         logits += self.bias();
         (logits, Boltz2Cache { x })
     }
 
     fn backward(&self, c: &Boltz2Cache<F>, g: &Array2<F>) -> (Vec<ArrayD<F>>, Array2<F>) {
-        let d_weight = g.t().dot(&c.x);
+        let d_weight = matmul::matmul(&g.t(), &c.x.view());
         let d_bias = g.sum_axis(Axis(0));
-        let ds = g.dot(self.weight());
+        let ds = matmul::matmul(&g.view(), &self.weight().view());
         (vec![d_weight.into_dyn(), d_bias.into_dyn()], ds)
     }
 

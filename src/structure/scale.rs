@@ -1,0 +1,182 @@
+//! Per-chain scaling, so that predictions can be shown on the experimental B
+//! scale: experimental B-factors differ between crystals and between chains
+//! (resolution, packing, refinement), so a prediction is best compared with, or
+//! written in place of, the experiment chain by chain.
+//!
+//! Each function takes the chains as [`ChainSpan`]s ([`super::Structure::chains`],
+//! or any subset of it): statistics are computed over each span's valid tokens
+//! (mask weight `> 0`; weights act as frequency weights, as in [`crate::loss`]),
+//! and every token of the span, masked or not, is transformed. Tokens outside all
+//! spans are copied unchanged, so leaving a chain out of `chains` leaves it as it
+//! is. Standard deviations are population ones (ddof = 0).
+//!
+//! ```
+//! use bfactor::structure::{scale, ChainSpan};
+//! use ndarray::array;
+//!
+//! let chains = [
+//!     ChainSpan { id: "A".into(), tokens: 0..3 },
+//!     ChainSpan { id: "B".into(), tokens: 3..6 },
+//! ];
+//! let prediction = array![1.0_f64, 2.0, 3.0, 0.1, 0.2, 0.3];
+//! let experiment = array![20.0, 30.0, 40.0, 50.0, 55.0, 60.0];
+//! let mask = array![1.0, 1.0, 1.0, 1.0, 1.0, 1.0];
+//! let shown = scale::rescale_to_reference_per_chain(&prediction, &experiment, &mask, &chains)?;
+//! assert!((&shown - &experiment).iter().all(|d| d.abs() < 1e-9));
+//! let z = scale::zscore_per_chain(&prediction, &mask, &chains)?;
+//! assert!((z[0] + 1.224744871391589).abs() < 1e-12);
+//! # Ok::<(), bfactor::Error>(())
+//! ```
+
+use ndarray::{Array1, ArrayBase, Data, Ix1};
+
+use super::ChainSpan;
+use crate::{check, Error, Float, Result};
+
+/// `(values - mean) / std` chain by chain, with the mean and standard deviation
+/// taken over each chain's valid tokens.
+///
+/// Errors if the shapes differ, a value is not finite, a mask weight is negative
+/// or not finite, a span is out of range or overlaps another, or a chain has fewer
+/// than 2 valid tokens ([`Error::TooFewValid`]) or constant values over them
+/// ([`Error::ZeroVariance`]).
+pub fn zscore_per_chain<F, S1, S2>(
+    values: &ArrayBase<S1, Ix1>,
+    mask: &ArrayBase<S2, Ix1>,
+    chains: &[ChainSpan],
+) -> Result<Array1<F>>
+where
+    F: Float,
+    S1: Data<Elem = F>,
+    S2: Data<Elem = F>,
+{
+    check_inputs(values, None::<&ArrayBase<S1, Ix1>>, mask, chains)?;
+    let mut out = values.to_owned();
+    for (c, span) in chains.iter().enumerate() {
+        let r = span.tokens.clone();
+        let (mean, std) = moments(values, mask, span, c, "values", "zscore_per_chain")?;
+        for i in r {
+            out[i] = F::from_f64_lossy((values[i].to_f64_exact() - mean) / std);
+        }
+    }
+    Ok(out)
+}
+
+/// `values` rescaled chain by chain to the mean and standard deviation of
+/// `reference` (e.g. predictions put on the experimental B scale):
+/// `(values - mean_v) / std_v * std_ref + mean_ref`, all moments taken over each
+/// chain's valid tokens (where the reference is known; a token with a missing
+/// reference is still rescaled).
+///
+/// Errors as [`zscore_per_chain`], for either series.
+pub fn rescale_to_reference_per_chain<F, S1, S2, S3>(
+    values: &ArrayBase<S1, Ix1>,
+    reference: &ArrayBase<S2, Ix1>,
+    mask: &ArrayBase<S3, Ix1>,
+    chains: &[ChainSpan],
+) -> Result<Array1<F>>
+where
+    F: Float,
+    S1: Data<Elem = F>,
+    S2: Data<Elem = F>,
+    S3: Data<Elem = F>,
+{
+    check_inputs(values, Some(reference), mask, chains)?;
+    let what = "rescale_to_reference_per_chain";
+    let mut out = values.to_owned();
+    for (c, span) in chains.iter().enumerate() {
+        let (mean_v, std_v) = moments(values, mask, span, c, "values", what)?;
+        let (mean_r, std_r) = moments(reference, mask, span, c, "reference", what)?;
+        for i in span.tokens.clone() {
+            let z = (values[i].to_f64_exact() - mean_v) / std_v;
+            out[i] = F::from_f64_lossy(z * std_r + mean_r);
+        }
+    }
+    Ok(out)
+}
+
+fn check_inputs<F, S1, S2, S3>(
+    values: &ArrayBase<S1, Ix1>,
+    reference: Option<&ArrayBase<S2, Ix1>>,
+    mask: &ArrayBase<S3, Ix1>,
+    chains: &[ChainSpan],
+) -> Result<()>
+where
+    F: Float,
+    S1: Data<Elem = F>,
+    S2: Data<Elem = F>,
+    S3: Data<Elem = F>,
+{
+    let n = values.len();
+    check::finite("values", values)?;
+    if let Some(reference) = reference {
+        check::same_shape("reference", reference.shape(), &[n], "the shape of values")?;
+        check::finite("reference", reference)?;
+    }
+    check::same_shape("mask", mask.shape(), &[n], "the shape of values")?;
+    check::mask("mask", mask)?;
+    let mut spans: Vec<(usize, &ChainSpan)> = chains.iter().enumerate().collect();
+    spans.sort_by_key(|(_, s)| s.tokens.start);
+    let mut end = 0;
+    for (c, span) in spans {
+        let r = &span.tokens;
+        if r.start > r.end || r.end > n {
+            return Err(Error::ShapeMismatch {
+                what: format!("chains[{c}] (chain {}, tokens {r:?})", span.id),
+                expected: vec![n],
+                got: vec![r.end],
+                reason: "a token range within the values".into(),
+            });
+        }
+        if r.start < end && !r.is_empty() {
+            return Err(Error::Config {
+                field: format!("chains[{c}]"),
+                value: format!("chain {} tokens {r:?}", span.id),
+                expected: "token ranges that do not overlap".into(),
+            });
+        }
+        end = end.max(r.end);
+    }
+    Ok(())
+}
+
+/// Weighted mean and population standard deviation of `x` over the span's valid
+/// tokens, in `f64`.
+fn moments<F: Float, S1: Data<Elem = F>, S2: Data<Elem = F>>(
+    x: &ArrayBase<S1, Ix1>,
+    mask: &ArrayBase<S2, Ix1>,
+    span: &ChainSpan,
+    c: usize,
+    series: &str,
+    what: &str,
+) -> Result<(f64, f64)> {
+    let r = span.tokens.clone();
+    let valid = r.clone().filter(|&i| mask[i] > F::zero()).count();
+    if valid < 2 {
+        return Err(Error::TooFewValid {
+            what: format!("{what} (chain {}, tokens {:?})", span.id, span.tokens),
+            needed: 2,
+            got: valid,
+        });
+    }
+    let (mut sw, mut swx) = (0.0, 0.0);
+    for i in r.clone() {
+        let w = mask[i].to_f64_exact();
+        sw += w;
+        swx += w * x[i].to_f64_exact();
+    }
+    let mean = swx / sw;
+    let var = r
+        .map(|i| mask[i].to_f64_exact() * (x[i].to_f64_exact() - mean).powi(2))
+        .sum::<f64>()
+        / sw;
+    let std = var.sqrt();
+    if std.is_nan() || std <= 0.0 || std.is_infinite() {
+        return Err(Error::ZeroVariance {
+            what: format!("{what} (chain {})", span.id),
+            series: series.to_string(),
+            row: c,
+        });
+    }
+    Ok((mean, std))
+}
