@@ -244,20 +244,15 @@ fn lanes_max(a: [f64; LANES]) -> f64 {
     a.iter().copied().fold(0.0, f64::max)
 }
 
-/// The first sweep over a chunk: `[Σw, Σw·p, Σw·t, #valid]` and the scales.
+/// Calls `step(lane, weight, p, t)` for every element, element `i` on lane
+/// `i % LANES`, so that each lane's sums vectorise; the weight is 1 without a mask.
 #[inline(always)]
-fn sweep1<F: Float, W: Weight>(p: &[F], t: &[F], w: Option<&[W]>) -> ([f64; 4], f64, f64) {
-    let z = [0.0_f64; LANES];
-    let (mut sw, mut sp, mut st, mut nv, mut ap, mut at) = (z, z, z, z, z, z);
-    let mut step = |l: usize, wi: f64, x: f64, y: f64| {
-        let on = if wi > 0.0 { 1.0 } else { 0.0 };
-        sw[l] += wi;
-        sp[l] += wi * x;
-        st[l] += wi * y;
-        nv[l] += on;
-        ap[l] = ap[l].max(on * x.abs());
-        at[l] = at[l].max(on * y.abs());
-    };
+fn for_each_lane<F: Float, W: Weight>(
+    p: &[F],
+    t: &[F],
+    w: Option<&[W]>,
+    step: &mut impl FnMut(usize, f64, f64, f64),
+) {
     let (pc, tc) = (p.chunks_exact(LANES), t.chunks_exact(LANES));
     let (pr, tr) = (pc.remainder(), tc.remainder());
     match w {
@@ -284,6 +279,23 @@ fn sweep1<F: Float, W: Weight>(p: &[F], t: &[F], w: Option<&[W]>) -> ([f64; 4], 
             }
         }
     }
+}
+
+/// The first sweep over a chunk: `[Σw, Σw·p, Σw·t, #valid]` and the scales.
+#[inline(always)]
+fn sweep1<F: Float, W: Weight>(p: &[F], t: &[F], w: Option<&[W]>) -> ([f64; 4], f64, f64) {
+    let z = [0.0_f64; LANES];
+    let (mut sw, mut sp, mut st, mut nv, mut ap, mut at) = (z, z, z, z, z, z);
+    let mut step = |l: usize, wi: f64, x: f64, y: f64| {
+        let on = if wi > 0.0 { 1.0 } else { 0.0 };
+        sw[l] += wi;
+        sp[l] += wi * x;
+        st[l] += wi * y;
+        nv[l] += on;
+        ap[l] = ap[l].max(on * x.abs());
+        at[l] = at[l].max(on * y.abs());
+    };
+    for_each_lane(p, t, w, &mut step);
     (
         [lanes_sum(sw), lanes_sum(sp), lanes_sum(st), lanes_sum(nv)],
         lanes_max(ap),
@@ -302,32 +314,7 @@ fn sweep2<F: Float, W: Weight>(p: &[F], t: &[F], w: Option<&[W]>, mp: f64, mt: f
         qt[l] += wi * (dt * dt);
         qc[l] += wi * (dp * dt);
     };
-    let (pc, tc) = (p.chunks_exact(LANES), t.chunks_exact(LANES));
-    let (pr, tr) = (pc.remainder(), tc.remainder());
-    match w {
-        Some(w) => {
-            let wc = w.chunks_exact(LANES);
-            let wr = wc.remainder();
-            for ((pp, tt), ww) in pc.zip(tc).zip(wc) {
-                for l in 0..LANES {
-                    step(l, ww[l].get(), pp[l].to_f64_exact(), tt[l].to_f64_exact());
-                }
-            }
-            for (l, ((&x, &y), &wi)) in pr.iter().zip(tr).zip(wr).enumerate() {
-                step(l, wi.get(), x.to_f64_exact(), y.to_f64_exact());
-            }
-        }
-        None => {
-            for (pp, tt) in pc.zip(tc) {
-                for l in 0..LANES {
-                    step(l, 1.0, pp[l].to_f64_exact(), tt[l].to_f64_exact());
-                }
-            }
-            for (l, (&x, &y)) in pr.iter().zip(tr).enumerate() {
-                step(l, 1.0, x.to_f64_exact(), y.to_f64_exact());
-            }
-        }
-    }
+    for_each_lane(p, t, w, &mut step);
     [lanes_sum(qp), lanes_sum(qt), lanes_sum(qc)]
 }
 
