@@ -442,11 +442,9 @@ impl<F: Float> Job<'_, F> {
             return self.rows(rows, logits, bfactor, &mut scratch[0]);
         }
         let left = parts / 2;
-        // Equal shares, in whole register tiles of rows.
-        let per = rows
-            .len()
-            .div_ceil(parts)
-            .next_multiple_of(self.w1.kernel_rows());
+        // Equal shares in whole tail steps of rows (the right part takes the rest).
+        let step = self.w1.tail_rows();
+        let per = (rows.len() / parts / step * step).max(step);
         let mid = (rows.start + per * left).min(rows.end);
         let (l_logits, r_logits) = logits.split_at_mut((mid - rows.start) * self.k);
         let (l_b, r_b) = bfactor.split_at_mut(mid - rows.start);

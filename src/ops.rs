@@ -215,32 +215,37 @@ fn lane_min<F: Float>(x: &[F]) -> F {
 /// Whether every value of `x` is finite (and, with `nonneg`, `>= 0`), in one
 /// vectorised pass with the widest instructions the CPU has.
 pub(crate) fn screen<F: Float>(x: &[F], nonneg: bool) -> bool {
+    /// Chunks of 64 are reduced with `&` (no branch inside, so it vectorises to
+    /// compares and mask ands) and the loop stops at the first bad chunk.
     #[inline(always)]
-    fn body<F: Float>(x: &[F], nonneg: bool) -> bool {
-        let mut acc = [F::zero(); LANES];
-        let mut lo = [F::zero(); LANES];
-        let mut chunks = x.chunks_exact(LANES);
-        for c in &mut chunks {
-            for l in 0..LANES {
-                acc[l] += c[l] * F::zero();
-                lo[l] = lo[l].min(c[l]);
-            }
+    fn body<F: Float, const NONNEG: bool>(x: &[F]) -> bool {
+        #[inline(always)]
+        fn ok<F: Float, const NONNEG: bool>(c: &[F]) -> bool {
+            // `v · 0` is ±0 for finite `v` and NaN for ±inf and NaN.
+            c.iter().fold(true, |ok, &v| {
+                ok & (v * F::zero() == F::zero()) & (!NONNEG | (v >= F::zero()))
+            })
         }
-        for ((a, m), &v) in acc.iter_mut().zip(lo.iter_mut()).zip(chunks.remainder()) {
-            *a += v * F::zero();
-            *m = m.min(v);
+        let mut chunks = x.chunks_exact(64);
+        chunks.by_ref().all(ok::<F, NONNEG>) && ok::<F, NONNEG>(chunks.remainder())
+    }
+    #[inline(always)]
+    fn dispatch<F: Float>(x: &[F], nonneg: bool) -> bool {
+        if nonneg {
+            body::<F, true>(x)
+        } else {
+            body::<F, false>(x)
         }
-        reduce_lanes(acc) == F::zero() && (!nonneg || lo.iter().all(|&m| m >= F::zero()))
     }
     #[cfg(target_arch = "x86_64")]
     {
         #[target_feature(enable = "avx512f,avx512vl,avx512dq,avx2,fma")]
         unsafe fn wide<F: Float>(x: &[F], nonneg: bool) -> bool {
-            body(x, nonneg)
+            dispatch(x, nonneg)
         }
         #[target_feature(enable = "avx2,fma")]
         unsafe fn avx2<F: Float>(x: &[F], nonneg: bool) -> bool {
-            body(x, nonneg)
+            dispatch(x, nonneg)
         }
         if crate::matmul::has_avx512() {
             // SAFETY: the CPU has these features (checked at run time).
@@ -251,7 +256,7 @@ pub(crate) fn screen<F: Float>(x: &[F], nonneg: bool) -> bool {
             return unsafe { avx2(x, nonneg) };
         }
     }
-    body(x, nonneg)
+    dispatch(x, nonneg)
 }
 
 /// Whether every value is finite, without an early exit so that it vectorises:
@@ -384,7 +389,8 @@ fn exp_f32(x: f32) -> f32 {
     const LN2_HI: f32 = 0.693_359_4; // 355/512, exact times any |n| < 2^15
     const LN2_LO: f32 = -2.121_944_4e-4;
     let x = x.clamp(-104.0, 88.8); // NaN stays NaN
-    let n = (x * std::f32::consts::LOG2_E + MAGIC) - MAGIC;
+    let shifted = x * std::f32::consts::LOG2_E + MAGIC;
+    let n = shifted - MAGIC;
     let r = (x - n * LN2_HI) - n * LN2_LO;
     let p = 1.0
         + r * (1.0
@@ -392,7 +398,9 @@ fn exp_f32(x: f32) -> f32 {
                 + r * (1.0 / 6.0
                     + r * (1.0 / 24.0
                         + r * (1.0 / 120.0 + r * (1.0 / 720.0 + r * (1.0 / 5040.0)))))));
-    let ni = n as i32;
+    // n as an integer, read off the low bits of `shifted` (integer lanes
+    // vectorise; `n as i32`, a saturating conversion, does not).
+    let ni = shifted.to_bits() as i32 - MAGIC.to_bits() as i32;
     let n1 = ni >> 1;
     let n2 = ni - n1;
     let s1 = f32::from_bits(((n1 + 127) as u32) << 23);
@@ -407,7 +415,8 @@ fn exp_f64(x: f64) -> f64 {
     const LN2_HI: f64 = f64::from_bits(0x3fe6_2e42_fee0_0000);
     const LN2_LO: f64 = f64::from_bits(0x3dea_39ef_3579_3c76);
     let x = x.clamp(-746.0, 709.8); // NaN stays NaN
-    let n = (x * std::f64::consts::LOG2_E + MAGIC) - MAGIC;
+    let shifted = x * std::f64::consts::LOG2_E + MAGIC;
+    let n = shifted - MAGIC;
     let r = (x - n * LN2_HI) - n * LN2_LO;
     const C: [f64; 14] = [
         1.0,
@@ -429,7 +438,7 @@ fn exp_f64(x: f64) -> f64 {
     for &c in C[..13].iter().rev() {
         p = c + r * p;
     }
-    let ni = n as i64;
+    let ni = shifted.to_bits() as i64 - MAGIC.to_bits() as i64; // as in exp_f32
     let n1 = ni >> 1;
     let n2 = ni - n1;
     let s1 = f64::from_bits(((n1 + 1023) as u64) << 52);

@@ -84,6 +84,8 @@ enum MaskKind {
     Fractional,
 }
 
+// A handful of test heads: boxing the larger one would only add noise.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug)]
 enum Head {
     Notebook(BFactorHead<f64>),
