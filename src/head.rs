@@ -548,8 +548,7 @@ impl<F: Float> Job<'_, F> {
             .zip(src.chunks_exact(c))
             .enumerate()
         {
-            x.copy_from_slice(s);
-            let inv_std = ops::layer_norm_impl(x, self.eps);
+            let inv_std = ops::layer_norm_into(s, x, self.eps);
             if errors.ln1.is_none() && !(inv_std.is_finite() && inv_std > F::zero()) {
                 errors.ln1 = Some(rows.start + i);
             }

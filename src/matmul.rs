@@ -41,13 +41,14 @@ const KC: usize = 256;
 /// Row block: rows of `a` packed together (a multiple of every kernel's `MR`).
 const MC: usize = 96;
 
-/// Below this many multiply-adds a product stays on the calling thread (a
-/// `[50, 128]` forward pass, 1.2 M, already gains from two: 24.5 → 19.6 µs in
-/// `f32` on a 2-core Xeon).
-const PARALLEL_MIN_FMAS: usize = 1_000_000;
+/// Below this many multiply-adds a product stays on the calling thread. (A
+/// `[50, 128]` forward pass, 1.2 M, runs 22 → 19 µs at best on two threads of a
+/// 2-core Xeon VM, but its median is worse in some runs: waking the second
+/// thread costs tens of µs whenever the hypervisor has descheduled it.)
+const PARALLEL_MIN_FMAS: usize = 4_000_000;
 
-/// Each thread gets at least two register tiles of rows.
-const MIN_ROWS_PER_THREAD: usize = 24;
+/// Each thread gets at least one row block.
+const MIN_ROWS_PER_THREAD: usize = MC;
 
 static MAX_THREADS: AtomicUsize = AtomicUsize::new(0);
 
@@ -84,7 +85,7 @@ pub(crate) fn threads_for(rows: usize, fmas: usize) -> usize {
     let by_work = fmas / (PARALLEL_MIN_FMAS / 2);
     num_threads()
         .min(by_work)
-        .min(rows / MIN_ROWS_PER_THREAD)
+        .min(rows.div_ceil(MIN_ROWS_PER_THREAD))
         .max(1)
 }
 

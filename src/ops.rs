@@ -120,15 +120,21 @@ fn reduce_lanes<F: Float>(mut acc: [F; LANES]) -> F {
 
 #[inline(always)]
 pub(crate) fn lane_sum<F: Float>(x: &[F]) -> F {
+    lane_sum_by(x, |v| v)
+}
+
+/// `Σ f(x)`, over lanes.
+#[inline(always)]
+fn lane_sum_by<F: Float>(x: &[F], f: impl Fn(F) -> F) -> F {
     let mut acc = [F::zero(); LANES];
     let mut chunks = x.chunks_exact(LANES);
     for c in &mut chunks {
         for l in 0..LANES {
-            acc[l] += c[l];
+            acc[l] += f(c[l]);
         }
     }
     for (a, &v) in acc.iter_mut().zip(chunks.remainder()) {
-        *a += v;
+        *a += f(v);
     }
     reduce_lanes(acc)
 }
@@ -149,22 +155,13 @@ fn lane_dot<F: Float>(x: &[F], y: &[F]) -> F {
     reduce_lanes(acc)
 }
 
-/// Σ (x - m)², over lanes.
+/// Σ (f(x) - m)², over lanes.
 #[inline(always)]
-fn lane_sq_dev<F: Float>(x: &[F], m: F) -> F {
-    let mut acc = [F::zero(); LANES];
-    let mut chunks = x.chunks_exact(LANES);
-    for c in &mut chunks {
-        for l in 0..LANES {
-            let d = c[l] - m;
-            acc[l] += d * d;
-        }
-    }
-    for (a, &v) in acc.iter_mut().zip(chunks.remainder()) {
-        let d = v - m;
-        *a += d * d;
-    }
-    reduce_lanes(acc)
+fn lane_sq_dev_by<F: Float>(x: &[F], m: F, f: impl Fn(F) -> F) -> F {
+    lane_sum_by(x, |v| {
+        let d = f(v) - m;
+        d * d
+    })
 }
 
 /// The maximum (NaN-ignoring, as `F::max`), over lanes.
@@ -292,24 +289,44 @@ fn sum_exp_shifted<F: Float>(x: &[F], max: F) -> F {
     reduce_lanes(acc)
 }
 
+/// The mean and `1 / sqrt(var + eps)` of `f(x)`.
+#[inline(always)]
+fn norm_stats<F: Float>(x: &[F], eps: F, f: impl Fn(F) -> F + Copy) -> (F, F) {
+    let n = F::from_usize(x.len()).unwrap_or_else(F::one);
+    let mean = lane_sum_by(x, f) / n;
+    let var = lane_sq_dev_by(x, mean, f) / n;
+    (mean, F::one() / (var + eps).sqrt())
+}
+
 #[inline(always)]
 pub(crate) fn layer_norm_impl<F: Float>(row: &mut [F], eps: F) -> F {
-    let n = F::from_usize(row.len()).unwrap_or_else(F::one);
-    let mean = lane_sum(row) / n;
-    let var = lane_sq_dev(row, mean) / n;
-    let inv_std = F::one() / (var + eps).sqrt();
+    let (mean, inv_std) = norm_stats(row, eps, |v| v);
     for v in row.iter_mut() {
         *v = (*v - mean) * inv_std;
     }
     inv_std
 }
 
+/// [`layer_norm_impl`] of `src` written to `dst` (the same bits, without a copy).
+#[inline(always)]
+pub(crate) fn layer_norm_into<F: Float>(src: &[F], dst: &mut [F], eps: F) -> F {
+    let (mean, inv_std) = norm_stats(src, eps, |v| v);
+    for (d, &v) in dst.iter_mut().zip(src) {
+        *d = (v - mean) * inv_std;
+    }
+    inv_std
+}
+
+/// Layer norm of `max(x, 0)` in place, the ReLU applied on the fly in every
+/// sweep (the same bits as applying it first, one pass fewer).
 #[inline(always)]
 pub(crate) fn relu_layer_norm_impl<F: Float>(row: &mut [F], eps: F) -> F {
+    let relu = |v: F| v.max(F::zero());
+    let (mean, inv_std) = norm_stats(row, eps, relu);
     for v in row.iter_mut() {
-        *v = v.max(F::zero());
+        *v = (relu(*v) - mean) * inv_std;
     }
-    layer_norm_impl(row, eps)
+    inv_std
 }
 
 #[inline(always)]
