@@ -423,10 +423,21 @@ impl<F: Float> PackedB<F> {
         data.reserve(panels * k * nr);
         let dst = data.as_mut_slice();
         dst.fill(F::zero());
-        for (p, row) in b.rows().into_iter().enumerate() {
-            for (j, &v) in row.iter().enumerate() {
-                let (panel, jj) = (j / nr, j % nr);
-                dst[(panel * k + p) * nr + jj] = v;
+        // Panel by panel, row by row: each row's `nr` values are one contiguous
+        // copy when `b`'s rows are contiguous (no per-element index arithmetic).
+        for (panel, out) in dst
+            .chunks_exact_mut((k * nr).max(1))
+            .take(panels)
+            .enumerate()
+        {
+            let j0 = panel * nr;
+            let cols = nr.min(n - j0);
+            let block = b.slice(ndarray::s![.., j0..j0 + cols]);
+            for (row, o) in block.rows().into_iter().zip(out.chunks_exact_mut(nr)) {
+                match row.as_slice() {
+                    Some(r) => o[..cols].copy_from_slice(r),
+                    None => o.iter_mut().zip(row.iter()).for_each(|(o, &v)| *o = v),
+                }
             }
         }
         Self { data, k, n, kernel }
