@@ -147,6 +147,9 @@ pub(crate) struct Kernel<F: 'static> {
     /// steps of `tail_mr` (a divisor of `mr`) instead of one padded `mr` tile.
     tail_mr: usize,
     tail: KernelFn<F>,
+    /// The `mr`-row kernel for a column-major `A` (element `(i, p)` at
+    /// `a[p * lda + i]`): transposed left operands without a copy.
+    col: KernelFn<F>,
     /// For reports: `"avx512"`, `"avx2"` or `"portable"`.
     #[allow(dead_code)]
     pub name: &'static str,
@@ -217,6 +220,7 @@ fn kernel_at<F: Float>(level: Level) -> Kernel<F> {
                     func: x86::f32_avx512,
                     tail_mr: 4,
                     tail: x86::f32_avx512_tail,
+                    col: x86::f32_avx512_col,
                     name: "avx512",
                 })
             } else {
@@ -226,6 +230,7 @@ fn kernel_at<F: Float>(level: Level) -> Kernel<F> {
                     func: x86::f64_avx512,
                     tail_mr: 4,
                     tail: x86::f64_avx512_tail,
+                    col: x86::f64_avx512_col,
                     name: "avx512",
                 })
             }
@@ -239,6 +244,7 @@ fn kernel_at<F: Float>(level: Level) -> Kernel<F> {
                     func: x86::f32_avx2,
                     tail_mr: 2,
                     tail: x86::f32_avx2_tail,
+                    col: x86::f32_avx2_col,
                     name: "avx2",
                 })
             } else {
@@ -248,6 +254,7 @@ fn kernel_at<F: Float>(level: Level) -> Kernel<F> {
                     func: x86::f64_avx2,
                     tail_mr: 2,
                     tail: x86::f64_avx2_tail,
+                    col: x86::f64_avx2_col,
                     name: "avx2",
                 })
             }
@@ -258,6 +265,7 @@ fn kernel_at<F: Float>(level: Level) -> Kernel<F> {
             func: portable::<F>,
             tail_mr: 4,
             tail: portable::<F>,
+            col: portable_col::<F>,
             name: "portable",
         },
     }
@@ -299,6 +307,54 @@ unsafe fn portable<F: Float>(
     }
 }
 
+/// The portable micro-kernel for a column-major `A`.
+unsafe fn portable_col<F: Float>(
+    k: usize,
+    a: *const F,
+    lda: usize,
+    b: *const F,
+    c: *mut F,
+    ldc: usize,
+    accumulate: bool,
+) {
+    tile_col::<F, 4, 8>(k, a, lda, b, c, ldc, accumulate)
+}
+
+/// [`tile`] for a column-major `A`: the `MR` values of step `p` are contiguous
+/// at `a[p * lda..]`, so a transposed operand needs no copy. The same FMA chains.
+#[inline(always)]
+unsafe fn tile_col<F: Float, const MR: usize, const NR: usize>(
+    k: usize,
+    a: *const F,
+    lda: usize,
+    b: *const F,
+    c: *mut F,
+    ldc: usize,
+    accumulate: bool,
+) {
+    let mut acc = [[F::zero(); NR]; MR];
+    if accumulate {
+        for (i, row) in acc.iter_mut().enumerate() {
+            row.copy_from_slice(std::slice::from_raw_parts(c.add(i * ldc), NR));
+        }
+    }
+    let (mut a, mut b) = (a, b);
+    for _ in 0..k {
+        let ap: &[F; MR] = &*(a as *const [F; MR]);
+        let bp: &[F; NR] = &*(b as *const [F; NR]);
+        for (row, &ai) in acc.iter_mut().zip(ap) {
+            for (x, &bx) in row.iter_mut().zip(bp) {
+                *x = ai.mul_add(bx, *x);
+            }
+        }
+        a = a.add(lda);
+        b = b.add(NR);
+    }
+    for (i, row) in acc.iter().enumerate() {
+        std::slice::from_raw_parts_mut(c.add(i * ldc), NR).copy_from_slice(row);
+    }
+}
+
 /// The register-tile loop, written once with plain arrays and `mul_add`: inside
 /// the `#[target_feature]` wrappers below, LLVM keeps the `MR × NR` accumulators in
 /// vector registers and turns each row's update into `NR / width` vector FMAs.
@@ -336,10 +392,13 @@ unsafe fn tile<F: Float, const MR: usize, const NR: usize>(
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
-    use super::tile;
+    use super::{tile, tile_col};
 
     macro_rules! kernel {
         ($name:ident, $t:ty, $feat:literal, $mr:literal, $nr:literal) => {
+            kernel!($name, tile, $t, $feat, $mr, $nr);
+        };
+        ($name:ident, $tile:ident, $t:ty, $feat:literal, $mr:literal, $nr:literal) => {
             /// See `KernelFn`.
             #[target_feature(enable = $feat)]
             pub(super) unsafe fn $name(
@@ -351,7 +410,7 @@ mod x86 {
                 ldc: usize,
                 accumulate: bool,
             ) {
-                tile::<$t, $mr, $nr>(k, a, lda, b, c, ldc, accumulate)
+                $tile::<$t, $mr, $nr>(k, a, lda, b, c, ldc, accumulate)
             }
         };
     }
@@ -364,6 +423,10 @@ mod x86 {
     kernel!(f64_avx512_tail, f64, "avx512f,fma", 4, 16);
     kernel!(f32_avx2_tail, f32, "avx2,fma", 2, 16);
     kernel!(f64_avx2_tail, f64, "avx2,fma", 2, 8);
+    kernel!(f32_avx512_col, tile_col, f32, "avx512f,fma", 12, 32);
+    kernel!(f64_avx512_col, tile_col, f64, "avx512f,fma", 12, 16);
+    kernel!(f32_avx2_col, tile_col, f32, "avx2,fma", 6, 16);
+    kernel!(f64_avx2_col, tile_col, f64, "avx2,fma", 6, 8);
 }
 
 // ---------------------------------------------------------------- packing
@@ -558,9 +621,13 @@ pub(crate) fn gemm_serial<F: Float>(
     let kern = b.kernel;
     let (mr, nr) = (kern.mr, kern.nr);
     let contiguous = a.col_stride == 1 && a.row_stride >= 0;
+    // A transposed view (`x.t()` of a row-major `x`): full tiles read it in place
+    // with the column-major kernel; only the tail rows are copied.
+    let col_major = !contiguous && a.row_stride == 1 && a.col_stride > 0;
+    let in_place = contiguous || col_major;
     let mc_max = MC.min(m.next_multiple_of(mr));
     let kc_max = KC.min(k);
-    scratch.reserve(if contiguous { mr } else { mc_max } * kc_max);
+    scratch.reserve(if in_place { mr } else { mc_max } * kc_max);
     let bdata = b.data.as_slice();
     let panels = n.div_ceil(nr);
     let mut tile = [F::zero(); 16 * 32];
@@ -570,8 +637,9 @@ pub(crate) fn gemm_serial<F: Float>(
         for r0 in (0..m).step_by(MC) {
             let mc = MC.min(m - r0);
             let full = mc / mr * mr;
-            // Row panels: (pointer to the panel's first row, row stride).
-            let (blk, ld) = if contiguous {
+            // Row panels: (pointer to the panel's first row, row stride; for
+            // `col_major`, the first row's stride between steps of p).
+            let (blk, ld) = if in_place {
                 if full < mc {
                     // SAFETY: the tail rows and these columns are inside a.
                     unsafe {
@@ -579,8 +647,16 @@ pub(crate) fn gemm_serial<F: Float>(
                     };
                 }
                 // SAFETY: row r0, column p0 is inside a.
-                let ptr = unsafe { a.ptr.offset(r0 as isize * a.row_stride + p0 as isize) };
-                (ptr, a.row_stride as usize)
+                let ptr = unsafe {
+                    a.ptr
+                        .offset(r0 as isize * a.row_stride + p0 as isize * a.col_stride)
+                };
+                let ld = if col_major {
+                    a.col_stride
+                } else {
+                    a.row_stride
+                };
+                (ptr, ld as usize)
             } else {
                 let pad = mc.next_multiple_of(mr);
                 // SAFETY: as above.
@@ -592,19 +668,25 @@ pub(crate) fn gemm_serial<F: Float>(
                 let bptr = bdata[(jp * k + p0) * nr..].as_ptr();
                 for ip in 0..mc.div_ceil(mr) {
                     let rows = mr.min(mc - ip * mr);
-                    let (aptr, lda) = if contiguous && rows < mr {
+                    let (aptr, lda) = if in_place && rows < mr {
                         (scratch.as_slice().as_ptr(), kc)
-                    } else {
+                    } else if col_major {
                         // SAFETY: panel ip's first row is inside the block.
+                        (unsafe { blk.add(ip * mr) }, ld)
+                    } else {
+                        // SAFETY: as above.
                         (unsafe { blk.add(ip * mr * ld) }, ld)
+                    };
+                    let func = if col_major && rows == mr {
+                        kern.col
+                    } else {
+                        kern.func
                     };
                     let c0 = (r0 + ip * mr) * ldc + jp * nr;
                     if rows == mr && ncols == nr {
                         // SAFETY: the full MR × NR tile at c0 lies inside c (checked
                         // above); A's MR rows hold kc values each; B's panel kc × NR.
-                        unsafe {
-                            (kern.func)(kc, aptr, lda, bptr, c[c0..].as_mut_ptr(), ldc, accumulate)
-                        };
+                        unsafe { func(kc, aptr, lda, bptr, c[c0..].as_mut_ptr(), ldc, accumulate) };
                     } else {
                         let t = &mut tile[..mr * nr];
                         if accumulate {
@@ -615,9 +697,7 @@ pub(crate) fn gemm_serial<F: Float>(
                         }
                         if rows == mr {
                             // SAFETY: the tile buffer holds MR × NR values; A as above.
-                            unsafe {
-                                (kern.func)(kc, aptr, lda, bptr, t.as_mut_ptr(), nr, accumulate)
-                            };
+                            unsafe { func(kc, aptr, lda, bptr, t.as_mut_ptr(), nr, accumulate) };
                         } else {
                             // The last rows, `tail_mr` at a time (`tail_mr` divides
                             // MR; rows past `rows` come zero-padded from scratch).
@@ -759,6 +839,17 @@ mod tests {
                     &mut buf,
                 );
                 assert_eq!(c, naive(&a, &b), "{level:?} {m}x{k}x{n}");
+                // The same product with `a` as a transposed (column-major) view.
+                let a_t = a.t().to_owned();
+                let mut c_col = Array2::from_elem((m, n), f64::NAN);
+                gemm_serial(
+                    &MatPtr::from_view(&a_t.t()),
+                    &packed,
+                    c_col.as_slice_mut().unwrap(),
+                    n,
+                    &mut buf,
+                );
+                assert_eq!(c_col, c, "{level:?} {m}x{k}x{n}, column-major a");
                 // f32 agrees with the f64 result to rounding.
                 let a32 = a.mapv(|v| v as f32);
                 let b32 = b.mapv(|v| v as f32);
