@@ -271,7 +271,7 @@ fn kernel_at<F: Float>(level: Level) -> Kernel<F> {
     }
 }
 
-/// The portable micro-kernel (4 × 8), plain multiply and add.
+/// The portable micro-kernel (4 × 8), row-major `A`.
 unsafe fn portable<F: Float>(
     k: usize,
     a: *const F,
@@ -281,33 +281,10 @@ unsafe fn portable<F: Float>(
     ldc: usize,
     accumulate: bool,
 ) {
-    const MR: usize = 4;
-    const NR: usize = 8;
-    let mut acc = [[F::zero(); NR]; MR];
-    if accumulate {
-        for (i, row) in acc.iter_mut().enumerate() {
-            for (j, v) in row.iter_mut().enumerate() {
-                *v = *c.add(i * ldc + j);
-            }
-        }
-    }
-    for p in 0..k {
-        let bp = std::slice::from_raw_parts(b.add(p * NR), NR);
-        for (i, row) in acc.iter_mut().enumerate() {
-            let ai = *a.add(i * lda + p);
-            for (v, &bv) in row.iter_mut().zip(bp) {
-                *v = ai.mul_add(bv, *v);
-            }
-        }
-    }
-    for (i, row) in acc.iter().enumerate() {
-        for (j, &v) in row.iter().enumerate() {
-            *c.add(i * ldc + j) = v;
-        }
-    }
+    tile::<F, 4, 8>(k, a, lda, b, c, ldc, accumulate)
 }
 
-/// The portable micro-kernel for a column-major `A`.
+/// The portable micro-kernel (4 × 8), column-major `A`.
 unsafe fn portable_col<F: Float>(
     k: usize,
     a: *const F,
@@ -320,8 +297,68 @@ unsafe fn portable_col<F: Float>(
     tile_col::<F, 4, 8>(k, a, lda, b, c, ldc, accumulate)
 }
 
-/// [`tile`] for a column-major `A`: the `MR` values of step `p` are contiguous
-/// at `a[p * lda..]`, so a transposed operand needs no copy. The same FMA chains.
+/// The accumulators: `C`'s tile with `accumulate` (continuing its FMA chains),
+/// else zeros.
+#[inline(always)]
+unsafe fn load_tile<F: Float, const MR: usize, const NR: usize>(
+    c: *const F,
+    ldc: usize,
+    accumulate: bool,
+) -> [[F; NR]; MR] {
+    let mut acc = [[F::zero(); NR]; MR];
+    if accumulate {
+        for (i, row) in acc.iter_mut().enumerate() {
+            row.copy_from_slice(std::slice::from_raw_parts(c.add(i * ldc), NR));
+        }
+    }
+    acc
+}
+
+#[inline(always)]
+unsafe fn store_tile<F: Float, const MR: usize, const NR: usize>(
+    acc: &[[F; NR]; MR],
+    c: *mut F,
+    ldc: usize,
+) {
+    for (i, row) in acc.iter().enumerate() {
+        std::slice::from_raw_parts_mut(c.add(i * ldc), NR).copy_from_slice(row);
+    }
+}
+
+/// The register-tile loop, written once with plain arrays and `mul_add`: inside
+/// the `#[target_feature]` wrappers below, LLVM keeps the `MR × NR` accumulators in
+/// vector registers and turns each row's update into `NR / width` vector FMAs.
+/// `A` is row-major: element `(i, p)` at `a[i * lda + p]`.
+#[inline(always)]
+unsafe fn tile<F: Float, const MR: usize, const NR: usize>(
+    k: usize,
+    a: *const F,
+    lda: usize,
+    b: *const F,
+    c: *mut F,
+    ldc: usize,
+    accumulate: bool,
+) {
+    let mut acc = load_tile::<F, MR, NR>(c, ldc, accumulate);
+    let mut b = b;
+    for p in 0..k {
+        let bp: &[F; NR] = &*(b as *const [F; NR]);
+        for (i, row) in acc.iter_mut().enumerate() {
+            let ai = *a.add(i * lda + p);
+            for (x, &bx) in row.iter_mut().zip(bp) {
+                *x = ai.mul_add(bx, *x);
+            }
+        }
+        b = b.add(NR);
+    }
+    store_tile(&acc, c, ldc);
+}
+
+/// [`tile`] for a column-major `A` (element `(i, p)` at `a[p * lda + i]`, e.g. a
+/// transposed view): the `MR` values of each step are contiguous, so the operand
+/// is read in place. The same FMA chains. (A loop of its own: indexing
+/// `a[p * lda + i]` inside [`tile`], or a closure for the `A` value, made LLVM
+/// spill the accumulators to the stack.)
 #[inline(always)]
 unsafe fn tile_col<F: Float, const MR: usize, const NR: usize>(
     k: usize,
@@ -332,12 +369,7 @@ unsafe fn tile_col<F: Float, const MR: usize, const NR: usize>(
     ldc: usize,
     accumulate: bool,
 ) {
-    let mut acc = [[F::zero(); NR]; MR];
-    if accumulate {
-        for (i, row) in acc.iter_mut().enumerate() {
-            row.copy_from_slice(std::slice::from_raw_parts(c.add(i * ldc), NR));
-        }
-    }
+    let mut acc = load_tile::<F, MR, NR>(c, ldc, accumulate);
     let (mut a, mut b) = (a, b);
     for _ in 0..k {
         let ap: &[F; MR] = &*(a as *const [F; MR]);
@@ -350,44 +382,7 @@ unsafe fn tile_col<F: Float, const MR: usize, const NR: usize>(
         a = a.add(lda);
         b = b.add(NR);
     }
-    for (i, row) in acc.iter().enumerate() {
-        std::slice::from_raw_parts_mut(c.add(i * ldc), NR).copy_from_slice(row);
-    }
-}
-
-/// The register-tile loop, written once with plain arrays and `mul_add`: inside
-/// the `#[target_feature]` wrappers below, LLVM keeps the `MR × NR` accumulators in
-/// vector registers and turns each row's update into `NR / width` vector FMAs.
-#[inline(always)]
-unsafe fn tile<F: Float, const MR: usize, const NR: usize>(
-    k: usize,
-    a: *const F,
-    lda: usize,
-    b: *const F,
-    c: *mut F,
-    ldc: usize,
-    accumulate: bool,
-) {
-    let mut acc = [[F::zero(); NR]; MR];
-    if accumulate {
-        for (i, row) in acc.iter_mut().enumerate() {
-            row.copy_from_slice(std::slice::from_raw_parts(c.add(i * ldc), NR));
-        }
-    }
-    let mut b = b;
-    for p in 0..k {
-        let bp: &[F; NR] = &*(b as *const [F; NR]);
-        for (i, row) in acc.iter_mut().enumerate() {
-            let ai = *a.add(i * lda + p);
-            for (x, &bx) in row.iter_mut().zip(bp) {
-                *x = ai.mul_add(bx, *x);
-            }
-        }
-        b = b.add(NR);
-    }
-    for (i, row) in acc.iter().enumerate() {
-        std::slice::from_raw_parts_mut(c.add(i * ldc), NR).copy_from_slice(row);
-    }
+    store_tile(&acc, c, ldc);
 }
 
 #[cfg(target_arch = "x86_64")]
