@@ -108,6 +108,31 @@ pub(crate) fn par_each<T: Send>(parts: &mut [T], f: &(impl Fn(&mut T) + Sync)) {
     }
 }
 
+/// Row-wise work in parallel: `a` (`rows × wa`) and `b` (`rows × wb`, or empty
+/// with `wb = 0`) are split by rows into as many parts as a job of
+/// `rows · wa · cost` operations merits, and `f(first_row, a_part, b_part)` runs
+/// on each. Rows are independent, so the result does not depend on the split.
+pub(crate) fn par_rows<T: Send, U: Send>(
+    a: &mut [T],
+    wa: usize,
+    b: &mut [U],
+    wb: usize,
+    cost: usize,
+    f: impl Fn(usize, &mut [T], &mut [U]) + Sync,
+) {
+    let rows = a.len() / wa.max(1);
+    let threads = threads_for(rows, rows * wa * cost);
+    let mut parts = Vec::with_capacity(threads);
+    let (mut a, mut b) = (a, b);
+    for r in split_rows(rows, threads, 1) {
+        let (ha, ta) = a.split_at_mut(r.len() * wa);
+        let (hb, tb) = b.split_at_mut(r.len() * wb);
+        parts.push((r.start, ha, hb));
+        (a, b) = (ta, tb);
+    }
+    par_each(&mut parts, &|(r0, pa, pb)| f(*r0, pa, pb));
+}
+
 /// Splits `0..rows` into `parts` contiguous ranges of near-equal length, each
 /// (except possibly the last, which takes the rest) a multiple of `align`.
 pub(crate) fn split_rows(rows: usize, parts: usize, align: usize) -> Vec<Range<usize>> {

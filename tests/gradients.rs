@@ -568,3 +568,29 @@ fn boltz2_pearson() {
 fn boltz2_binned_cross_entropy() {
     check_pair(Kind::Boltz2, Objective::BinnedCrossEntropy);
 }
+
+/// Large enough that the products and the row-wise backward run on two threads
+/// (on a machine with two cores): the gradients are the same bits on one.
+#[test]
+fn gradients_are_the_same_bits_on_one_and_all_threads() {
+    let (batch, n, c_s) = (4, 1024, 128);
+    let mut rng = StdRng::seed_from_u64(77);
+    let head = BFactorHeadConfig::new(c_s)
+        .init::<f64, _>(&mut rng)
+        .expect("valid config");
+    let s = Array3::from_shape_simple_fn((batch, n, c_s), || rng.sample::<f64, _>(StandardNormal));
+    let target = Array2::from_shape_simple_fn((batch, n), || 30.0 + 10.0 * rng.random::<f64>());
+    let mask = Array2::from_shape_fn((batch, n), |(b, i)| if i + 100 * b < n { 1.0 } else { 0.0 });
+    for obj in [
+        Objective::NormalizedMse,
+        Objective::Pearson,
+        Objective::BinnedCrossEntropy,
+    ] {
+        let run = || loss_and_gradients(&head, obj, &s, &target, Some(&mask)).expect("valid input");
+        bfactor::matmul::set_num_threads(1);
+        let one = run();
+        bfactor::matmul::set_num_threads(0);
+        let all = run();
+        assert_eq!(one, all, "{obj:?}");
+    }
+}

@@ -96,18 +96,10 @@ impl<F: Float> Trainable<F> for BFactorHead<F> {
 
     fn forward_cached(&self, mut x: Array2<F>) -> (Array2<F>, NotebookCache<F>) {
         let eps = self.eps_f();
-        let inv_std1: Vec<F> = x
-            .rows_mut()
-            .into_iter()
-            .map(|mut r| ops::layer_norm_row(r.as_slice_mut().expect("fresh"), eps))
-            .collect();
+        let inv_std1 = layer_norm_rows(&mut x, eps, ops::layer_norm_row);
         let pre_relu = matmul::matmul_packed(&x.view(), &self.packed_weights().0);
         let mut h = pre_relu.clone();
-        let inv_std2: Vec<F> = h
-            .rows_mut()
-            .into_iter()
-            .map(|mut r| ops::relu_layer_norm_row(r.as_slice_mut().expect("fresh"), eps))
-            .collect();
+        let inv_std2 = layer_norm_rows(&mut h, eps, ops::relu_layer_norm_row);
         let logits = matmul::matmul_packed(&h.view(), &self.packed_weights().1);
         let cache = NotebookCache {
             x_norm: x,
@@ -122,38 +114,19 @@ impl<F: Float> Trainable<F> for BFactorHead<F> {
     fn backward(&self, c: &NotebookCache<F>, g: &Array2<F>) -> (Vec<ArrayD<F>>, Array2<F>) {
         let d_w2 = matmul::matmul(&c.h_norm.t(), &g.view());
         let mut d = matmul::matmul(&g.view(), &self.w2().t());
-        for ((mut dr, y), &inv) in d
-            .rows_mut()
-            .into_iter()
-            .zip(c.h_norm.rows())
-            .zip(&c.inv_std2)
-        {
-            ops::layer_norm_backward_row(
-                dr.as_slice_mut().expect("fresh"),
-                y.as_slice().expect("fresh"),
-                inv,
-            );
-        }
-        // ReLU's derivative as a select, not a branch: the signs are random, and
-        // a mispredicted branch per element cost 12 % of a training step.
+        // Through the second layer norm, then ReLU's derivative: a select, not a
+        // branch (the signs are random; a mispredicted branch per element cost
+        // 12 % of a training step).
         let pre = c.pre_relu.as_slice().expect("fresh");
-        for (d, &a) in d.as_slice_mut().expect("fresh").iter_mut().zip(pre) {
-            *d = if a <= F::zero() { F::zero() } else { *d };
-        }
+        layer_norm_backward_rows(&mut d, &c.h_norm, &c.inv_std2, |row, dr| {
+            let w = dr.len();
+            for (d, &a) in dr.iter_mut().zip(&pre[row * w..(row + 1) * w]) {
+                *d = if a <= F::zero() { F::zero() } else { *d };
+            }
+        });
         let d_w1 = matmul::matmul(&c.x_norm.t(), &d.view());
         let mut ds = matmul::matmul(&d.view(), &self.w1().t());
-        for ((mut dr, y), &inv) in ds
-            .rows_mut()
-            .into_iter()
-            .zip(c.x_norm.rows())
-            .zip(&c.inv_std1)
-        {
-            ops::layer_norm_backward_row(
-                dr.as_slice_mut().expect("fresh"),
-                y.as_slice().expect("fresh"),
-                inv,
-            );
-        }
+        layer_norm_backward_rows(&mut ds, &c.x_norm, &c.inv_std1, |_, _| {});
         (vec![d_w1.into_dyn(), d_w2.into_dyn()], ds)
     }
 
@@ -164,6 +137,44 @@ impl<F: Float> Trainable<F> for BFactorHead<F> {
             w2.as_slice_mut().expect("owned standard layout"),
         ]
     }
+}
+
+/// Multiply-adds a row kernel costs per element, roughly, for the thread split.
+const ROW_COST: usize = 8;
+/// The same for kernels with an `exp` per element.
+const EXP_COST: usize = 24;
+
+/// `norm(row, eps)` on every row of `x` in parallel; the rows' `1/σ`.
+fn layer_norm_rows<F: Float>(x: &mut Array2<F>, eps: F, norm: fn(&mut [F], F) -> F) -> Vec<F> {
+    let width = x.ncols();
+    let mut inv_std = vec![F::zero(); x.nrows()];
+    let xs = x.as_slice_mut().expect("fresh");
+    matmul::par_rows(xs, width, &mut inv_std, 1, ROW_COST, |_, xs, inv| {
+        for (row, i) in xs.chunks_exact_mut(width).zip(inv) {
+            *i = norm(row, eps);
+        }
+    });
+    inv_std
+}
+
+/// Back through a layer norm, row by row in parallel: `d` (`∂L/∂y` in, `∂L/∂x`
+/// out) given its output `y` and `1/σ`; then `then(row, d_row)` on each row.
+fn layer_norm_backward_rows<F: Float>(
+    d: &mut Array2<F>,
+    y: &Array2<F>,
+    inv_std: &[F],
+    then: impl Fn(usize, &mut [F]) + Sync,
+) {
+    let width = d.ncols();
+    let y = y.as_slice().expect("fresh");
+    let ds = d.as_slice_mut().expect("fresh");
+    matmul::par_rows(ds, width, &mut [(); 0], 0, ROW_COST, |r0, ds, _| {
+        for (i, dr) in ds.chunks_exact_mut(width).enumerate() {
+            let r = r0 + i;
+            ops::layer_norm_backward_row(dr, &y[r * width..(r + 1) * width], inv_std[r]);
+            then(r, dr);
+        }
+    });
 }
 
 /// What the Boltz-2 head's forward pass keeps: its input rows.
@@ -321,17 +332,24 @@ pub fn softmax_expectation_backward<F: Float>(
     d_b: ArrayView1<'_, F>,
 ) -> Array2<F> {
     let mut d = Array2::zeros(logits.raw_dim());
-    for ((l, mut dl), &g) in logits.rows().into_iter().zip(d.rows_mut()).zip(d_b) {
-        if g == F::zero() {
-            continue; // masked token: exactly zero gradient
+    let k = logits.ncols().max(1);
+    let l = logits.as_standard_layout();
+    let l = l.as_slice().expect("standard layout");
+    let ds = d.as_slice_mut().expect("fresh");
+    matmul::par_rows(ds, k, &mut [(); 0], 0, EXP_COST, |r0, ds, _| {
+        for (i, dl) in ds.chunks_exact_mut(k).enumerate() {
+            let r = r0 + i;
+            let g = d_b.get(r).copied().unwrap_or_else(F::zero);
+            if g == F::zero() {
+                continue; // masked token: exactly zero gradient
+            }
+            ops::softmax_row(&l[r * k..(r + 1) * k], dl);
+            let b = dl.iter().zip(values).map(|(&p, &v)| p * v).sum::<F>();
+            for (p, &v) in dl.iter_mut().zip(values) {
+                *p = g * *p * (v - b);
+            }
         }
-        let dl = dl.as_slice_mut().expect("fresh");
-        ops::softmax_row(l.as_slice().expect("fresh"), dl);
-        let b = dl.iter().zip(values).map(|(&p, &v)| p * v).sum::<F>();
-        for (p, &v) in dl.iter_mut().zip(values) {
-            *p = g * *p * (v - b);
-        }
-    }
+    });
     d
 }
 
