@@ -5,19 +5,19 @@
 
 use ndarray::{ArrayBase, Data, Dimension};
 
-use crate::{Error, Float, Result};
+use crate::{ops, Error, Float, Result};
 
 /// The first non-finite element of `a`, as an error naming `what`.
 pub(crate) fn finite<F: Float, S: Data<Elem = F>, D: Dimension>(
     what: &str,
     a: &ArrayBase<S, D>,
 ) -> Result<()> {
-    // Fast path over contiguous memory; the logical-order search below only runs
-    // to locate the first bad element for the message.
-    if let Some(s) = a.as_slice_memory_order() {
-        if s.iter().all(|v| v.is_finite()) {
-            return Ok(());
-        }
+    // Vectorised screen over contiguous memory; the logical-order search below
+    // only runs to locate the first bad element for the message.
+    if a.as_slice_memory_order()
+        .is_some_and(|s| ops::screen(s, false))
+    {
+        return Ok(());
     }
     match a.iter().enumerate().find(|(_, v)| !v.is_finite()) {
         None => Ok(()),
@@ -34,6 +34,11 @@ pub(crate) fn mask<F: Float, S: Data<Elem = F>, D: Dimension>(
     what: &str,
     m: &ArrayBase<S, D>,
 ) -> Result<()> {
+    if m.as_slice_memory_order()
+        .is_some_and(|s| ops::screen(s, true))
+    {
+        return Ok(());
+    }
     match m
         .iter()
         .enumerate()

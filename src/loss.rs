@@ -42,7 +42,7 @@ pub use binned::{
 
 use ndarray::{ArrayBase, ArrayView2, Axis, Data, Dimension, Ix2};
 
-use crate::{check, ops, Error, Float, Result};
+use crate::{check, Error, Float, Result};
 
 /// Added to each standard deviation before dividing, and to the weight sum, as the
 /// notebook does.
@@ -448,20 +448,11 @@ where
         pred.shape(),
         "the shape of prediction",
     )?;
-    // Vectorised screening; the exact checks (which name the first bad element)
-    // run only when it fails.
-    if !(quick_finite(pred) && quick_finite(target)) {
-        check::finite("prediction", pred)?;
-        check::finite("target", target)?;
-    }
+    check::finite("prediction", pred)?;
+    check::finite("target", target)?;
     if let Some(m) = mask {
         check::same_shape("mask", m.shape(), pred.shape(), "the shape of prediction")?;
-        let ok = m
-            .as_slice_memory_order()
-            .is_some_and(|s| ops::screen(s, true));
-        if !ok {
-            check::mask("mask", m)?;
-        }
+        check::mask("mask", m)?;
     }
     let p = as_rows(pred);
     let t = as_rows(target);
@@ -493,12 +484,6 @@ where
         });
     }
     Ok(F::from_f64_lossy(total / rows as f64))
-}
-
-/// Whether every value is finite, when `a` is contiguous (`false` otherwise).
-fn quick_finite<F: Float, S: Data<Elem = F>, D: Dimension>(a: &ArrayBase<S, D>) -> bool {
-    a.as_slice_memory_order()
-        .is_some_and(|s| ops::screen(s, false))
 }
 
 /// The loss's name in overflow messages (`normalized_mse_masked` reports as
