@@ -212,26 +212,12 @@ fn lane_min<F: Float>(x: &[F]) -> F {
 /// Whether every value of `x` is finite (and, with `nonneg`, `>= 0`), in one
 /// vectorised pass with the widest instructions the CPU has.
 pub(crate) fn screen<F: Float>(x: &[F], nonneg: bool) -> bool {
-    /// Chunks of 64 are reduced with `&` (no branch inside, so it vectorises to
-    /// compares and mask ands) and the loop stops at the first bad chunk.
-    #[inline(always)]
-    fn body<F: Float, const NONNEG: bool>(x: &[F]) -> bool {
-        #[inline(always)]
-        fn ok<F: Float, const NONNEG: bool>(c: &[F]) -> bool {
-            // `v · 0` is ±0 for finite `v` and NaN for ±inf and NaN.
-            c.iter().fold(true, |ok, &v| {
-                ok & (v * F::zero() == F::zero()) & (!NONNEG | (v >= F::zero()))
-            })
-        }
-        let mut chunks = x.chunks_exact(64);
-        chunks.by_ref().all(ok::<F, NONNEG>) && ok::<F, NONNEG>(chunks.remainder())
-    }
     #[inline(always)]
     fn dispatch<F: Float>(x: &[F], nonneg: bool) -> bool {
         if nonneg {
-            body::<F, true>(x)
+            screen_in_place::<F, true>(x)
         } else {
-            body::<F, false>(x)
+            screen_in_place::<F, false>(x)
         }
     }
     #[cfg(target_arch = "x86_64")]
@@ -256,21 +242,27 @@ pub(crate) fn screen<F: Float>(x: &[F], nonneg: bool) -> bool {
     dispatch(x, nonneg)
 }
 
-/// Whether every value is finite, without an early exit so that it vectorises:
-/// `v · 0` is ±0 for finite `v` and NaN for infinities and NaN.
+/// [`screen`] compiled into the caller (for callers already inside a
+/// `#[target_feature]` function): chunks of 64 are reduced with `&` (no branch
+/// inside, so it vectorises to compares and mask ands), stopping at the first
+/// bad chunk.
+#[inline(always)]
+fn screen_in_place<F: Float, const NONNEG: bool>(x: &[F]) -> bool {
+    #[inline(always)]
+    fn ok<F: Float, const NONNEG: bool>(c: &[F]) -> bool {
+        // `v · 0` is ±0 for finite `v` and NaN for ±inf and NaN.
+        c.iter().fold(true, |ok, &v| {
+            ok & (v * F::zero() == F::zero()) & (!NONNEG | (v >= F::zero()))
+        })
+    }
+    let mut chunks = x.chunks_exact(64);
+    chunks.by_ref().all(ok::<F, NONNEG>) && ok::<F, NONNEG>(chunks.remainder())
+}
+
+/// Whether every value is finite, compiled into the caller.
 #[inline(always)]
 pub(crate) fn all_finite<F: Float>(x: &[F]) -> bool {
-    let mut acc = [F::zero(); LANES];
-    let mut chunks = x.chunks_exact(LANES);
-    for c in &mut chunks {
-        for l in 0..LANES {
-            acc[l] += c[l] * F::zero();
-        }
-    }
-    for (a, &v) in acc.iter_mut().zip(chunks.remainder()) {
-        *a += v * F::zero();
-    }
-    reduce_lanes(acc) == F::zero()
+    screen_in_place::<F, false>(x)
 }
 
 /// `Σ exp(x - max)`, over lanes.
