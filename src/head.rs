@@ -443,8 +443,7 @@ impl<F: Float> Job<'_, F> {
         }
         let left = parts / 2;
         // Equal shares in whole tail steps of rows (the right part takes the rest).
-        let step = self.w1.tail_rows();
-        let per = (rows.len() / parts / step * step).max(step);
+        let per = matmul::share_len(rows.len(), parts, self.w1.tail_rows());
         let mid = (rows.start + per * left).min(rows.end);
         let (l_logits, r_logits) = logits.split_at_mut((mid - rows.start) * self.k);
         let (l_b, r_b) = bfactor.split_at_mut(mid - rows.start);

@@ -133,11 +133,17 @@ pub(crate) fn par_rows<T: Send, U: Send>(
     par_each(&mut parts, &|(r0, pa, pb)| f(*r0, pa, pb));
 }
 
+/// The length of each but the last of `parts` near-equal shares of `rows`: a
+/// multiple of `align` (at least `align`), the last share taking the rest.
+pub(crate) fn share_len(rows: usize, parts: usize, align: usize) -> usize {
+    (rows / parts.max(1) / align * align).max(align)
+}
+
 /// Splits `0..rows` into `parts` contiguous ranges of near-equal length, each
 /// (except possibly the last, which takes the rest) a multiple of `align`.
 pub(crate) fn split_rows(rows: usize, parts: usize, align: usize) -> Vec<Range<usize>> {
     let parts = parts.max(1);
-    let per = (rows / parts / align * align).max(align);
+    let per = share_len(rows, parts, align);
     let mut out = Vec::with_capacity(parts);
     let mut start = 0;
     while start < rows || out.is_empty() {
