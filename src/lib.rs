@@ -57,7 +57,8 @@ pub use ndarray;
 /// The `rand` this crate draws from (`init` takes its `Rng`), re-exported likewise.
 pub use rand;
 
-/// The README's examples, compiled and run as doctests.
+/// The README's examples, compiled and run as doctests (with the default weight
+/// formats, which they save and load).
 #[doc = include_str!("../README.md")]
-#[cfg(doctest)]
+#[cfg(all(doctest, feature = "safetensors", feature = "npy"))]
 pub struct ReadmeDoctests;

@@ -20,6 +20,7 @@
 //! [`Error::UnsupportedDtype`].
 //!
 //! ```
+//! # #[cfg(feature = "safetensors")] {
 //! use bfactor::boltz2::{Boltz2Head, Boltz2HeadConfig};
 //! use rand::{rngs::StdRng, SeedableRng};
 //!
@@ -29,13 +30,14 @@
 //! let back = Boltz2Head::<f32>::load(&path)?;
 //! assert_eq!(back, head);
 //! # std::fs::remove_file(&path).ok();
+//! # }
 //! # Ok::<(), bfactor::Error>(())
 //! ```
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use ndarray::{Array, ArrayBase, ArrayD, Data, Dimension, IxDyn};
+use ndarray::{Array, ArrayBase, ArrayD, Data, Dimension};
 
 use crate::boltz2::Boltz2Head;
 use crate::{check, BFactorHead, BFactorHeadConfig, Error, Float, Result};
@@ -281,7 +283,7 @@ mod st {
                     continue;
                 }
             };
-            let t = ArrayD::from_shape_vec(IxDyn(view.shape()), values).map_err(|e| {
+            let t = ArrayD::from_shape_vec(ndarray::IxDyn(view.shape()), values).map_err(|e| {
                 format_error(
                     path,
                     format!("tensor {name:?}: data does not fill its shape: {e}"),
@@ -310,7 +312,7 @@ mod npy {
             let mut out = NamedTensors::new();
             for name in names {
                 let key = name.strip_suffix(".npy").unwrap_or(&name).to_string();
-                match npz.by_name::<ndarray::OwnedRepr<f64>, IxDyn>(&name) {
+                match npz.by_name::<ndarray::OwnedRepr<f64>, ndarray::IxDyn>(&name) {
                     Ok(a) => {
                         out.tensors.insert(key, a);
                         continue;
@@ -318,7 +320,7 @@ mod npy {
                     Err(ReadNpzError::Npy(ReadNpyError::WrongDescriptor(_))) => {}
                     Err(e) => return Err(format_error(path, format!("member {name:?}: {e}"))),
                 }
-                match npz.by_name::<ndarray::OwnedRepr<f32>, IxDyn>(&name) {
+                match npz.by_name::<ndarray::OwnedRepr<f32>, ndarray::IxDyn>(&name) {
                     Ok(a) => {
                         out.tensors.insert(key, a.mapv(f64::from));
                     }
@@ -349,7 +351,7 @@ mod npy {
     }
 
     /// Reads one float32 or float64 `.npy` file (as written by `np.save`) into an
-    /// `F` array of dimension `D` (e.g. [`type@ndarray::Ix2`] or [`type@IxDyn`]).
+    /// `F` array of dimension `D` (e.g. [`type@ndarray::Ix2`] or [`type@ndarray::IxDyn`]).
     pub fn read_npy<F: Float, D: Dimension>(path: impl AsRef<Path>) -> Result<Array<F, D>> {
         let path = path.as_ref();
         let name = path.display().to_string();

@@ -3,6 +3,8 @@
 //! the logits PyTorch computes; save → load round trips are bitwise; every bad
 //! file is the documented [`bfactor::Error`]. Fixtures in
 //! `tests/fixtures/boltz2/weights/` come from `scripts/gen_boltz2_fixtures.py`.
+//! Needs both weight formats (the default features).
+#![cfg(all(feature = "safetensors", feature = "npy"))]
 
 mod common;
 
