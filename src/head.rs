@@ -28,7 +28,7 @@ use rand_distr::StandardNormal;
 
 use crate::matmul::{self, AlignedBuf, MatPtr, PackedB};
 use crate::numpy_rng::NumpyRandom;
-use crate::{bins, check, ops, Error, Float, Result};
+use crate::{bins, check, ops, pool, Error, Float, Result};
 
 /// Sizes and constants of a [`BFactorHead`], with the notebook's defaults.
 #[derive(Clone, Debug, PartialEq)]
@@ -302,7 +302,8 @@ impl<F: Float> BFactorHead<F> {
         let logits = out.logits.as_slice_mut().expect("standard layout");
         let bfactor = out.bfactor.as_slice_mut().expect("standard layout");
         let (w1, w2) = self.packed_weights();
-        let threads = matmul::threads_for(rows, rows * c * (c + k));
+        let split = pool::Split::new(rows, rows * c * (c + k));
+        let threads = split.threads();
         if workspace.blocks.len() < threads {
             workspace.blocks.resize_with(threads, Default::default);
         }
@@ -322,6 +323,7 @@ impl<F: Float> BFactorHead<F> {
             bfactor,
             &mut workspace.blocks[..threads],
         );
+        drop(split);
         // Report what the unfused pass would report first: bad input, then the
         // first layer norm, the second, and overflowing logits.
         if let Some(row) = errors.ln1 {
@@ -443,12 +445,12 @@ impl<F: Float> Job<'_, F> {
         }
         let left = parts / 2;
         // Equal shares in whole tail steps of rows (the right part takes the rest).
-        let per = matmul::share_len(rows.len(), parts, self.w1.tail_rows());
+        let per = pool::share_len(rows.len(), parts, self.w1.tail_rows());
         let mid = (rows.start + per * left).min(rows.end);
         let (l_logits, r_logits) = logits.split_at_mut((mid - rows.start) * self.k);
         let (l_b, r_b) = bfactor.split_at_mut(mid - rows.start);
         let (l_s, r_s) = scratch.split_at_mut(left);
-        let (a, b) = join(
+        let (a, b) = pool::join(
             || self.run(rows.start..mid, left, l_logits, l_b, l_s),
             || self.run(mid..rows.end, parts - left, r_logits, r_b, r_s),
         );
@@ -574,17 +576,6 @@ impl<F: Float> Job<'_, F> {
     }
 }
 
-fn join<A: Send, B: Send>(a: impl FnOnce() -> A + Send, b: impl FnOnce() -> B + Send) -> (A, B) {
-    #[cfg(feature = "threads")]
-    {
-        rayon::join(a, b)
-    }
-    #[cfg(not(feature = "threads"))]
-    {
-        (a(), b())
-    }
-}
-
 /// Scratch space owned by a head but not part of its identity: always equal,
 /// cloned empty.
 #[derive(Default)]
@@ -650,14 +641,17 @@ mod tests {
     fn check<F: Float>() {
         // Large enough to be split over threads and into several row blocks, with
         // a row tail that is not a multiple of any kernel's tile.
-        let (b, n, c) = (3, 331, 48);
+        let (b, n, c) = (3, 331, 80);
         let head = BFactorHeadConfig::new(c)
             .init::<F, _>(&mut StdRng::seed_from_u64(7))
             .unwrap();
         let s = Array3::from_shape_fn((b, n, c), |(i, j, k)| {
             F::from_f64_lossy(((i * 131 + j * 17 + k * 7) % 23) as f64 * 0.4 - 4.0)
         });
-        assert!(matmul::threads_for(b * n, b * n * c * (c + 64)) > 1 || matmul::num_threads() == 1);
+        assert!(
+            pool::Split::new(b * n, b * n * c * (c + 64)).threads() > 1
+                || matmul::num_threads() == 1
+        );
         let all = head.forward(&s).unwrap();
         // One thread gives the same bits as several (the setting is global, but
         // results never depend on it, so concurrent tests are unaffected).

@@ -42,6 +42,7 @@ pub mod loss;
 pub mod matmul;
 pub mod numpy_rng;
 pub mod ops;
+mod pool;
 #[cfg(feature = "structure")]
 pub mod structure;
 pub mod synthetic;

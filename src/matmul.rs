@@ -28,135 +28,20 @@
 
 use std::any::TypeId;
 use std::ops::Range;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
 use ndarray::{Array2, ArrayView2};
 
+use crate::pool::{par_each, split_rows, Split};
 use crate::Float;
+
+pub use crate::pool::{num_threads, set_num_threads};
 
 /// Reduction block: how many `k` steps one micro-kernel call runs before storing
 /// its accumulators. (Blocking never changes the result; see the module docs.)
 const KC: usize = 256;
 /// Row block: rows of `a` packed together (a multiple of every kernel's `MR`).
 const MC: usize = 96;
-
-/// Below this many multiply-adds a product stays on the calling thread. (A
-/// `[50, 128]` forward pass, 1.2 M, runs 22 → 19 µs at best on two threads of a
-/// 2-core Xeon VM, but its median is worse in some runs: waking the second
-/// thread costs tens of µs whenever the hypervisor has descheduled it.)
-const PARALLEL_MIN_FMAS: usize = 4_000_000;
-
-/// Each thread gets at least one row block.
-const MIN_ROWS_PER_THREAD: usize = MC;
-
-static MAX_THREADS: AtomicUsize = AtomicUsize::new(0);
-
-/// Limits the threads the matrix products and the heads use (`0`, the default,
-/// means all the cores the thread pool has; `1` switches threading off). Results
-/// are the same bits for any setting. Without the `threads` feature, everything
-/// runs on the calling thread whatever this says.
-pub fn set_num_threads(n: usize) {
-    MAX_THREADS.store(n, Ordering::Relaxed);
-}
-
-/// The number of threads a large product uses now (1 without the `threads`
-/// feature).
-pub fn num_threads() -> usize {
-    #[cfg(feature = "threads")]
-    {
-        let pool = rayon::current_num_threads().max(1);
-        match MAX_THREADS.load(Ordering::Relaxed) {
-            0 => pool,
-            n => n.min(pool),
-        }
-    }
-    #[cfg(not(feature = "threads"))]
-    {
-        1
-    }
-}
-
-/// How many threads a job of `fmas` multiply-adds over `rows` rows should use.
-pub(crate) fn threads_for(rows: usize, fmas: usize) -> usize {
-    if fmas < PARALLEL_MIN_FMAS {
-        return 1;
-    }
-    let by_work = fmas / (PARALLEL_MIN_FMAS / 2);
-    num_threads()
-        .min(by_work)
-        .min(rows.div_ceil(MIN_ROWS_PER_THREAD))
-        .max(1)
-}
-
-/// Runs `f` on `parts` disjoint pieces in parallel (on the calling thread if
-/// `parts.len() == 1`), by recursive `rayon::join`, allocating nothing.
-pub(crate) fn par_each<T: Send>(parts: &mut [T], f: &(impl Fn(&mut T) + Sync)) {
-    match parts.len() {
-        0 => {}
-        1 => f(&mut parts[0]),
-        n => {
-            let (a, b) = parts.split_at_mut(n / 2);
-            #[cfg(feature = "threads")]
-            rayon::join(|| par_each(a, f), || par_each(b, f));
-            #[cfg(not(feature = "threads"))]
-            {
-                par_each(a, f);
-                par_each(b, f);
-            }
-        }
-    }
-}
-
-/// Row-wise work in parallel: `a` (`rows × wa`) and `b` (`rows × wb`, or empty
-/// with `wb = 0`) are split by rows into as many parts as a job of
-/// `rows · wa · cost` operations merits, and `f(first_row, a_part, b_part)` runs
-/// on each. Rows are independent, so the result does not depend on the split.
-pub(crate) fn par_rows<T: Send, U: Send>(
-    a: &mut [T],
-    wa: usize,
-    b: &mut [U],
-    wb: usize,
-    cost: usize,
-    f: impl Fn(usize, &mut [T], &mut [U]) + Sync,
-) {
-    let rows = a.len() / wa.max(1);
-    let threads = threads_for(rows, rows * wa * cost);
-    let mut parts = Vec::with_capacity(threads);
-    let (mut a, mut b) = (a, b);
-    for r in split_rows(rows, threads, 1) {
-        let (ha, ta) = a.split_at_mut(r.len() * wa);
-        let (hb, tb) = b.split_at_mut(r.len() * wb);
-        parts.push((r.start, ha, hb));
-        (a, b) = (ta, tb);
-    }
-    par_each(&mut parts, &|(r0, pa, pb)| f(*r0, pa, pb));
-}
-
-/// The length of each but the last of `parts` near-equal shares of `rows`: a
-/// multiple of `align` (at least `align`), the last share taking the rest.
-pub(crate) fn share_len(rows: usize, parts: usize, align: usize) -> usize {
-    (rows / parts.max(1) / align * align).max(align)
-}
-
-/// Splits `0..rows` into `parts` contiguous ranges of near-equal length, each
-/// (except possibly the last, which takes the rest) a multiple of `align`.
-pub(crate) fn split_rows(rows: usize, parts: usize, align: usize) -> Vec<Range<usize>> {
-    let parts = parts.max(1);
-    let per = share_len(rows, parts, align);
-    let mut out = Vec::with_capacity(parts);
-    let mut start = 0;
-    while start < rows || out.is_empty() {
-        let end = (start + per.max(1)).min(rows);
-        out.push(start..end);
-        start = end;
-        if out.len() == parts {
-            out.last_mut().expect("non-empty").end = rows;
-            break;
-        }
-    }
-    out
-}
 
 // ---------------------------------------------------------------- kernels
 
@@ -777,9 +662,9 @@ pub(crate) fn matmul_packed<F: Float>(a: &ArrayView2<'_, F>, b: &PackedB<F>) -> 
     let (m, n) = (a.nrows(), b.n());
     let mut c = Array2::<F>::zeros((m, n));
     let ap = MatPtr::from_view(a);
-    let threads = threads_for(m, m * n * b.k());
+    let split = Split::new(m, m * n * b.k());
     let out = c.as_slice_mut().expect("fresh array");
-    let ranges = split_rows(m, threads, b.tail_rows());
+    let ranges = split_rows(m, split.threads(), b.tail_rows());
     // One (rows, output rows) task per thread.
     let mut tasks: Vec<(Range<usize>, &mut [F])> = Vec::with_capacity(ranges.len());
     let mut rest = out;
@@ -894,29 +779,6 @@ mod tests {
                         (f64::from(*x) - y).abs() <= 1e-4 * (1.0 + y.abs()),
                         "{level:?}"
                     );
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn split_rows_covers_in_aligned_balanced_parts() {
-        for rows in [0, 1, 3, 4, 50, 511, 512, 4096] {
-            for parts in 1..=5 {
-                for align in [1, 2, 4, 12] {
-                    let r = split_rows(rows, parts, align);
-                    assert!(!r.is_empty() && r.len() <= parts, "{rows} {parts} {align}");
-                    assert_eq!(r[0].start, 0);
-                    assert_eq!(r.last().unwrap().end, rows);
-                    for w in r.windows(2) {
-                        assert_eq!(w[0].end, w[1].start);
-                        assert_eq!(w[0].len() % align, 0, "{rows} {parts} {align}: {r:?}");
-                    }
-                    if rows >= parts * align {
-                        assert_eq!(r.len(), parts, "{rows} {parts} {align}: {r:?}");
-                        let (lo, hi) = (r[0].len(), r.last().unwrap().len());
-                        assert!(hi - lo < parts * align, "{rows} {parts} {align}: {r:?}");
-                    }
                 }
             }
         }

@@ -37,7 +37,7 @@ use ndarray::{
 
 use crate::boltz2::Boltz2Head;
 use crate::loss::{self, RowMoments, NORMALIZATION_EPS, WEIGHT_SUM_EPS};
-use crate::{bins, check, matmul, ops, BFactorHead, Error, Float, Result};
+use crate::{bins, check, matmul, ops, pool, BFactorHead, Error, Float, Result};
 
 /// The loss a head is trained on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -149,7 +149,7 @@ fn layer_norm_rows<F: Float>(x: &mut Array2<F>, eps: F, norm: fn(&mut [F], F) ->
     let width = x.ncols();
     let mut inv_std = vec![F::zero(); x.nrows()];
     let xs = x.as_slice_mut().expect("fresh");
-    matmul::par_rows(xs, width, &mut inv_std, 1, ROW_COST, |_, xs, inv| {
+    pool::par_rows(xs, width, &mut inv_std, 1, ROW_COST, |_, xs, inv| {
         for (row, i) in xs.chunks_exact_mut(width).zip(inv) {
             *i = norm(row, eps);
         }
@@ -168,7 +168,7 @@ fn layer_norm_backward_rows<F: Float>(
     let width = d.ncols();
     let y = y.as_slice().expect("fresh");
     let ds = d.as_slice_mut().expect("fresh");
-    matmul::par_rows(ds, width, &mut [(); 0], 0, ROW_COST, |r0, ds, _| {
+    pool::par_rows(ds, width, &mut [(); 0], 0, ROW_COST, |r0, ds, _| {
         for (i, dr) in ds.chunks_exact_mut(width).enumerate() {
             let r = r0 + i;
             ops::layer_norm_backward_row(dr, &y[r * width..(r + 1) * width], inv_std[r]);
@@ -336,7 +336,7 @@ pub fn softmax_expectation_backward<F: Float>(
     let l = logits.as_standard_layout();
     let l = l.as_slice().expect("standard layout");
     let ds = d.as_slice_mut().expect("fresh");
-    matmul::par_rows(ds, k, &mut [(); 0], 0, EXP_COST, |r0, ds, _| {
+    pool::par_rows(ds, k, &mut [(); 0], 0, EXP_COST, |r0, ds, _| {
         for (i, dl) in ds.chunks_exact_mut(k).enumerate() {
             let r = r0 + i;
             let g = d_b.get(r).copied().unwrap_or_else(F::zero);
