@@ -11,14 +11,18 @@
 //! `forward_<dtype>_1thread/...` repeats the largest forward pass with threading
 //! switched off (`bfactor::matmul::set_num_threads(1)`), and `matmul_<dtype>/2048`
 //! times one 2048³ product of [`bfactor::matmul::matmul`], the crate's own
-//! matrix-multiply rate. `scripts/compare_bench.py` runs this and the NumPy script
-//! and prints the ratios.
+//! matrix-multiply rate. `forward_f32_after_idle/...` times single calls that
+//! each follow 1 ms of idling, when the thread pool's workers are asleep.
+//! `scripts/compare_bench.py` runs this and the NumPy script and prints the
+//! ratios.
 
 use std::hint::black_box;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bfactor::{loss, BFactorHeadConfig, Float};
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use criterion::{
+    criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode, Throughput,
+};
 use ndarray::{Array, Array1, Dimension, IntoDimension};
 use rand::{rngs::StdRng, Rng, SeedableRng};
 use rand_distr::StandardNormal;
@@ -96,6 +100,43 @@ fn bench_matmul<F: Float>(c: &mut Criterion) {
     group.bench_function(BenchmarkId::from_parameter(n), |bench| {
         bench.iter(|| bfactor::matmul::matmul(&black_box(&a).view(), &b.view()))
     });
+    group.finish();
+}
+
+/// A forward pass after 1 ms idle (untimed), as in a program that parses a
+/// structure between calls: the thread pool's workers have gone to sleep, and
+/// small passes should stay on the calling thread rather than wait for one.
+fn bench_forward_after_idle(c: &mut Criterion) {
+    let mut group = c.benchmark_group("forward_f32_after_idle");
+    // Few calls: each costs 1 ms of idle time on top of the timed part.
+    group
+        .sample_size(10)
+        .sampling_mode(SamplingMode::Flat)
+        .warm_up_time(Duration::from_millis(20))
+        .measurement_time(Duration::from_millis(100));
+    for (n, c_s) in [(50, 128), (512, 384)] {
+        let head = BFactorHeadConfig::new(c_s)
+            .with_num_bins(NUM_BINS)
+            .init::<f32, _>(&mut StdRng::seed_from_u64(0))
+            .expect("valid config");
+        let s = randn::<f32, _>(&mut StdRng::seed_from_u64(1), (n, c_s));
+        group.bench_with_input(
+            BenchmarkId::from_parameter(format!("{n}x{c_s}")),
+            &s,
+            |b, s| {
+                b.iter_custom(|iters| {
+                    let mut timed = Duration::ZERO;
+                    for _ in 0..iters {
+                        std::thread::sleep(Duration::from_millis(1));
+                        let t = Instant::now();
+                        black_box(head.forward(black_box(s)).expect("finite input"));
+                        timed += t.elapsed();
+                    }
+                    timed
+                })
+            },
+        );
+    }
     group.finish();
 }
 
@@ -201,6 +242,7 @@ fn forward(c: &mut Criterion) {
     bench_forward_batched(c);
     bench_forward_single_thread::<f32>(c);
     bench_forward_single_thread::<f64>(c);
+    bench_forward_after_idle(c);
 }
 
 fn matmul(c: &mut Criterion) {
