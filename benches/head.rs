@@ -199,9 +199,12 @@ fn bench_losses<F: Float>(c: &mut Criterion) {
 }
 
 /// One training step of the notebook head at `[8, 512, 384]` f32: forward, the
-/// normalized MSE and its gradient, backward through the head, an AdamW update.
+/// normalized MSE and its gradient, backward through the head, an AdamW update;
+/// then the same without the input's gradient (`params_only`, as `fit` trains).
 fn bench_train_step(c: &mut Criterion) {
-    use bfactor::train::grad::{loss_and_gradients, Objective, Trainable};
+    use bfactor::train::grad::{
+        loss_and_gradients, loss_and_parameter_gradients, Objective, Trainable,
+    };
     use bfactor::train::optim::{AdamWConfig, Optimizer};
     let (batch, n, c_s) = (8, 512, 384);
     let mut head = BFactorHeadConfig::new(c_s)
@@ -222,6 +225,30 @@ fn bench_train_step(c: &mut Criterion) {
                 let g =
                     loss_and_gradients(&head, Objective::NormalizedMse, &s, &target, Some(&mask))
                         .expect("valid input");
+                let grads: Vec<&[f32]> = g
+                    .params
+                    .iter()
+                    .map(|t| t.as_slice().expect("owned"))
+                    .collect();
+                adam.step(&mut head.parameters_mut(), &grads)
+                    .expect("finite gradients");
+                black_box(g.loss)
+            })
+        },
+    );
+    // The same step as `fit` takes it: without ∂L/∂s (NumPy's step computes it).
+    group.bench_function(
+        BenchmarkId::new("params_only", format!("{batch}x{n}x{c_s}")),
+        |b| {
+            b.iter(|| {
+                let g = loss_and_parameter_gradients(
+                    &head,
+                    Objective::NormalizedMse,
+                    &s,
+                    &target,
+                    Some(&mask),
+                )
+                .expect("valid input");
                 let grads: Vec<&[f32]> = g
                     .params
                     .iter()

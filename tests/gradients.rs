@@ -50,7 +50,9 @@
 //! loss, so `L` is constant in them and both gradients are exactly 0.
 
 use bfactor::boltz2::{Boltz2Head, Boltz2HeadConfig};
-use bfactor::train::grad::{loss_and_gradients, Gradients, Objective};
+use bfactor::train::grad::{
+    loss_and_gradients, loss_and_parameter_gradients, Gradients, Objective, ParameterGradients,
+};
 use bfactor::{bins, loss, ops, BFactorHead, BFactorHeadConfig};
 use ndarray::{Array, Array1, Array2, Array3, ArrayD, Axis, Ix1, Ix2, RemoveAxis};
 use rand::rngs::StdRng;
@@ -152,6 +154,21 @@ impl Head {
         match self {
             Head::Notebook(h) => loss_and_gradients(h, obj, s, target, mask),
             Head::Boltz2(h) => loss_and_gradients(h, obj, s, target, mask),
+        }
+        .unwrap()
+    }
+
+    /// The parameter-only variant training uses.
+    fn parameter_gradients<D: RemoveAxis>(
+        &self,
+        obj: Objective,
+        s: &Array<f64, D>,
+        target: &Array<f64, D::Smaller>,
+        mask: Option<&Array<f64, D::Smaller>>,
+    ) -> ParameterGradients<f64> {
+        match self {
+            Head::Notebook(h) => loss_and_parameter_gradients(h, obj, s, target, mask),
+            Head::Boltz2(h) => loss_and_parameter_gradients(h, obj, s, target, mask),
         }
         .unwrap()
     }
@@ -413,6 +430,10 @@ fn check_case<D: RemoveAxis>(
     let ones = Array::ones(target.raw_dim());
     let public_mask = mask.as_ref().unwrap_or(&ones);
     let g = head.gradients(obj, &s, &target, mask.as_ref());
+    // Training's variant skips ∂L/∂s and gives the same loss and parameter
+    // gradients, bit for bit.
+    let p = head.parameter_gradients(obj, &s, &target, mask.as_ref());
+    assert_eq!((p.loss, &p.params), (g.loss, &g.params), "{label}");
 
     // The loss itself.
     let l0 = head.public_loss(obj, &s, &target, public_mask);

@@ -25,7 +25,7 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 
-use super::grad::{loss_and_gradients, Objective, Trainable};
+use super::grad::{loss_and_parameter_gradients, Objective, Trainable};
 use super::optim::{clip_grad_norm, AdamConfig, AdamWConfig, LrSchedule, Optimizer, SgdConfig};
 use crate::{check, loss, ops, Error, Float, Result};
 
@@ -348,7 +348,13 @@ pub fn fit<F: Float, H: Trainable<F>>(
                 optimizer.set_learning_rate(schedule.lr_at(step));
             }
             let (s, target, mask) = pad_batch(data, batch, width);
-            let mut g = match loss_and_gradients(head, config.objective, &s, &target, Some(&mask)) {
+            let mut g = match loss_and_parameter_gradients(
+                head,
+                config.objective,
+                &s,
+                &target,
+                Some(&mask),
+            ) {
                 Ok(g) => g,
                 // A minibatch with nothing to learn from (e.g. every protein constant
                 // under Pearson) is skipped rather than ending the run.
