@@ -218,48 +218,38 @@ fn bench_train_step(c: &mut Criterion) {
     let mut adam = AdamWConfig::new().init::<f32>().expect("valid config");
     let mut group = c.benchmark_group("train_step_f32");
     group.throughput(Throughput::Elements((batch * n) as u64));
-    group.bench_function(
-        BenchmarkId::from_parameter(format!("{batch}x{n}x{c_s}")),
-        |b| {
+    let size = format!("{batch}x{n}x{c_s}");
+    // `params_only`: the step as `fit` takes it, without ∂L/∂s (NumPy's step
+    // computes it, like the first).
+    for params_only in [false, true] {
+        let id = if params_only {
+            BenchmarkId::new("params_only", &size)
+        } else {
+            BenchmarkId::from_parameter(&size)
+        };
+        group.bench_function(id, |b| {
             b.iter(|| {
-                let g =
-                    loss_and_gradients(&head, Objective::NormalizedMse, &s, &target, Some(&mask))
-                        .expect("valid input");
-                let grads: Vec<&[f32]> = g
-                    .params
+                let objective = Objective::NormalizedMse;
+                let (loss, params) = if params_only {
+                    let g =
+                        loss_and_parameter_gradients(&head, objective, &s, &target, Some(&mask));
+                    let g = g.expect("valid input");
+                    (g.loss, g.params)
+                } else {
+                    let g = loss_and_gradients(&head, objective, &s, &target, Some(&mask));
+                    let g = g.expect("valid input");
+                    (g.loss, g.params)
+                };
+                let grads: Vec<&[f32]> = params
                     .iter()
                     .map(|t| t.as_slice().expect("owned"))
                     .collect();
                 adam.step(&mut head.parameters_mut(), &grads)
                     .expect("finite gradients");
-                black_box(g.loss)
+                black_box(loss)
             })
-        },
-    );
-    // The same step as `fit` takes it: without ∂L/∂s (NumPy's step computes it).
-    group.bench_function(
-        BenchmarkId::new("params_only", format!("{batch}x{n}x{c_s}")),
-        |b| {
-            b.iter(|| {
-                let g = loss_and_parameter_gradients(
-                    &head,
-                    Objective::NormalizedMse,
-                    &s,
-                    &target,
-                    Some(&mask),
-                )
-                .expect("valid input");
-                let grads: Vec<&[f32]> = g
-                    .params
-                    .iter()
-                    .map(|t| t.as_slice().expect("owned"))
-                    .collect();
-                adam.step(&mut head.parameters_mut(), &grads)
-                    .expect("finite gradients");
-                black_box(g.loss)
-            })
-        },
-    );
+        });
+    }
     group.finish();
 }
 
