@@ -1,8 +1,8 @@
 //! Threads: when work is split over the cores, and the pool that runs it.
 //!
 //! Every parallel loop in the crate (the heads' row blocks, [`crate::matmul`]'s
-//! row split, the training step's row-wise passes) goes through [`threads_for`]
-//! and [`join`]. Rows are independent and every kernel's arithmetic order is fixed,
+//! row split, the training step's row-wise passes) is sized by a [`Split`] and
+//! run by [`join`]. Rows are independent and every kernel's arithmetic order is fixed,
 //! so a result is the same bits however it is split.
 //!
 //! The pool is micropool's global pool, not rayon's: its idle workers spin for a
@@ -113,6 +113,7 @@ pub(crate) struct Split {
 }
 
 impl Split {
+    /// The split for a job starting now.
     pub(crate) fn new(rows: usize, fmas: usize) -> Self {
         let max = num_threads();
         if max <= 1 || fmas < PARALLEL_MIN_FMAS {
