@@ -11,10 +11,16 @@
 //! `forward_<dtype>_1thread/...` repeats the largest forward pass with threading
 //! switched off (`bfactor::matmul::set_num_threads(1)`), and `matmul_<dtype>/2048`
 //! times one 2048³ product of [`bfactor::matmul::matmul`], the crate's own
-//! matrix-multiply rate. `forward_f32_after_idle/...` times single calls that
+//! matrix-multiply rate. `fma_peak/<dtype>` (and `..._1thread`) runs register-only
+//! vector FMAs on every core: the arithmetic ceiling no product can pass (x86-64
+//! with AVX2 or AVX-512 only). `forward_f32_after_idle/...` times single calls that
 //! each follow 1 ms of idling, when the thread pool's workers are asleep.
 //! `scripts/compare_bench.py` runs this and the NumPy script and prints the
 //! ratios.
+
+#[cfg(target_arch = "x86_64")]
+#[path = "support/fma_peak.rs"]
+mod fma_peak;
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -262,7 +268,57 @@ fn forward(c: &mut Criterion) {
     bench_forward_after_idle(c);
 }
 
+/// Register-only FMAs on all cores and on one: `Throughput` is in FLOPs, so
+/// criterion prints the rate in GFLOP/s ("Gelem/s").
+///
+/// Each thread times its own loop, started together at a barrier, and a call
+/// counts as long as its slowest thread: what it costs to start or wake a thread
+/// stays out of the ceiling.
+#[cfg(target_arch = "x86_64")]
+fn bench_fma_peak(c: &mut Criterion) {
+    use fma_peak::{Isa, Precision};
+    use std::sync::Barrier;
+    let Some(isa) = Isa::detect() else { return };
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let timed = |barrier: &Barrier, precision| {
+        barrier.wait();
+        let start = Instant::now();
+        fma_peak::run(isa, precision);
+        start.elapsed()
+    };
+    let mut group = c.benchmark_group("fma_peak");
+    group.sample_size(10);
+    for (name, precision) in [("f32", Precision::F32), ("f64", Precision::F64)] {
+        for (suffix, threads) in [("", cores), ("_1thread", 1)] {
+            let flops = isa.flops_per_call(precision) * threads as u64;
+            group.throughput(Throughput::Elements(flops));
+            group.bench_function(format!("{name}{suffix}"), |bench| {
+                bench.iter_custom(|calls| {
+                    (0..calls)
+                        .map(|_| {
+                            let barrier = Barrier::new(threads);
+                            std::thread::scope(|scope| {
+                                let others: Vec<_> = (1..threads)
+                                    .map(|_| scope.spawn(|| timed(&barrier, precision)))
+                                    .collect();
+                                let mine = timed(&barrier, precision);
+                                others
+                                    .into_iter()
+                                    .map(|t| t.join().expect("an FMA thread panicked"))
+                                    .fold(mine, Duration::max)
+                            })
+                        })
+                        .sum()
+                })
+            });
+        }
+    }
+    group.finish();
+}
+
 fn matmul(c: &mut Criterion) {
+    #[cfg(target_arch = "x86_64")]
+    bench_fma_peak(c);
     bench_matmul::<f32>(c);
     bench_matmul::<f64>(c);
 }

@@ -36,6 +36,7 @@ How to run
     python3 scripts/bench_numpy.py --blas-threads 1 # single-threaded BLAS, like
                                                     # the Rust crate's matmul
     python3 scripts/bench_numpy.py --repeat 50 --filter forward_f32
+    python3 scripts/bench_numpy.py --filter 'forward_f64|gemm_'   # either
     python3 scripts/bench_numpy.py --json out.json  # also write {name: median us}
 
 Timings are noisy on a shared machine (other builds may be running); compare
@@ -257,7 +258,9 @@ def main(argv=None):
                     help="timeit repeats per benchmark (default 25)")
     ap.add_argument("--blas-threads", type=int, default=None,
                     help="set OpenBLAS's thread count before timing")
-    ap.add_argument("--filter", default="", help="only benchmarks whose name contains this")
+    ap.add_argument("--filter", default="",
+                    help="only benchmarks whose name contains this (or one of several "
+                         "separated by '|')")
     ap.add_argument("--json", default=None, help="also write {name: median us} to this file")
     args = ap.parse_args(argv)
 
@@ -273,7 +276,7 @@ def main(argv=None):
     print("-" * len(header))
     results = {}
     for bench_name, tokens, fn in benchmarks():
-        if args.filter not in bench_name:
+        if not any(f in bench_name for f in args.filter.split("|")):
             continue
         fn()  # warm up (and fail fast)
         med, best, number = time_us(fn, args.repeat)
