@@ -55,7 +55,9 @@
 //! representative atom is missing (an alanine without CB) still gets its token, with `present == false`, B-factor 0 (masked by [`Structure::mask`]),
 //! NaN coordinates; [`Structure::missing`] lists them.
 
+pub mod features;
 pub mod gnm;
+pub mod predict;
 
 mod cif;
 mod read;
@@ -180,6 +182,38 @@ impl Structure {
     /// to be read with its coordinate records alone.
     pub fn warnings(&self) -> &[String] {
         &self.warnings
+    }
+
+    /// The resolution (Å) the file's header gives, if any: PDB `REMARK   2
+    /// RESOLUTION.`, or mmCIF `_refine.ls_d_res_high`, `_reflns.d_resolution_high`
+    /// or `_em_3d_reconstruction.resolution` (the first that holds a positive
+    /// number). `None` for a file without one (NMR, models, CA-only extracts).
+    pub fn resolution(&self) -> Option<f64> {
+        let text = self.source.as_deref()?;
+        let positive = |v: &str| v.trim().parse::<f64>().ok().filter(|r| r.is_finite() && *r > 0.0);
+        match self.format {
+            FileFormat::Pdb => text
+                .lines()
+                .take_while(|l| !l.starts_with("ATOM") && !l.starts_with("HETATM"))
+                .filter_map(|l| l.strip_prefix("REMARK   2 RESOLUTION."))
+                .find_map(|rest| positive(rest.split_whitespace().next().unwrap_or(""))),
+            FileFormat::Mmcif => {
+                const KEYS: [&str; 3] = [
+                    "_refine.ls_d_res_high",
+                    "_reflns.d_resolution_high",
+                    "_em_3d_reconstruction.resolution",
+                ];
+                KEYS.iter().find_map(|key| {
+                    text.lines().find_map(|l| {
+                        let rest = l.trim_start().strip_prefix(key)?;
+                        if !rest.starts_with(char::is_whitespace) {
+                            return None;
+                        }
+                        positive(rest)
+                    })
+                })
+            }
+        }
     }
 
     /// The parsed structure (first model), as pdbtbx holds it.

@@ -1,0 +1,975 @@
+//! B-factors predicted from a structure file alone, by a model learned from real
+//! crystal structures and bundled in the crate.
+//!
+//! ```
+//! use bfactor::structure::{self, predict::Predictor, ReadOptions, TokenMode};
+//!
+//! let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/structures/1ubi.pdb");
+//! let st = structure::read(path, &ReadOptions::new().with_tokens(TokenMode::CaOnly))?;
+//! let predictor = Predictor::pretrained()?;
+//! let b = predictor.predict(&st)?; // Å², one value per token, st.tokens() order
+//! assert_eq!(b.len(), st.tokens().len());
+//! let r = bfactor::loss::pearson_masked(&b, &st.bfactors(), &st.mask())?;
+//! assert!(r > 0.5, "ubiquitin: r = {r}");
+//! # Ok::<(), bfactor::Error>(())
+//! ```
+//!
+//! # The model
+//! For every token, [`features::compute`] gives a vector of structural
+//! descriptors (contact densities at several scales, GNM fluctuations, burial,
+//! chain position, residue type, secondary structure, neighbourhood averages,
+//! crystal-lattice contacts; the whole file is seen, all chains). Each descriptor
+//! is standardised with the training set's mean and standard deviation, and an
+//! ensemble of the crate's notebook heads ([`BFactorHead`], `c_s` = number of
+//! descriptors) maps the result to one value per token. The heads are trained with
+//! [`crate::train::fit`] on the per-chain normalized MSE
+//! ([`crate::loss::normalized_mse_masked`], one chain per row), so what they learn
+//! is each chain's *profile*: which residues move more than others.
+//!
+//! # The absolute level
+//! A head's output has no meaningful level (the loss ignores it), so each member's
+//! output is turned into per-chain z-scores, the members' z-scores are averaged
+//! ([`Predictor::predict_relative`]), and B-factors in Å² are
+//!
+//! ```text
+//! B = μ(res) + σ(res) · z            per chain
+//! μ(res) = a_μ + b_μ · res,   σ(res) = a_σ + b_σ · res      (res clamped to [0.5, 4.5] Å)
+//! ```
+//!
+//! where `res` is the resolution the file's header gives
+//! ([`Structure::resolution`]); `a`, `b` are least-squares fits of each training
+//! chain's mean and standard deviation of B on its resolution. Without a
+//! resolution, μ and σ are the medians over the training chains. The level is a
+//! rough guess (crystal B-factors depend on temperature, refinement and model
+//! quality, none of which a coordinate file tells reliably): the per-chain ordering
+//! is what is validated (README, "Evaluation").
+//!
+//! # Training your own
+//! [`train`] runs the code that made the bundled weights on your structures;
+//! [`Predictor::save`] / [`Predictor::load`] keep the result as a small
+//! safetensors file whose metadata holds the descriptor list, the normalisation
+//! and the configuration. `cargo run --release --example train_structure_predictor`
+//! regenerates the bundled weights bit for bit from `data/`.
+
+use std::collections::HashMap;
+use std::ops::Range;
+use std::path::Path;
+
+use ndarray::{s, Array1, Array2, ArrayView1, Axis};
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+use safetensors::tensor::{Dtype, SafeTensors, TensorView};
+
+use super::features::{self, Descriptors, FeatureConfig};
+use super::Structure;
+use crate::train::fit::{fit, FitConfig, OptimizerConfig, Protein};
+use crate::train::optim::AdamWConfig;
+use crate::{loss, BFactorHead, BFactorHeadConfig, Error, Result};
+
+/// The format name stored in a predictor file's metadata.
+pub const FORMAT: &str = "bfactor-structure-predictor";
+/// The version of that format this build reads and writes.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// The bundled weights (made by `examples/train_structure_predictor.rs`).
+static PRETRAINED: &[u8] = include_bytes!("predictor.safetensors");
+
+/// How [`train`] fits a [`Predictor`]: burn-style defaults and `with_*` setters.
+///
+/// ```
+/// use bfactor::structure::predict::TrainConfig;
+/// let config = TrainConfig::new().with_epochs(40).with_seed(7);
+/// config.validate()?;
+/// # Ok::<(), bfactor::Error>(())
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrainConfig {
+    /// Descriptors the model sees. Default [`FeatureConfig::new`].
+    pub features: FeatureConfig,
+    /// Maximum epochs per ensemble member. Default 60.
+    pub epochs: usize,
+    /// Chains per minibatch. Default 8.
+    pub batch_size: usize,
+    /// AdamW learning rate. Default 1e-3.
+    pub learning_rate: f64,
+    /// AdamW decoupled weight decay. Default 0.01.
+    pub weight_decay: f64,
+    /// Number of heads averaged (each with its own seed and validation split).
+    /// Default 3.
+    pub ensemble: usize,
+    /// Fraction of chains each member holds out to pick its best epoch. Default 0.15.
+    pub validation_fraction: f64,
+    /// Stop a member after this many epochs without a better validation loss.
+    /// Default `Some(12)`.
+    pub patience: Option<usize>,
+    /// Seed of initialisation, splits and shuffling. Default 0.
+    pub seed: u64,
+    /// A chain is used for training if it has at least this many tokens with a
+    /// usable experimental B-factor. Default 20.
+    pub min_chain_tokens: usize,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl TrainConfig {
+    /// The defaults listed on the fields.
+    pub fn new() -> Self {
+        Self {
+            features: FeatureConfig::new(),
+            epochs: 60,
+            batch_size: 8,
+            learning_rate: 1e-3,
+            weight_decay: 0.01,
+            ensemble: 3,
+            validation_fraction: 0.15,
+            patience: Some(12),
+            seed: 0,
+            min_chain_tokens: 20,
+        }
+    }
+
+    /// Sets the descriptors.
+    pub fn with_features(mut self, features: FeatureConfig) -> Self {
+        self.features = features;
+        self
+    }
+
+    /// Sets the maximum number of epochs per member.
+    pub fn with_epochs(mut self, epochs: usize) -> Self {
+        self.epochs = epochs;
+        self
+    }
+
+    /// Sets the number of chains per minibatch.
+    pub fn with_batch_size(mut self, batch_size: usize) -> Self {
+        self.batch_size = batch_size;
+        self
+    }
+
+    /// Sets the learning rate.
+    pub fn with_learning_rate(mut self, learning_rate: f64) -> Self {
+        self.learning_rate = learning_rate;
+        self
+    }
+
+    /// Sets the weight decay.
+    pub fn with_weight_decay(mut self, weight_decay: f64) -> Self {
+        self.weight_decay = weight_decay;
+        self
+    }
+
+    /// Sets the number of ensemble members.
+    pub fn with_ensemble(mut self, ensemble: usize) -> Self {
+        self.ensemble = ensemble;
+        self
+    }
+
+    /// Sets the validation fraction.
+    pub fn with_validation_fraction(mut self, fraction: f64) -> Self {
+        self.validation_fraction = fraction;
+        self
+    }
+
+    /// Sets (or with `None` disables) early stopping.
+    pub fn with_patience(mut self, patience: Option<usize>) -> Self {
+        self.patience = patience;
+        self
+    }
+
+    /// Sets the seed.
+    pub fn with_seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// Sets the minimum number of usable tokens of a training chain.
+    pub fn with_min_chain_tokens(mut self, min_chain_tokens: usize) -> Self {
+        self.min_chain_tokens = min_chain_tokens;
+        self
+    }
+
+    /// Checks every field.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |field: &str, value: String, expected: &str| {
+            Err(Error::Config {
+                field: field.into(),
+                value,
+                expected: expected.into(),
+            })
+        };
+        self.features.validate()?;
+        if self.epochs == 0 {
+            return bad("epochs", "0".into(), "at least 1");
+        }
+        if self.batch_size == 0 {
+            return bad("batch_size", "0".into(), "at least 1");
+        }
+        if self.ensemble == 0 || self.ensemble > 64 {
+            return bad("ensemble", self.ensemble.to_string(), "1 to 64 members");
+        }
+        if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
+            return bad(
+                "learning_rate",
+                self.learning_rate.to_string(),
+                "a finite number > 0",
+            );
+        }
+        if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
+            return bad(
+                "weight_decay",
+                self.weight_decay.to_string(),
+                "a finite number >= 0",
+            );
+        }
+        if !(0.0..1.0).contains(&self.validation_fraction) {
+            return bad(
+                "validation_fraction",
+                self.validation_fraction.to_string(),
+                "a number in [0, 1)",
+            );
+        }
+        if self.min_chain_tokens < 2 {
+            return bad(
+                "min_chain_tokens",
+                self.min_chain_tokens.to_string(),
+                "at least 2",
+            );
+        }
+        Ok(())
+    }
+}
+
+/// What [`train`] reports after each epoch of each ensemble member.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EpochReport {
+    /// The ensemble member being trained, `0..members`.
+    pub member: usize,
+    /// Number of ensemble members.
+    pub members: usize,
+    /// The epoch just finished, `1..=epochs`.
+    pub epoch: usize,
+    /// The member's maximum number of epochs.
+    pub epochs: usize,
+    /// Mean training loss (per-chain normalized MSE) over the epoch.
+    pub train_loss: f64,
+    /// Mean per-chain Pearson on the member's validation chains.
+    pub validation_pearson: Option<f64>,
+}
+
+/// One training chain: its descriptors, experimental B-factors and mask.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ChainExample {
+    /// Descriptors of the chain's tokens, `[n, n_features]`.
+    pub features: Array2<f64>,
+    /// Experimental B-factors, `[n]`.
+    pub bfactors: Array1<f64>,
+    /// 1 where the B-factor is usable, else 0, `[n]`.
+    pub mask: Array1<f64>,
+    /// The resolution of the chain's file, if its header gives one.
+    pub resolution: Option<f64>,
+}
+
+/// The chains of `st` that can train a model: those with at least
+/// `min_tokens` usable B-factors that are not all equal, with the rows of
+/// `descriptors` (computed for `st`) that belong to them.
+pub fn chain_examples(
+    st: &Structure,
+    descriptors: &Descriptors,
+    min_tokens: usize,
+) -> Result<Vec<ChainExample>> {
+    check_rows(st, descriptors)?;
+    let (b, mask) = (st.bfactors(), st.mask());
+    let mut out = vec![];
+    for chain in st.chains() {
+        let r = chain.tokens.clone();
+        let m = mask.slice(s![r.clone()]);
+        let valid = m.iter().filter(|&&v| v > 0.0).count();
+        if valid < min_tokens {
+            continue;
+        }
+        let bb = b.slice(s![r.clone()]);
+        let first = bb.iter().zip(m).find(|(_, &w)| w > 0.0).map(|(&v, _)| v);
+        if bb
+            .iter()
+            .zip(m)
+            .all(|(&v, &w)| w == 0.0 || Some(v) == first)
+        {
+            continue;
+        }
+        out.push(ChainExample {
+            features: descriptors.values.slice(s![r.clone(), ..]).to_owned(),
+            bfactors: bb.to_owned(),
+            mask: m.to_owned(),
+            resolution: st.resolution(),
+        });
+    }
+    Ok(out)
+}
+
+fn check_rows(st: &Structure, d: &Descriptors) -> Result<()> {
+    if d.values.nrows() != st.tokens().len() || d.values.ncols() != d.names.len() {
+        return Err(Error::ShapeMismatch {
+            what: "descriptors".into(),
+            got: d.values.shape().to_vec(),
+            expected: vec![st.tokens().len(), d.names.len()],
+            reason: "one row per token of the structure, one column per descriptor name".into(),
+        });
+    }
+    Ok(())
+}
+
+/// How a chain's B-factor level follows the resolution (see the module docs).
+#[derive(Clone, Debug, PartialEq)]
+struct Level {
+    mean: [f64; 2],
+    std: [f64; 2],
+    default_mean: f64,
+    default_std: f64,
+}
+
+const RES_RANGE: (f64, f64) = (0.5, 4.5);
+const MIN_STD: f64 = 1.0;
+
+impl Level {
+    fn fit(chains: &[&ChainExample]) -> Self {
+        let stats: Vec<(Option<f64>, f64, f64)> = chains
+            .iter()
+            .map(|c| {
+                let (mut n, mut s, mut ss) = (0.0, 0.0, 0.0);
+                for (&b, &w) in c.bfactors.iter().zip(&c.mask) {
+                    if w > 0.0 {
+                        n += 1.0;
+                        s += b;
+                        ss += b * b;
+                    }
+                }
+                let mean = s / n;
+                let std = (ss / n - mean * mean).max(0.0).sqrt();
+                (c.resolution, mean, std)
+            })
+            .collect();
+        let median = |mut v: Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            if v.is_empty() {
+                return f64::NAN;
+            }
+            let m = v.len() / 2;
+            if v.len() % 2 == 1 {
+                v[m]
+            } else {
+                0.5 * (v[m - 1] + v[m])
+            }
+        };
+        let default_mean = median(stats.iter().map(|s| s.1).collect());
+        let default_std = median(stats.iter().map(|s| s.2).collect()).max(MIN_STD);
+        let with_res: Vec<(f64, f64, f64)> = stats
+            .iter()
+            .filter_map(|&(r, m, s)| r.map(|r| (r.clamp(RES_RANGE.0, RES_RANGE.1), m, s)))
+            .collect();
+        let line = |y: &dyn Fn(&(f64, f64, f64)) -> f64, default: f64| -> [f64; 2] {
+            let n = with_res.len() as f64;
+            if with_res.len() < 3 {
+                return [default, 0.0];
+            }
+            let mx = with_res.iter().map(|t| t.0).sum::<f64>() / n;
+            let my = with_res.iter().map(y).sum::<f64>() / n;
+            let sxx: f64 = with_res.iter().map(|t| (t.0 - mx).powi(2)).sum();
+            let sxy: f64 = with_res.iter().map(|t| (t.0 - mx) * (y(t) - my)).sum();
+            if sxx <= 1e-12 {
+                return [my, 0.0];
+            }
+            let b = sxy / sxx;
+            [my - b * mx, b]
+        };
+        Self {
+            mean: line(&|t| t.1, default_mean),
+            std: line(&|t| t.2, default_std),
+            default_mean,
+            default_std,
+        }
+    }
+
+    fn at(&self, resolution: Option<f64>) -> (f64, f64) {
+        match resolution {
+            Some(r) if r.is_finite() && r > 0.0 => {
+                let r = r.clamp(RES_RANGE.0, RES_RANGE.1);
+                let m = self.mean[0] + self.mean[1] * r;
+                let s = self.std[0] + self.std[1] * r;
+                (m.max(MIN_STD), s.max(MIN_STD))
+            }
+            _ => (self.default_mean, self.default_std),
+        }
+    }
+
+    fn to_vec(&self) -> Vec<f64> {
+        vec![
+            self.mean[0],
+            self.mean[1],
+            self.std[0],
+            self.std[1],
+            self.default_mean,
+            self.default_std,
+        ]
+    }
+
+    fn from_slice(v: &[f64]) -> Self {
+        Self {
+            mean: [v[0], v[1]],
+            std: [v[2], v[3]],
+            default_mean: v[4],
+            default_std: v[5],
+        }
+    }
+}
+
+/// A trained structure-to-B-factor model: descriptor normalisation, an ensemble
+/// of heads and the level model (see the module docs).
+#[derive(Clone, Debug)]
+pub struct Predictor {
+    features: FeatureConfig,
+    names: Vec<String>,
+    mean: Array1<f64>,
+    scale: Array1<f64>,
+    heads: Vec<BFactorHead<f32>>,
+    level: Level,
+}
+
+impl Predictor {
+    /// The bundled model, trained on the crystal structures in the repository's
+    /// `data/` (README, "Evaluation", for how well it does). Needs no file and no
+    /// network.
+    pub fn pretrained() -> Result<Self> {
+        Self::from_bytes(PRETRAINED)
+    }
+
+    /// A model saved by [`save`](Self::save) (for example by `bfactor train`).
+    pub fn load(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let bytes = std::fs::read(path).map_err(|e| Error::Io {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })?;
+        Self::from_bytes(&bytes).map_err(|e| match e {
+            Error::Format {
+                path: what,
+                message,
+            } => Error::Format {
+                path: format!("{} ({what})", path.display()),
+                message,
+            },
+            other => other,
+        })
+    }
+
+    /// Saves the model as a safetensors file (weights in `f32`, the descriptor
+    /// names, normalisation, configuration and level model in its metadata).
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
+        let path = path.as_ref();
+        let bytes = self.to_bytes()?;
+        std::fs::write(path, bytes).map_err(|e| Error::Io {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })
+    }
+
+    /// The names of the descriptors the model reads, in its input order.
+    pub fn feature_names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// The descriptor settings the model was trained with.
+    pub fn feature_config(&self) -> &FeatureConfig {
+        &self.features
+    }
+
+    /// Number of heads in the ensemble.
+    pub fn ensemble_size(&self) -> usize {
+        self.heads.len()
+    }
+
+    /// Predicted B-factors (Å²), one per token of `st`, in [`Structure::tokens`]
+    /// order. The per-chain profile is [`predict_relative`](Self::predict_relative);
+    /// its level comes from the resolution (module docs).
+    pub fn predict(&self, st: &Structure) -> Result<Array1<f64>> {
+        let d = features::compute(st, &self.features)?;
+        self.predict_with(st, &d)
+    }
+
+    /// [`predict`](Self::predict) with descriptors already computed by
+    /// [`features::compute`] for `st` with [`feature_config`](Self::feature_config).
+    pub fn predict_with(&self, st: &Structure, descriptors: &Descriptors) -> Result<Array1<f64>> {
+        let z = self.predict_relative_with(st, descriptors)?;
+        let (mu, sigma) = self.level.at(st.resolution());
+        Ok(z.mapv(|v| mu + sigma * v))
+    }
+
+    /// The predicted profile: per-chain z-scores (mean 0, standard deviation 1
+    /// over each chain's tokens; 0 for a chain of one token), one per token.
+    pub fn predict_relative(&self, st: &Structure) -> Result<Array1<f64>> {
+        let d = features::compute(st, &self.features)?;
+        self.predict_relative_with(st, &d)
+    }
+
+    /// [`predict_relative`](Self::predict_relative) with precomputed descriptors.
+    pub fn predict_relative_with(
+        &self,
+        st: &Structure,
+        descriptors: &Descriptors,
+    ) -> Result<Array1<f64>> {
+        check_rows(st, descriptors)?;
+        if descriptors.names != self.names {
+            return Err(Error::Config {
+                field: "descriptors".into(),
+                value: format!("{} columns", descriptors.names.len()),
+                expected: format!(
+                    "the {} descriptors the model was trained on, in its order",
+                    self.names.len()
+                ),
+            });
+        }
+        let n = st.tokens().len();
+        let mut z = Array1::zeros(n);
+        if n == 0 {
+            return Ok(z);
+        }
+        let spans: Vec<_> = st.chains().into_iter().map(|c| c.tokens).collect();
+        let x = self.inputs(&descriptors.values, &spans);
+        for head in &self.heads {
+            let out = head.forward(&x)?.bfactor.mapv(f64::from);
+            for r in &spans {
+                let mut part = z.slice_mut(s![r.clone()]);
+                part += &zscore(out.slice(s![r.clone()]));
+            }
+        }
+        z /= self.heads.len() as f64;
+        Ok(z)
+    }
+
+    /// The heads' input `[n, 2 · n_features]`: each descriptor standardised with
+    /// the training statistics, then the same descriptor as a z-score within its
+    /// chain (`spans`; 0 where it is constant over the chain).
+    fn inputs(&self, values: &Array2<f64>, spans: &[Range<usize>]) -> Array2<f32> {
+        let f = values.ncols();
+        let mut x = Array2::<f32>::zeros((values.nrows(), 2 * f));
+        for (mut row, v) in x.rows_mut().into_iter().zip(values.rows()) {
+            for j in 0..f {
+                row[j] = ((v[j] - self.mean[j]) / self.scale[j]) as f32;
+            }
+        }
+        for r in spans {
+            for j in 0..f {
+                let z = zscore(values.slice(s![r.clone(), j]));
+                for (k, i) in r.clone().enumerate() {
+                    x[[i, f + j]] = z[k] as f32;
+                }
+            }
+        }
+        x
+    }
+
+    /// The model as safetensors bytes (what [`save`](Self::save) writes).
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        let le = |v: &mut dyn Iterator<Item = f32>| -> Vec<u8> {
+            v.flat_map(|x| x.to_le_bytes()).collect()
+        };
+        let mut buffers: Vec<(String, Vec<usize>, Vec<u8>)> = vec![
+            (
+                "feature_mean".into(),
+                vec![self.mean.len()],
+                self.mean.iter().flat_map(|x| x.to_le_bytes()).collect(),
+            ),
+            (
+                "feature_scale".into(),
+                vec![self.scale.len()],
+                self.scale.iter().flat_map(|x| x.to_le_bytes()).collect(),
+            ),
+        ];
+        for (k, h) in self.heads.iter().enumerate() {
+            buffers.push((
+                format!("head{k}.w1"),
+                h.w1().shape().to_vec(),
+                le(&mut h.w1().iter().copied()),
+            ));
+            buffers.push((
+                format!("head{k}.w2"),
+                h.w2().shape().to_vec(),
+                le(&mut h.w2().iter().copied()),
+            ));
+        }
+        let mut views = vec![];
+        for (name, shape, data) in &buffers {
+            let dtype = if name.starts_with("feature_") {
+                Dtype::F64
+            } else {
+                Dtype::F32
+            };
+            let view = TensorView::new(dtype, shape.clone(), data)
+                .map_err(|e| format_err("tensors", e.to_string()))?;
+            views.push((name.clone(), view));
+        }
+        let c = self.heads[0].config();
+        let mut meta = HashMap::new();
+        meta.insert("format".to_string(), FORMAT.to_string());
+        meta.insert("version".to_string(), FORMAT_VERSION.to_string());
+        meta.insert("features".to_string(), self.names.join(","));
+        meta.insert("feature_config".to_string(), self.features.to_metadata());
+        meta.insert("ensemble".to_string(), self.heads.len().to_string());
+        meta.insert("c_s".to_string(), c.c_s.to_string());
+        meta.insert("num_bins".to_string(), c.num_bins.to_string());
+        meta.insert("max_bfactor".to_string(), format!("{:?}", c.max_bfactor));
+        meta.insert("eps".to_string(), format!("{:?}", c.eps));
+        meta.insert(
+            "level".to_string(),
+            self.level
+                .to_vec()
+                .iter()
+                .map(|v| format!("{v:?}"))
+                .collect::<Vec<_>>()
+                .join(","),
+        );
+        safetensors::serialize(views, Some(meta)).map_err(|e| format_err("tensors", e.to_string()))
+    }
+
+    /// A model from safetensors bytes (what [`to_bytes`](Self::to_bytes) makes).
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
+        let st = SafeTensors::deserialize(bytes)
+            .map_err(|e| format_err("safetensors", e.to_string()))?;
+        let (_, header) = SafeTensors::read_metadata(bytes)
+            .map_err(|e| format_err("safetensors", e.to_string()))?;
+        let meta = header
+            .metadata()
+            .clone()
+            .ok_or_else(|| format_err("metadata", "no __metadata__: not a predictor file".into()))?;
+        let get = |key: &str| -> Result<&String> {
+            meta.get(key)
+                .ok_or_else(|| format_err("metadata", format!("missing key `{key}`")))
+        };
+        if get("format")? != FORMAT {
+            return Err(format_err(
+                "metadata",
+                format!("format `{}`, expected `{FORMAT}`", get("format")?),
+            ));
+        }
+        let version: u32 = parse(get("version")?, "version")?;
+        if version != FORMAT_VERSION {
+            return Err(format_err(
+                "metadata",
+                format!("format version {version}, this build reads {FORMAT_VERSION}"),
+            ));
+        }
+        let names: Vec<String> = get("features")?.split(',').map(str::to_string).collect();
+        let features = FeatureConfig::from_metadata(get("feature_config")?)?;
+        let expected = features::names(&features);
+        if expected != names {
+            return Err(Error::Config {
+                field: "features".into(),
+                value: format!("{} descriptors in the file", names.len()),
+                expected: format!(
+                    "the {} descriptors this build computes for the file's feature config",
+                    expected.len()
+                ),
+            });
+        }
+        let members: usize = parse(get("ensemble")?, "ensemble")?;
+        let c_s: usize = parse(get("c_s")?, "c_s")?;
+        let num_bins: usize = parse(get("num_bins")?, "num_bins")?;
+        let max_bfactor: f64 = parse(get("max_bfactor")?, "max_bfactor")?;
+        let eps: f64 = parse(get("eps")?, "eps")?;
+        if c_s != 2 * names.len() || members == 0 || members > 64 {
+            return Err(format_err(
+                "metadata",
+                format!(
+                    "c_s = {c_s} for {} descriptors, {members} members",
+                    names.len()
+                ),
+            ));
+        }
+        let level: Vec<f64> = get("level")?
+            .split(',')
+            .map(|v| parse(v, "level"))
+            .collect::<Result<_>>()?;
+        if level.len() != 6 || level.iter().any(|v| !v.is_finite()) {
+            return Err(format_err(
+                "metadata",
+                "`level` must hold 6 finite numbers".into(),
+            ));
+        }
+        let config = BFactorHeadConfig::new(c_s)
+            .with_num_bins(num_bins)
+            .with_max_bfactor(max_bfactor)
+            .with_eps(eps);
+        config.validate()?;
+        let mean = tensor_f64(&st, "feature_mean", names.len())?;
+        let scale = tensor_f64(&st, "feature_scale", names.len())?;
+        if scale.iter().any(|&v| !(v > 0.0)) {
+            return Err(format_err(
+                "feature_scale",
+                "every scale must be > 0".into(),
+            ));
+        }
+        let mut heads = vec![];
+        for k in 0..members {
+            let w1 = tensor_f32(&st, &format!("head{k}.w1"), &[c_s, c_s])?;
+            let w2 = tensor_f32(&st, &format!("head{k}.w2"), &[c_s, num_bins])?;
+            heads.push(BFactorHead::from_weights(config.clone(), w1, w2)?);
+        }
+        Ok(Self {
+            features,
+            names,
+            mean,
+            scale,
+            heads,
+            level: Level::from_slice(&level),
+        })
+    }
+}
+
+fn format_err(what: &str, message: String) -> Error {
+    Error::Format {
+        path: format!("predictor weights, {what}"),
+        message,
+    }
+}
+
+fn parse<T: std::str::FromStr>(v: &str, key: &str) -> Result<T> {
+    v.trim()
+        .parse()
+        .map_err(|_| format_err("metadata", format!("`{key}` = `{v}` is not a valid number")))
+}
+
+fn tensor_bytes<'a>(
+    st: &'a SafeTensors<'a>,
+    name: &str,
+    dtype: Dtype,
+    shape: &[usize],
+) -> Result<&'a [u8]> {
+    let t = st.tensor(name).map_err(|_| Error::MissingTensor {
+        name: name.into(),
+        available: st.names().iter().map(|s| s.to_string()).collect(),
+    })?;
+    if t.dtype() != dtype || t.shape() != shape {
+        return Err(format_err(
+            name,
+            format!(
+                "{:?} {:?}, expected {dtype:?} {shape:?}",
+                t.dtype(),
+                t.shape()
+            ),
+        ));
+    }
+    Ok(t.data())
+}
+
+fn tensor_f64(st: &SafeTensors<'_>, name: &str, n: usize) -> Result<Array1<f64>> {
+    let b = tensor_bytes(st, name, Dtype::F64, &[n])?;
+    let v: Array1<f64> = b
+        .chunks_exact(8)
+        .map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")))
+        .collect();
+    if v.iter().any(|x| !x.is_finite()) {
+        return Err(format_err(name, "holds NaN or infinity".into()));
+    }
+    Ok(v)
+}
+
+fn tensor_f32(st: &SafeTensors<'_>, name: &str, shape: &[usize; 2]) -> Result<Array2<f32>> {
+    let b = tensor_bytes(st, name, Dtype::F32, shape)?;
+    let v: Vec<f32> = b
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")))
+        .collect();
+    Array2::from_shape_vec((shape[0], shape[1]), v).map_err(|e| format_err(name, e.to_string()))
+}
+
+/// z-scores of `v` (population standard deviation); zeros if `v` is constant.
+fn zscore(v: ArrayView1<'_, f64>) -> Array1<f64> {
+    let n = v.len() as f64;
+    if v.is_empty() {
+        return Array1::zeros(0);
+    }
+    let m = v.sum() / n;
+    let sd = (v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / n).sqrt();
+    if !(sd > 1e-12 * m.abs().max(1.0)) {
+        return Array1::zeros(v.len());
+    }
+    v.mapv(|x| (x - m) / sd)
+}
+
+/// Trains a [`Predictor`] on `structures` (their own B columns are the targets):
+/// descriptors for each, then [`train_chains`].
+pub fn train(
+    structures: &[Structure],
+    config: &TrainConfig,
+    on_epoch: &mut dyn FnMut(&EpochReport),
+) -> Result<Predictor> {
+    config.validate()?;
+    let mut chains = vec![];
+    for st in structures {
+        let d = features::compute(st, &config.features)?;
+        chains.extend(chain_examples(st, &d, config.min_chain_tokens)?);
+    }
+    train_chains(&chains, config, on_epoch)
+}
+
+/// Trains a [`Predictor`] on chains prepared by [`chain_examples`] (descriptors
+/// computed with `config.features`).
+pub fn train_chains(
+    chains: &[ChainExample],
+    config: &TrainConfig,
+    on_epoch: &mut dyn FnMut(&EpochReport),
+) -> Result<Predictor> {
+    config.validate()?;
+    let names = features::names(&config.features);
+    let width = names.len();
+    let chains: Vec<&ChainExample> = chains
+        .iter()
+        .filter(|c| c.mask.iter().filter(|&&w| w > 0.0).count() >= config.min_chain_tokens)
+        .collect();
+    if chains.len() < 2 {
+        return Err(Error::TooFewValid {
+            what: "training chains (with enough usable, non-constant B-factors)".into(),
+            got: chains.len(),
+            needed: 2,
+        });
+    }
+    for (i, c) in chains.iter().enumerate() {
+        if c.features.ncols() != width {
+            return Err(Error::LastAxis {
+                what: format!("chains[{i}].features"),
+                meaning: "descriptors of the feature config".into(),
+                expected: width,
+                got: c.features.ncols(),
+                shape: c.features.shape().to_vec(),
+            });
+        }
+    }
+    // Standardisation over every token of the training chains.
+    let rows: usize = chains.iter().map(|c| c.features.nrows()).sum();
+    let mut mean = Array1::<f64>::zeros(width);
+    for c in &chains {
+        mean += &c.features.sum_axis(Axis(0));
+    }
+    mean /= rows as f64;
+    let mut var = Array1::<f64>::zeros(width);
+    for c in &chains {
+        for row in c.features.rows() {
+            var.zip_mut_with(&(&row - &mean), |v, d| *v += d * d);
+        }
+    }
+    let scale = var.mapv(|v| {
+        let sd = (v / rows as f64).sqrt();
+        if sd > 1e-12 {
+            sd
+        } else {
+            1.0
+        }
+    });
+    let mut proto = Predictor {
+        features: config.features.clone(),
+        names,
+        mean,
+        scale,
+        heads: vec![],
+        level: Level::fit(&chains),
+    };
+    let data: Vec<Protein<f32>> = chains
+        .iter()
+        .map(|c| {
+            Protein::new(
+                proto.inputs(&c.features, &[0..c.features.nrows()]),
+                c.bfactors.mapv(|v| v as f32),
+            )?
+            .with_mask(c.mask.mapv(|v| v as f32))
+        })
+        .collect::<Result<_>>()?;
+    let head_config = BFactorHeadConfig::new(2 * width);
+    for member in 0..config.ensemble {
+        let seed = config
+            .seed
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            .wrapping_add(member as u64);
+        let mut head = head_config.init::<f32, _>(&mut StdRng::seed_from_u64(seed))?;
+        let fit_config = FitConfig::new()
+            .with_epochs(config.epochs)
+            .with_batch_size(config.batch_size)
+            .with_optimizer(OptimizerConfig::AdamW(
+                AdamWConfig::new()
+                    .with_lr(config.learning_rate)
+                    .with_weight_decay(config.weight_decay),
+            ))
+            .with_validation_fraction(config.validation_fraction)
+            .with_patience(config.patience)
+            .with_seed(seed)
+            .with_progress(false);
+        let members = config.ensemble;
+        let epochs = config.epochs;
+        fit(&mut head, &data, &fit_config, |stats| {
+            if let Some(train_loss) = stats.train_loss {
+                on_epoch(&EpochReport {
+                    member,
+                    members,
+                    epoch: stats.epoch,
+                    epochs,
+                    train_loss,
+                    validation_pearson: stats.val_pearson,
+                });
+            }
+        })?;
+        proto.heads.push(head);
+    }
+    Ok(proto)
+}
+
+/// Mean over chains of the per-chain Pearson correlation between `prediction`
+/// and the experimental B-factors of `st`, over chains with at least `min_tokens`
+/// usable tokens (chains whose correlation is undefined are left out). Also
+/// returns how many chains were counted.
+pub fn mean_chain_pearson(
+    st: &Structure,
+    prediction: &Array1<f64>,
+    min_tokens: usize,
+) -> Result<(f64, usize)> {
+    let rs = chain_pearsons(st, prediction, min_tokens)?;
+    let n = rs.len();
+    let sum: f64 = rs.iter().map(|(_, r)| r).sum();
+    Ok((if n > 0 { sum / n as f64 } else { f64::NAN }, n))
+}
+
+/// Per-chain Pearson correlations of `prediction` against the file's own B
+/// column: `(chain id, r)` for every chain with at least `min_tokens` usable
+/// tokens whose correlation is defined.
+pub fn chain_pearsons(
+    st: &Structure,
+    prediction: &Array1<f64>,
+    min_tokens: usize,
+) -> Result<Vec<(String, f64)>> {
+    if prediction.len() != st.tokens().len() {
+        return Err(Error::ShapeMismatch {
+            what: "prediction".into(),
+            got: vec![prediction.len()],
+            expected: vec![st.tokens().len()],
+            reason: "one value per token".into(),
+        });
+    }
+    let (b, mask) = (st.bfactors(), st.mask());
+    let mut out = vec![];
+    for chain in st.chains() {
+        let r = chain.tokens.clone();
+        let m = mask.slice(s![r.clone()]);
+        if m.iter().filter(|&&w| w > 0.0).count() < min_tokens {
+            continue;
+        }
+        if let Ok(p) = loss::pearson_masked(
+            &prediction.slice(s![r.clone()]),
+            &b.slice(s![r.clone()]),
+            &m,
+        ) {
+            out.push((chain.id.clone(), p));
+        }
+    }
+    Ok(out)
+}
