@@ -6,29 +6,22 @@ use ndarray::{Array1, Array2, ArrayView1};
 use super::Structure;
 use crate::{Error, Result};
 
-#[derive(Clone, Debug, PartialEq, Default)]
-pub struct FeatureConfig {}
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct FeatureConfig {
+    pub gnm_cutoff: f64,
+    pub gnm_max_nodes: usize,
+    pub lattice: bool,
+}
 
 impl FeatureConfig {
     pub fn new() -> Self {
-        Self {}
+        Self { gnm_cutoff: 7.3, gnm_max_nodes: 2000, lattice: true }
     }
     pub fn validate(&self) -> Result<()> {
-        Ok(())
-    }
-    pub fn to_metadata(&self) -> String {
-        "v0".into()
-    }
-    pub fn from_metadata(s: &str) -> Result<Self> {
-        if s == "v0" {
-            Ok(Self {})
-        } else {
-            Err(Error::Config {
-                field: "feature_config".into(),
-                value: s.into(),
-                expected: "v0".into(),
-            })
+        if self.gnm_cutoff < 4.0 {
+            return Err(Error::Config { field: "gnm_cutoff".into(), value: "x".into(), expected: "y".into() });
         }
+        Ok(())
     }
 }
 
@@ -55,7 +48,7 @@ impl Descriptors {
     }
 }
 
-pub fn names(_c: &FeatureConfig) -> Vec<String> {
+pub fn names() -> Vec<String> {
     [
         "density/log_wcn",
         "density/n8",
@@ -80,7 +73,8 @@ fn coords(st: &Structure) -> Vec<[f64; 3]> {
 pub fn compute(st: &Structure, c: &FeatureConfig) -> Result<Descriptors> {
     let x = coords(st);
     let n = x.len();
-    let names = names(c);
+    let _ = c;
+    let names = names();
     let mut v = Array2::zeros((n, names.len()));
     for i in 0..n {
         let (mut w, mut n8, mut n12, mut n16) = (0.0, 0.0, 0.0, 0.0);

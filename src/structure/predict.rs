@@ -616,7 +616,7 @@ impl Predictor {
         meta.insert("format".to_string(), FORMAT.to_string());
         meta.insert("version".to_string(), FORMAT_VERSION.to_string());
         meta.insert("features".to_string(), self.names.join(","));
-        meta.insert("feature_config".to_string(), self.features.to_metadata());
+        meta.insert("feature_config".to_string(), feature_config_metadata(&self.features));
         meta.insert("ensemble".to_string(), self.heads.len().to_string());
         meta.insert("c_s".to_string(), c.c_s.to_string());
         meta.insert("num_bins".to_string(), c.num_bins.to_string());
@@ -662,8 +662,8 @@ impl Predictor {
             ));
         }
         let names: Vec<String> = get("features")?.split(',').map(str::to_string).collect();
-        let features = FeatureConfig::from_metadata(get("feature_config")?)?;
-        let expected = features::names(&features);
+        let features = feature_config_from_metadata(get("feature_config")?)?;
+        let expected = features::names();
         if expected != names {
             return Err(Error::Config {
                 field: "features".into(),
@@ -726,6 +726,42 @@ impl Predictor {
             level: Level::from_slice(&level),
         })
     }
+}
+
+/// `gnm_cutoff=7.3;gnm_max_nodes=2000;lattice=true`.
+fn feature_config_metadata(c: &FeatureConfig) -> String {
+    format!(
+        "gnm_cutoff={:?};gnm_max_nodes={};lattice={}",
+        c.gnm_cutoff, c.gnm_max_nodes, c.lattice
+    )
+}
+
+fn feature_config_from_metadata(text: &str) -> Result<FeatureConfig> {
+    let mut c = FeatureConfig::new();
+    for item in text.split(';') {
+        let (key, value) = item
+            .split_once('=')
+            .ok_or_else(|| format_err("metadata", format!("feature_config item `{item}`")))?;
+        match key {
+            "gnm_cutoff" => c.gnm_cutoff = parse(value, key)?,
+            "gnm_max_nodes" => c.gnm_max_nodes = parse(value, key)?,
+            "lattice" => {
+                c.lattice = match value {
+                    "true" => true,
+                    "false" => false,
+                    _ => return Err(format_err("metadata", format!("lattice = `{value}`"))),
+                }
+            }
+            _ => {
+                return Err(format_err(
+                    "metadata",
+                    format!("unknown feature_config key `{key}`"),
+                ))
+            }
+        }
+    }
+    c.validate()?;
+    Ok(c)
 }
 
 fn format_err(what: &str, message: String) -> Error {
@@ -823,7 +859,7 @@ pub fn train_chains(
     on_epoch: &mut dyn FnMut(&EpochReport),
 ) -> Result<Predictor> {
     config.validate()?;
-    let names = features::names(&config.features);
+    let names = features::names();
     let width = names.len();
     let chains: Vec<&ChainExample> = chains
         .iter()
