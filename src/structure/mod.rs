@@ -55,6 +55,7 @@
 //! representative atom is missing (an alanine without CB) still gets its token, with `present == false`, B-factor 0 (masked by [`Structure::mask`]),
 //! NaN coordinates; [`Structure::missing`] lists them.
 
+pub mod features;
 pub mod gnm;
 
 mod cif;
