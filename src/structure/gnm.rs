@@ -96,7 +96,22 @@
 //! A structure with no contact at all is an error, as in ProDy. No result is
 //! ever NaN.
 //!
-//! # Cost
+//! # Missing atoms
+//!
+//! A row of three NaN in `coords` is a token whose representative atom is
+//! missing ([`crate::structure::Structure::coords`] writes such rows): that node
+//! is skipped. It has no contact, its square fluctuation is 0, and
+//! [`Gnm::skipped_nodes`] lists it (its token's mask is 0 already, so
+//! [`fit_bfactors`] with the structure's mask leaves it out). A row that is only
+//! partly NaN, or infinite, is an [`Error::NonFinite`] naming the node.
+//!
+//! # Cost and limits
+//!
+//! The dense model of `n` nodes needs about `32 n²` bytes ([`memory_estimate`]:
+//! the Laplacian, eigenvectors, modes and workspace). More nodes than
+//! [`GnmConfig::max_nodes`] (default [`DEFAULT_MAX_NODES`] = 12,000, about
+//! 4.3 GiB) is an [`Error::OutOfRange`] before anything is allocated; raise the
+//! limit with [`GnmConfig::with_max_nodes`] on a machine with the memory.
 //!
 //! The contact search is `O(n²)`; the dense symmetric eigendecomposition
 //! (faer's `self_adjoint_evd`, single-threaded) is `O(n³)` per component:
@@ -146,7 +161,15 @@ pub struct GnmConfig {
     /// Spring constant γ (default 1): finite and `> 0`. The Kirchhoff matrix is
     /// proportional to it, the square fluctuations inversely.
     pub gamma: f64,
+    /// The most nodes accepted (default [`DEFAULT_MAX_NODES`]): more is an
+    /// [`Error::OutOfRange`] before anything is allocated. See
+    /// [`memory_estimate`].
+    pub max_nodes: usize,
 }
+
+/// The default of [`GnmConfig::max_nodes`]: 12,000 nodes, about 4.3 GiB
+/// ([`memory_estimate`]) and a few minutes for [`GnmConfig::build`].
+pub const DEFAULT_MAX_NODES: usize = 12_000;
 
 impl Default for GnmConfig {
     fn default() -> Self {
@@ -155,12 +178,19 @@ impl Default for GnmConfig {
 }
 
 impl GnmConfig {
-    /// ProDy's defaults: cutoff 10 Å, γ = 1.
+    /// ProDy's defaults: cutoff 10 Å, γ = 1; at most [`DEFAULT_MAX_NODES`] nodes.
     pub fn new() -> Self {
         Self {
             cutoff: DEFAULT_CUTOFF,
             gamma: 1.0,
+            max_nodes: DEFAULT_MAX_NODES,
         }
+    }
+
+    /// The same settings with another node limit ([`GnmConfig::max_nodes`]).
+    pub fn with_max_nodes(mut self, max_nodes: usize) -> Self {
+        self.max_nodes = max_nodes;
+        self
     }
 
     /// The same settings with another cutoff (Å).
@@ -204,7 +234,10 @@ impl GnmConfig {
     /// Errors: [`Error::Config`] for an invalid configuration or a structure
     /// with no contact at all; [`Error::Rank`] / [`Error::LastAxis`] for a shape
     /// other than `[n, 3]`; [`Error::Empty`] for no node, [`Error::TooFewValid`]
-    /// for one node; [`Error::NonFinite`] for NaN or infinite coordinates;
+    /// for fewer than two nodes with coordinates; [`Error::NonFinite`] for
+    /// infinite or partly NaN coordinates (rows of three NaN are skipped, see
+    /// the [module docs](self)); [`Error::OutOfRange`] for more than
+    /// [`GnmConfig::max_nodes`] nodes;
     /// [`Error::Numerical`] if the eigendecomposition does not converge (not
     /// expected for a Kirchhoff matrix).
     pub fn build<S: Data<Elem = f64>>(&self, coords: &ArrayBase<S, Ix2>) -> Result<Gnm> {
@@ -252,6 +285,7 @@ impl GnmConfig {
             labels: net.labels,
             degree: net.degree,
             sq_flucts: sq,
+            skipped: net.skipped,
         })
     }
 
@@ -300,8 +334,10 @@ impl GnmConfig {
 /// symmetric, every row sums to 0. Contacts as in ProDy (see the [module
 /// docs](self)). Errors: [`Error::Config`] for an invalid configuration,
 /// [`Error::Rank`] / [`Error::LastAxis`] for a shape other than `[n, 3]`,
-/// [`Error::Empty`] for no node, [`Error::NonFinite`] for NaN or infinite
-/// coordinates (one node, or no contact, give a zero matrix).
+/// [`Error::Empty`] for no node, [`Error::NonFinite`] for infinite
+/// coordinates or a row only partly NaN (a row of three NaN, a missing atom, is
+/// a node without contacts), [`Error::OutOfRange`] beyond
+/// [`GnmConfig::max_nodes`] (one node, or no contact, give a zero matrix).
 ///
 /// ```
 /// use bfactor::structure::gnm::{kirchhoff, GnmConfig};
@@ -319,6 +355,7 @@ pub fn kirchhoff<S: Data<Elem = f64>>(
     config.validate()?;
     let coords = checked_coords(coords)?;
     let n = coords.nrows();
+    check_size(n, config)?;
     let g = config.gamma;
     let mut k = Array2::<f64>::zeros((n, n));
     let mut degree = vec![0usize; n];
@@ -345,6 +382,7 @@ pub struct Gnm {
     labels: Vec<usize>,
     degree: Vec<usize>,
     sq_flucts: Array1<f64>,
+    skipped: Vec<usize>,
 }
 
 impl Gnm {
@@ -381,16 +419,24 @@ impl Gnm {
         &self.labels
     }
 
-    /// The nodes with no neighbour within the cutoff, ascending. Their square
-    /// fluctuation is 0 by convention (not "rigid": outside any network); mask
-    /// them out of a fit.
+    /// The nodes with coordinates but no neighbour within the cutoff, ascending.
+    /// Their square fluctuation is 0 by convention (not "rigid": outside any
+    /// network); mask them out of a fit.
     pub fn isolated_nodes(&self) -> Vec<usize> {
         self.degree
             .iter()
             .enumerate()
-            .filter(|(_, &d)| d == 0)
+            .filter(|(i, &d)| d == 0 && self.skipped.binary_search(i).is_err())
             .map(|(i, _)| i)
             .collect()
+    }
+
+    /// The nodes skipped because their coordinates are all NaN (a token whose
+    /// representative atom is missing, [`crate::structure::Structure::missing`]),
+    /// ascending. They are in no contact; their square fluctuation is 0 and
+    /// means nothing: mask them out of a fit (their tokens' mask is 0 already).
+    pub fn skipped_nodes(&self) -> &[usize] {
+        &self.skipped
     }
 
     /// The number of contacts of each node (`[n]`): the Kirchhoff diagonal over γ.
@@ -500,8 +546,61 @@ fn checked_coords<S: Data<Elem = f64>>(coords: &ArrayBase<S, Ix2>) -> Result<Arr
             unit: "node (one row [x, y, z] per token, e.g. its CA atom)".into(),
         });
     }
-    check::finite("coords", coords)?;
+    // A row of three NaN is a missing atom: skipped (no contact). Anything else
+    // that is not finite is an error.
+    for (i, row) in coords.rows().into_iter().enumerate() {
+        if row.iter().all(|v| v.is_nan()) {
+            continue;
+        }
+        if let Some(k) = row.iter().position(|v| !v.is_finite()) {
+            return Err(Error::NonFinite {
+                what: format!(
+                    "coords (node {i}: a row of three NaN marks a missing atom and is skipped; a \
+                     partly non-finite row is an error)"
+                ),
+                index: vec![i, k],
+                value: row[k],
+            });
+        }
+    }
     Ok(coords.view())
+}
+
+/// The rows of `coords` that are all NaN (missing atoms), ascending.
+fn missing_rows(coords: &ArrayView2<'_, f64>) -> Vec<usize> {
+    coords
+        .rows()
+        .into_iter()
+        .enumerate()
+        .filter(|(_, r)| r.iter().all(|v| v.is_nan()))
+        .map(|(i, _)| i)
+        .collect()
+}
+
+/// Bytes a dense decomposition of `n` nodes needs at most: the Laplacian, the
+/// eigenvectors, the mode matrix and faer's workspace, `4 · 8 · n²`.
+pub fn memory_estimate(n: usize) -> u128 {
+    4 * 8 * (n as u128) * (n as u128)
+}
+
+/// The node-count limit of `config`, checked before anything is allocated.
+fn check_size(n: usize, config: &GnmConfig) -> Result<()> {
+    if n > config.max_nodes {
+        let gib = memory_estimate(n) as f64 / (1u64 << 30) as f64;
+        return Err(Error::OutOfRange {
+            what: "gnm nodes (rows of coords)".into(),
+            index: vec![],
+            value: n as f64,
+            expected: format!(
+                "at most {} nodes (GnmConfig::max_nodes): the dense network model of {n} nodes \
+                 would need about {gib:.1} GiB and O(n³) time; raise GnmConfig::with_max_nodes \
+                 if the machine has the memory, or use fewer nodes (TokenMode::CaOnly, one \
+                 chain)",
+                config.max_nodes
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// The pairs `i < j` in contact, ProDy's way: `f32` coordinates, squared distance
@@ -539,6 +638,8 @@ struct Network {
     members: Vec<Vec<usize>>,
     /// Position of each node within its component.
     local: Vec<usize>,
+    /// Nodes whose coordinates are all NaN (missing atoms), ascending.
+    skipped: Vec<usize>,
 }
 
 impl Network {
@@ -546,11 +647,13 @@ impl Network {
         config.validate()?;
         let coords = checked_coords(coords)?;
         let n = coords.nrows();
-        if n < 2 {
+        check_size(n, config)?;
+        let skipped = missing_rows(&coords);
+        if n - skipped.len() < 2 {
             return Err(Error::TooFewValid {
-                what: "gnm (nodes in coords; a network needs two)".into(),
+                what: "gnm (nodes in coords with coordinates; a network needs two)".into(),
                 needed: 2,
-                got: n,
+                got: n - skipped.len(),
             });
         }
         let edges = contacts(&coords, config.cutoff);
@@ -604,6 +707,7 @@ impl Network {
             labels,
             members,
             local,
+            skipped,
         })
     }
 

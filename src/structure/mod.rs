@@ -71,8 +71,8 @@ use std::path::{Path, PathBuf};
 
 use ndarray::{Array1, Array2};
 
-pub use read::{read, read_str, ReadOptions};
-pub use token::{MoleculeKind, Token, TokenMode, WATER_NAMES};
+pub use read::{read, read_str, ReadOptions, DEFAULT_MAX_BYTES, MAX_BFACTOR};
+pub use token::{MoleculeKind, Token, TokenMode, PRODY_AMINO_ACIDS, WATER_NAMES};
 pub use write::{write, write_string};
 
 /// A structure file format.
@@ -105,6 +105,8 @@ pub struct Structure {
     source: Option<String>,
     path: Option<PathBuf>,
     warnings: Vec<String>,
+    /// The file was not UTF-8 and was read as Latin-1: written back as Latin-1.
+    latin1: bool,
 }
 
 impl Structure {
@@ -178,8 +180,10 @@ impl Structure {
         self.path.as_deref()
     }
 
-    /// pdbtbx's warnings about the file (with their lines), and a note if it had
-    /// to be read with its coordinate records alone.
+    /// What was read by a rule rather than as written, with the line: values
+    /// read as 0 and masked (non-physical, or no B-factor in an mmCIF file),
+    /// legacy columns, merged residues, an unknown space group, text read as
+    /// Latin-1 (see [`read`]'s module documentation).
     pub fn warnings(&self) -> &[String] {
         &self.warnings
     }
@@ -216,7 +220,8 @@ impl Structure {
         }
     }
 
-    /// The parsed structure (first model), as pdbtbx holds it.
+    /// The parsed structure as pdbtbx holds it: all atoms of the first model, and
+    /// the unit cell and space group when the file has them.
     pub fn pdb(&self) -> &pdbtbx::PDB {
         &self.pdb
     }

@@ -18,11 +18,17 @@
 //! For every token, [`features::compute`] gives a vector of structural
 //! descriptors (contact densities at several scales, GNM fluctuations, burial,
 //! chain position, residue type, secondary structure, neighbourhood averages,
-//! crystal-lattice contacts; the whole file is seen, all chains). Each descriptor
-//! is standardised with the training set's mean and standard deviation, and an
-//! ensemble of the crate's notebook heads ([`BFactorHead`], `c_s` = number of
-//! descriptors) maps the result to one value per token. The heads are trained with
-//! [`crate::train::fit`] on the per-chain normalized MSE
+//! crystal-lattice contacts; the whole file is seen, all chains). The input of
+//! the model is each descriptor twice, `[n, 2 · n_features]`:
+//!
+//! ```text
+//! x_j       = (d_j - m_j) / s_j                   m, s: the training tokens' mean and standard deviation
+//! x_{F + j} = (d_j - mean_chain d_j) / std_chain d_j   the same descriptor within its chain (0 if constant)
+//! ```
+//!
+//! An ensemble of the crate's notebook heads ([`BFactorHead`], `c_s = 2 · n_features`,
+//! 64 bins) maps each token's `x` to one value. The heads are trained with
+//! [`crate::train::fit`] (AdamW) on the per-chain normalized MSE
 //! ([`crate::loss::normalized_mse_masked`], one chain per row), so what they learn
 //! is each chain's *profile*: which residues move more than others.
 //!

@@ -1,54 +1,93 @@
 //! Reading PDB and mmCIF files (plain or gzip-compressed) into a [`Structure`].
 //!
-//! pdbtbx parses the file. Three things are done around it:
+//! The atom records, unit cell and space group are parsed here (see the rules
+//! in the parser's documentation below), and pdbtbx's model ([`Structure::pdb`])
+//! is built from them: first model only, all its atoms, the unit cell
+//! (`CRYST1`, `_cell`) and the space group (`CRYST1`, `_symmetry`) when the
+//! file has them and pdbtbx knows the group. pdbtbx's own parsers are not used:
+//! some of their inputs make them panic, which a program built with
+//! `panic = "abort"` cannot survive. Every field pdbtbx's model would refuse is
+//! checked first, so no input reaches a panic; building the model still runs
+//! under [`std::panic::catch_unwind`] as a last resort (a bug, reported as
+//! [`Error::Format`]).
 //!
-//! - **Leniency.** pdbtbx's loosest level still rejects a file for a
-//!   `StrictWarning` (for example a SEQRES record it cannot check against a
-//!   residue with two residue types, as in 1EJG). Here a PDB file rejected for
-//!   warnings alone, or for errors in records other than the coordinates (a
-//!   `REMARK` it cannot parse), or whose header records make pdbtbx panic (an
-//!   unknown space group in `CRYST1`), is read again with its coordinate records
-//!   only (`ATOM`, `HETATM`, `MODEL`, `TER`), and what happened is kept in
-//!   [`Structure::warnings`]. pdbtbx also rejects atom records without an element
-//!   column (shorter than 78 characters) and blank occupancy or B-factor fields:
-//!   such records are padded before pdbtbx sees them (a blank occupancy reads as
-//!   1.00, a blank B-factor as 0.00, which masks the token).
-//! - **No panics.** pdbtbx 0.12 panics on some damaged input (a truncated `ATOM`
-//!   line, a missing mmCIF element) instead of returning an error. Atom records
-//!   are checked first, so that the common cases become an [`Error::Format`]
-//!   naming the line; the pdbtbx call itself also runs under
-//!   [`std::panic::catch_unwind`], so that anything else becomes an
-//!   [`Error::Format`] too (the panic message still goes to stderr through the
-//!   panic hook; with `panic = "abort"` nothing can be caught).
-//! - **The file's text is kept**, so that writing can replace B-factors in
-//!   place. A `.gz` file is decompressed here (flate2) and its text goes the same
-//!   way as a plain file's, whatever its name (`.pdb.gz`, `.ent.gz`, `.cif.gz`,
-//!   `.mmcif.gz`).
+//! **PDB.** Fixed columns: `ATOM`/`HETATM` (columns 1-66 are read; 73-80 may
+//! hold an element and charge, or, in the legacy format, an entry ID and a
+//! serial number, which are ignored), `MODEL`, `TER`, `CRYST1`, `HEADER`; other
+//! records are kept in the text (for writing) but not read. Elements come from
+//! columns 77-78 when they hold one, else from the atom name (PDB's alignment: a
+//! name whose column 13 is blank or a digit has a one-letter element in column
+//! 14). A blank occupancy reads as 1.00 and a blank B-factor as 0.00 (masked).
+//! Blank chain identifiers get the first identifiers no atom record of the file
+//! uses (`A`-`Z`, then `a`-`z`, `0`-`9`, `AA`, `AB`, ...), one per
+//! `TER`-separated segment and afresh in each model, so that blank segments
+//! never merge with each other or with a named chain. Residue numbers that wrap
+//! from 9999 to 0 go on at 10000.
+//!
+//! **mmCIF.** The `_atom_site` loop: chain `auth_asym_id` (else
+//! `label_asym_id`), residue number `auth_seq_id` (else `label_seq_id`),
+//! `pdbx_PDB_ins_code`, atom `label_atom_id` (else `auth_atom_id`), residue
+//! `label_comp_id` (else `auth_comp_id`), `label_alt_id`, `Cartn_x/y/z`,
+//! `occupancy`, `B_iso_or_equiv`, `type_symbol`, `pdbx_PDB_model_num`. A
+//! missing required column is an error naming it. A loop without
+//! `B_iso_or_equiv`, or a B value `?` or `.`, reads as B = 0 (masked), with a
+//! warning; writing in place into a file without the column is an error
+//! saying so (write PDB instead).
+//!
+//! **Never silent.** A damaged atom record is an [`Error::Format`] naming its
+//! line (or loop row and column): truncated, a record that is nothing but
+//! `ATOM  `, non-numeric or infinite coordinates, control characters. What is
+//! read by a rule rather than as written is listed in [`Structure::warnings`]:
+//! non-physical values (an occupancy below 0 or above 1, or a B-factor above
+//! [`MAX_BFACTOR`] Å²: the atom is kept, its B-factor reads as 0 so its token is
+//! masked, a bad occupancy reads as 0; negative B-factors are kept as written,
+//! and masked), legacy columns 73-80, a residue whose records reappear after
+//! other residues (merged into the first), an atom record repeating an atom of
+//! its residue (the first is used), a space group pdbtbx does not know, and
+//! text that is not UTF-8 (read as Latin-1: atom records must be ASCII, other
+//! records may hold anything; writing in place gives the bytes back).
+//!
+//! **Size.** A file larger than [`ReadOptions::max_bytes`] (default
+//! [`DEFAULT_MAX_BYTES`], 512 MiB; for `.gz` the decompressed size, counted
+//! while decompressing) is an [`Error::Format`] saying so, before more is read:
+//! a gzip bomb stops at the limit. Memory is bounded by a few times the limit.
+//!
+//! The file's text is kept, so that writing can replace B-factors in place. A
+//! `.gz` file is decompressed here (flate2) whatever its name (`.pdb.gz`,
+//! `.ent.gz`, `.cif.gz`, `.mmcif.gz`).
 
-use std::borrow::Cow;
-use std::io::{BufReader, Read};
+use std::collections::{HashMap, HashSet};
+use std::io::Read;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 
-use pdbtbx::{Context, ErrorLevel, PDBError, StrictnessLevel, PDB};
+use pdbtbx::{Atom, Model, Symmetry, UnitCell, PDB};
 
-use super::sites::{occupancy_index, scan};
+pub use super::sites::MAX_BFACTOR;
+use super::sites::{occupancy_index, scan, Scan};
 use super::token::{tokenize, TokenMode};
 use super::{FileFormat, Structure};
 use crate::{Error, Result};
 
-/// How to read a structure: which tokens to make and which atoms to keep.
+/// The default of [`ReadOptions::max_bytes`]: 512 MiB, more than the largest
+/// entries of the PDB archive as uncompressed mmCIF.
+pub const DEFAULT_MAX_BYTES: u64 = 512 << 20;
+
+/// How to read a structure: which tokens to make, which atoms to keep, and the
+/// largest file accepted.
 ///
 /// ```
-/// use bfactor::structure::{ReadOptions, TokenMode};
+/// use bfactor::structure::{ReadOptions, TokenMode, DEFAULT_MAX_BYTES};
 ///
 /// let options = ReadOptions::new()
 ///     .with_tokens(TokenMode::CaOnly)
 ///     .with_waters(false)
-///     .with_hydrogens(false);
+///     .with_hydrogens(false)
+///     .with_max_decompressed_bytes(64 << 20);
 /// assert_eq!(options.tokens, TokenMode::CaOnly);
+/// assert_eq!(ReadOptions::new().max_bytes, DEFAULT_MAX_BYTES);
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReadOptions {
     /// How the structure is cut into tokens (default: [`TokenMode::Boltz2`]).
     pub tokens: TokenMode,
@@ -58,10 +97,26 @@ pub struct ReadOptions {
     /// standard residues never are tokens: a residue's token is its
     /// representative heavy atom.
     pub hydrogens: bool,
+    /// The largest text read, in bytes: a plain file's size, a `.gz` file's
+    /// decompressed size (default [`DEFAULT_MAX_BYTES`]). Larger files are an
+    /// [`Error::Format`].
+    pub max_bytes: u64,
+}
+
+impl Default for ReadOptions {
+    fn default() -> Self {
+        Self {
+            tokens: TokenMode::default(),
+            waters: false,
+            hydrogens: false,
+            max_bytes: DEFAULT_MAX_BYTES,
+        }
+    }
 }
 
 impl ReadOptions {
-    /// Boltz-2 tokens, waters and hydrogens skipped.
+    /// Boltz-2 tokens, waters and hydrogens skipped, files up to
+    /// [`DEFAULT_MAX_BYTES`].
     pub fn new() -> Self {
         Self::default()
     }
@@ -81,6 +136,13 @@ impl ReadOptions {
     /// Sets whether ligand and water hydrogens become tokens.
     pub fn with_hydrogens(mut self, hydrogens: bool) -> Self {
         self.hydrogens = hydrogens;
+        self
+    }
+
+    /// Sets the largest text read ([`ReadOptions::max_bytes`]), for plain and
+    /// decompressed `.gz` files alike.
+    pub fn with_max_decompressed_bytes(mut self, max_bytes: u64) -> Self {
+        self.max_bytes = max_bytes;
         self
     }
 }
@@ -119,9 +181,10 @@ impl FileFormat {
 ///
 /// Only the first model is read. Errors: [`Error::Io`] if the file cannot be
 /// read, [`Error::Format`] (naming the line or loop row) if it is not a valid
-/// structure or is truncated (or, for `.gz`, not valid gzip), [`Error::Empty`] if it has no atoms or no tokens.
-/// A token whose representative atom is missing is not an error: it is kept,
-/// masked, and listed by [`Structure::missing`].
+/// structure, is truncated, is larger than [`ReadOptions::max_bytes`] (for
+/// `.gz`, decompressed), or (for `.gz`) is not valid gzip, [`Error::Empty`] if
+/// it has no atoms or no tokens. A token whose representative atom is missing
+/// is not an error: it is kept, masked, and listed by [`Structure::missing`].
 pub fn read(path: impl AsRef<Path>, options: &ReadOptions) -> Result<Structure> {
     let path = path.as_ref();
     let shown = path.display().to_string();
@@ -130,39 +193,100 @@ pub fn read(path: impl AsRef<Path>, options: &ReadOptions) -> Result<Structure> 
         path: shown.clone(),
         message: e.to_string(),
     };
-    let bytes = std::fs::read(path).map_err(io)?;
+    let limit = options.max_bytes;
+    let too_large = |what: &str| Error::Format {
+        path: shown.clone(),
+        message: format!(
+            "{what} is larger than the limit of {limit} bytes (ReadOptions::max_bytes; raise it \
+             with ReadOptions::with_max_decompressed_bytes if the file is genuine)"
+        ),
+    };
+    let file = std::fs::File::open(path).map_err(io)?;
+    let size = file.metadata().map_err(io)?.len();
+    if !gz && size > limit {
+        return Err(too_large("the file"));
+    }
     let bytes = if gz {
-        gunzip(&bytes).map_err(|e| Error::Format {
-            path: shown.clone(),
-            message: format!("not a valid gzip file ({e}); is it truncated?"),
-        })?
+        let mut compressed = Vec::new();
+        file.take(limit.saturating_add(1))
+            .read_to_end(&mut compressed)
+            .map_err(io)?;
+        match gunzip(&compressed, limit) {
+            Ok(Some(bytes)) => bytes,
+            Ok(None) => return Err(too_large("the decompressed text")),
+            Err(e) => {
+                return Err(Error::Format {
+                    path: shown.clone(),
+                    message: format!("not a valid gzip file ({e}); is it truncated?"),
+                })
+            }
+        }
     } else {
+        let mut bytes = Vec::with_capacity(size as usize);
+        file.take(limit.saturating_add(1))
+            .read_to_end(&mut bytes)
+            .map_err(io)?;
+        if bytes.len() as u64 > limit {
+            return Err(too_large("the file"));
+        }
         bytes
     };
-    let text = String::from_utf8(bytes).map_err(|e| {
-        let at = e.utf8_error().valid_up_to();
-        let line = e.as_bytes()[..at].iter().filter(|&&b| b == b'\n').count() + 1;
-        let within = if gz { " of the decompressed text" } else { "" };
-        Error::Format {
-            path: shown.clone(),
-            message: format!("line {line}: not UTF-8 text (invalid byte at offset {at}{within})"),
-        }
-    })?;
+    let (text, latin1) = decode(bytes, gz);
     let mut s = parse_text(text, format, options, &shown)?;
+    if let Some(note) = latin1 {
+        s.warnings.insert(0, note);
+        s.latin1 = true;
+    }
     s.path = Some(path.to_path_buf());
     Ok(s)
 }
 
+/// The text of a file: UTF-8, or else Latin-1 (every byte one character) with a
+/// warning naming the first byte that is not UTF-8.
+fn decode(bytes: Vec<u8>, gz: bool) -> (String, Option<String>) {
+    match String::from_utf8(bytes) {
+        Ok(text) => (text, None),
+        Err(e) => {
+            let at = e.utf8_error().valid_up_to();
+            let bytes = e.into_bytes();
+            let line = bytes[..at].iter().filter(|&&b| b == b'\n').count() + 1;
+            let within = if gz { " of the decompressed text" } else { "" };
+            let note = format!(
+                "line {line}: not UTF-8 text (byte 0x{:02x} at offset {at}{within}): the file \
+                 was read as Latin-1",
+                bytes[at]
+            );
+            (bytes.iter().map(|&b| char::from(b)).collect(), Some(note))
+        }
+    }
+}
+
 /// The decompressed bytes of a gzip file (all its members, as `gzip -d` reads
-/// concatenated files).
-fn gunzip(bytes: &[u8]) -> std::io::Result<Vec<u8>> {
-    let mut out = Vec::with_capacity(bytes.len().saturating_mul(4));
-    flate2::read::MultiGzDecoder::new(bytes).read_to_end(&mut out)?;
-    Ok(out)
+/// concatenated files), or `None` if they exceed `limit` bytes (decompression
+/// stops there).
+fn gunzip(bytes: &[u8], limit: u64) -> std::io::Result<Option<Vec<u8>>> {
+    let guess = (bytes.len() as u64).saturating_mul(4).min(limit) as usize;
+    let mut out = Vec::with_capacity(guess);
+    flate2::read::MultiGzDecoder::new(bytes)
+        .take(limit.saturating_add(1))
+        .read_to_end(&mut out)?;
+    Ok((out.len() as u64 <= limit).then_some(out))
 }
 
 /// Reads a structure from its text, in the given format. See [`read`].
+/// [`ReadOptions::max_bytes`] applies to the text's length.
 pub fn read_str(text: &str, format: FileFormat, options: &ReadOptions) -> Result<Structure> {
+    if text.len() as u64 > options.max_bytes {
+        return Err(Error::Format {
+            path: "<text>".into(),
+            message: format!(
+                "the text ({} bytes) is larger than the limit of {} bytes \
+                 (ReadOptions::max_bytes)",
+                text.len(),
+                options.max_bytes
+            ),
+        });
+    }
     parse_text(text.to_string(), format, options, "<text>")
 }
 
@@ -172,112 +296,122 @@ fn parse_text(
     options: &ReadOptions,
     shown: &str,
 ) -> Result<Structure> {
-    // Check the atom records first: pdbtbx panics on some damaged ones.
-    let sites = scan(&text, format).map_err(|message| Error::Format {
+    let format_error = |message: String| Error::Format {
         path: shown.to_string(),
         message,
-    })?;
-    let input = match format {
-        FileFormat::Pdb => filled_atom_records(&text),
-        FileFormat::Mmcif => Cow::Borrowed(text.as_str()),
     };
-    let (pdb, warnings) = parse_with_pdbtbx(format, shown, |opts| {
-        opts.read_raw(BufReader::new(input.as_bytes()))
-    })?;
-    drop(input);
-    let index = occupancy_index(&sites);
+    let scanned = scan(&text, format).map_err(format_error)?;
+    let index = occupancy_index(&scanned.sites);
+    let (pdb, warnings) = build_pdb(scanned, shown)?;
     let mut s = build(pdb, warnings, format, Some(&index), options, shown)?;
     s.source = Some(text);
     Ok(s)
 }
 
-/// The PDB text as pdbtbx needs it: pdbtbx rejects atom records shorter than
-/// 78 columns (no element symbol, common in files written by simulation tools)
-/// and blank occupancy or B-factor fields. Such records are padded to 80
-/// columns, a blank occupancy reads as 1.00 and a blank B-factor as 0.00 (so the
-/// token is masked). Line numbers are unchanged.
-fn filled_atom_records(text: &str) -> Cow<'_, str> {
-    let needs = |l: &str| {
-        let l = l.trim_end_matches(['\n', '\r']);
-        let atom = l.len() > 6 && (l.starts_with("ATOM  ") || l.starts_with("HETATM"));
-        atom && (l.len() < 80 || l[54..60].trim().is_empty() || l[60..66].trim().is_empty())
-    };
-    if !text.split_inclusive('\n').any(needs) {
-        return Cow::Borrowed(text);
+/// pdbtbx's model of the first model's atoms, with the unit cell and space
+/// group, and the warnings of reading.
+fn build_pdb(scanned: Scan, shown: &str) -> Result<(PDB, Vec<String>)> {
+    let Scan {
+        sites,
+        cell,
+        space_group,
+        id,
+        mut warnings,
+    } = scanned;
+    let mut pdb = PDB::new();
+    pdb.identifier = id;
+    if let Some([a, b, c, alpha, beta, gamma]) = cell {
+        pdb.unit_cell = Some(UnitCell::new(a, b, c, alpha, beta, gamma));
     }
-    let mut out = String::with_capacity(text.len() + text.len() / 8);
-    for raw in text.split_inclusive('\n') {
-        if !needs(raw) {
-            out.push_str(raw);
-            continue;
+    if let Some((group, line)) = space_group {
+        match Symmetry::new(&group) {
+            Some(symmetry) => pdb.symmetry = Some(symmetry),
+            None => warnings.push(format!(
+                "line {line}: Invalid space group `{group}` (pdbtbx does not know it): the \
+                 structure has no symmetry, the unit cell is kept"
+            )),
         }
-        // Atom records are ASCII and at least 54 long: checked by `scan` first.
-        let l = raw.trim_end_matches(['\n', '\r']);
-        let mut line = format!("{l:<80}");
-        if line[54..60].trim().is_empty() {
-            line.replace_range(54..60, "  1.00");
-        }
-        if line[60..66].trim().is_empty() {
-            line.replace_range(60..66, "  0.00");
-        }
-        out.push_str(&line);
-        out.push_str(&raw[l.len()..]);
     }
-    Cow::Owned(out)
-}
-
-type ReadResult = std::result::Result<(PDB, Vec<PDBError>), Vec<PDBError>>;
-
-/// Runs pdbtbx (first model only, loosest level), leniently and without letting
-/// a panic out.
-fn parse_with_pdbtbx(
-    format: FileFormat,
-    shown: &str,
-    run: impl Fn(&mut pdbtbx::ReadOptions) -> ReadResult,
-) -> Result<(PDB, Vec<String>)> {
-    let attempt = |atomic_only: bool| -> std::result::Result<ReadResult, String> {
-        let mut opts = pdbtbx::ReadOptions::new();
-        opts.set_level(StrictnessLevel::Loose)
-            .set_format(match format {
-                FileFormat::Pdb => pdbtbx::Format::Pdb,
-                FileFormat::Mmcif => pdbtbx::Format::Mmcif,
-            })
-            .set_only_first_model(true)
-            .set_only_atomic_coords(atomic_only);
-        // pdbtbx 0.12 panics on some malformed input; see the module docs.
-        catch_unwind(AssertUnwindSafe(|| run(&mut opts))).map_err(|p| panic_message(&*p))
-    };
-    let panicked = |what: String| Error::Format {
-        path: shown.to_string(),
-        message: format!("pdbtbx failed on malformed input ({what})"),
-    };
-    let retried = |why: Vec<String>| -> Result<(PDB, Vec<String>)> {
-        match attempt(true).map_err(panicked)? {
-            Ok((pdb, more)) => {
-                let mut warnings = why;
-                warnings.push(
-                    "the file was read again with its coordinate records alone (ATOM, HETATM, \
-                     MODEL, TER), because of the problem above"
-                        .into(),
-                );
-                warnings.extend(more.iter().map(describe));
-                Ok((pdb, warnings))
+    // Residues whose records come back after another residue's, and atoms
+    // written twice: merged, and said so.
+    let mut reappear: Vec<usize> = Vec::new();
+    let mut repeated: Vec<usize> = Vec::new();
+    let mut seen_res: HashSet<(&str, isize, Option<&str>)> = HashSet::new();
+    let mut last_res: HashMap<&str, (isize, Option<&str>)> = HashMap::new();
+    let mut seen_atom: HashSet<(&str, isize, Option<&str>, &str, Option<&str>)> = HashSet::new();
+    let first: Vec<&super::sites::Site> = sites.iter().filter(|s| s.model == 0).collect();
+    for s in &first {
+        let key = (s.res_seq, s.icode.as_deref());
+        let chain = s.chain.as_str();
+        if last_res.get(chain) != Some(&key) {
+            if !seen_res.insert((chain, key.0, key.1)) {
+                reappear.push(s.line);
             }
-            Err(errors) => Err(to_error(&errors, shown)),
+            last_res.insert(chain, key);
+        }
+        let atom_key = (chain, key.0, key.1, s.atom.as_str(), s.alt.as_deref());
+        if !seen_atom.insert(atom_key) {
+            repeated.push(s.line);
+        }
+    }
+    for (lines, what) in [
+        (
+            &reappear,
+            "start a residue that appeared before, after other residues of its chain: their \
+             atoms are merged into it",
+        ),
+        (
+            &repeated,
+            "repeat an atom of their residue (same name and alternate location): the first \
+             is used",
+        ),
+    ] {
+        if let Some(first_line) = lines.first() {
+            warnings.push(format!(
+                "{} atom record(s) {what} (first at line {first_line})",
+                lines.len()
+            ));
+        }
+    }
+    let built = catch_unwind(AssertUnwindSafe(|| -> std::result::Result<Model, String> {
+        let mut model = Model::new(1);
+        for s in &first {
+            let [x, y, z] = s.xyz;
+            let atom = Atom::new(
+                s.hetero, s.serial, &s.atom, x, y, z, s.occ, s.b, &s.element, s.charge,
+            )
+            .ok_or_else(|| format!("line {}: pdbtbx refuses the atom", s.line))?;
+            model.add_atom(
+                atom,
+                &s.chain,
+                (s.res_seq, s.icode.as_deref()),
+                (&s.res_name, s.alt.as_deref()),
+            );
+        }
+        Ok(model)
+    }));
+    let model = match built {
+        Ok(Ok(model)) => model,
+        Ok(Err(message)) => {
+            return Err(Error::Format {
+                path: shown.to_string(),
+                message,
+            })
+        }
+        Err(payload) => {
+            return Err(Error::Format {
+                path: shown.to_string(),
+                message: format!(
+                    "pdbtbx failed on input that passed the checks ({}): please report it",
+                    panic_message(&*payload)
+                ),
+            })
         }
     };
-    // mmCIF has no header records to leave out: no second attempt.
-    let pdb_format = format == FileFormat::Pdb;
-    match attempt(false) {
-        Ok(Ok((pdb, warnings))) => Ok((pdb, warnings.iter().map(describe).collect())),
-        Ok(Err(errors)) if pdb_format && only_header_trouble(&errors) => {
-            retried(errors.iter().map(describe).collect())
-        }
-        Ok(Err(errors)) => Err(to_error(&errors, shown)),
-        // A panic on a header record (e.g. an unknown space group in CRYST1).
-        Err(what) if pdb_format => retried(vec![format!("pdbtbx failed ({what})")]),
-        Err(what) => Err(panicked(what)),
+    if model.atom_count() > 0 {
+        pdb.add_model(model);
     }
+    Ok((pdb, warnings))
 }
 
 /// The message of a caught panic.
@@ -289,107 +423,20 @@ pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
         .unwrap_or_else(|| "unknown panic".into())
 }
 
-/// Whether every error that fails the file is a warning, or is about a record
-/// other than the coordinates (a `REMARK` pdbtbx cannot parse, say): then the
-/// file is worth reading again with its coordinate records alone.
-fn only_header_trouble(errors: &[PDBError]) -> bool {
-    let coordinates = |l: &str| {
-        ["ATOM", "HETATM", "MODEL", "ENDMDL", "TER", "END"]
-            .iter()
-            .any(|r| l.starts_with(r))
-    };
-    let failing: Vec<&PDBError> = errors
-        .iter()
-        .filter(|e| e.fails(StrictnessLevel::Loose))
-        .collect();
-    !failing.is_empty()
-        && failing.iter().all(|e| {
-            e.level() >= ErrorLevel::StrictWarning
-                || match e.context() {
-                    Context::FullLine { line, .. } | Context::Line { line, .. } => {
-                        !coordinates(line)
-                    }
-                    Context::Range { lines, .. } | Context::RangeHighlights { lines, .. } => {
-                        lines.first().is_some_and(|l| !coordinates(l))
-                    }
-                    _ => false,
-                }
-        })
-}
-
-/// The most severe of pdbtbx's errors, as an [`Error`]: `Empty` for a file
-/// without atoms, `Format` (with the line) otherwise.
-fn to_error(errors: &[PDBError], shown: &str) -> Error {
-    let Some(worst) = errors.iter().min_by_key(|e| e.level()) else {
-        return Error::Format {
-            path: shown.to_string(),
-            message: "pdbtbx failed without saying why".into(),
-        };
-    };
-    if worst.short_description() == "No Atoms" {
-        return Error::Empty {
-            what: shown.to_string(),
-            shape: vec![0],
-            unit: "atom".into(),
-        };
-    }
-    let failing = errors
-        .iter()
-        .filter(|e| e.fails(StrictnessLevel::Loose))
-        .count();
-    let mut message = describe(worst);
-    if failing > 1 {
-        message.push_str(&format!(" (and {} more)", failing - 1));
-    }
-    Error::Format {
-        path: shown.to_string(),
-        message,
-    }
-}
-
-/// One pdbtbx error on one line: level, title, explanation, and where.
-fn describe(e: &PDBError) -> String {
-    let place = match e.context() {
-        Context::FullLine { linenumber, line }
-        | Context::Line {
-            linenumber, line, ..
-        } => {
-            format!(" at line {linenumber}: `{}`", super::cif::excerpt(line))
-        }
-        Context::Range {
-            start_linenumber,
-            lines,
-            ..
-        }
-        | Context::RangeHighlights {
-            start_linenumber,
-            lines,
-            ..
-        } => format!(
-            " at lines {start_linenumber}-{}",
-            start_linenumber + lines.len().saturating_sub(1)
-        ),
-        Context::Show { line } => format!(" ({})", super::cif::excerpt(line)),
-        _ => String::new(),
-    };
-    format!(
-        "{}: {}{place}: {}",
-        e.level(),
-        e.short_description(),
-        e.long_description()
-    )
-}
-
 fn build(
     pdb: PDB,
-    warnings: Vec<String>,
+    mut warnings: Vec<String>,
     format: FileFormat,
     occupancies: Option<&super::sites::OccupancyIndex>,
     options: &ReadOptions,
     shown: &str,
 ) -> Result<Structure> {
     let tokens = match pdb.models().next() {
-        Some(model) => tokenize(model, options, occupancies),
+        Some(model) => {
+            let (tokens, notes) = tokenize(model, options, occupancies);
+            warnings.extend(notes);
+            tokens
+        }
         None => Vec::new(),
     };
     if pdb.atom_count() == 0 {
@@ -413,5 +460,6 @@ fn build(
         source: None,
         path: None,
         warnings,
+        latin1: false,
     })
 }

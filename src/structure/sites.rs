@@ -1,23 +1,55 @@
-//! The atom records of a PDB or mmCIF text, scanned in place (crate-private).
+//! The atom records of a PDB or mmCIF text, parsed here (crate-private).
 //!
-//! pdbtbx parses the structure; this scanner only locates each atom record's
-//! identity and the byte span of its B-factor field, so that writing can replace
-//! B-factors and keep every other byte of the file. It also checks atom records
-//! for the damage that makes pdbtbx 0.12 panic instead of returning an error
-//! (truncated lines, non-ASCII bytes, missing names or coordinates), so that
-//! reading can report the offending line.
+//! This is the crate's structure parser: it reads every atom record into a
+//! [`Site`] (identity, coordinates, occupancy, B-factor, and the byte span of the
+//! B-factor field, so that writing can replace B-factors and keep every other
+//! byte of the file), plus the unit cell and space group. [`super::read`] builds
+//! pdbtbx's model from the sites; pdbtbx's own parsers are not used, so that no
+//! input reaches one of their panics.
 //!
-//! Identities follow pdbtbx's conventions exactly, so that they match the tokens
-//! built from its model: PDB chains that are blank get the letters `A`, `B`, …
-//! (the next one after each `TER`), residue numbers that wrap from 9999 to 0 go on
-//! at 10000; mmCIF uses `auth_asym_id` (else `label_asym_id`), `auth_seq_id` (else
-//! `label_seq_id`), `pdbx_PDB_ins_code` and `label_atom_id`. Names are upper-cased.
+//! Every field that pdbtbx's model would refuse (or panic on) is checked here:
+//! a damaged atom record is an error naming its line (or loop row and column);
+//! what can be read with a clear rule is read, with a warning.
+//!
+//! **PDB.** Fixed columns: `ATOM`/`HETATM` (columns 1-66 are read; 73-80 may hold
+//! an element and charge, or, in the legacy format, an entry ID and a serial
+//! number, which are ignored), `MODEL`, `TER`, `CRYST1`. Elements come from
+//! columns 77-78 when they hold one, else from the atom name (PDB's alignment:
+//! a name whose column 13 is blank or a digit has a one-letter element in column
+//! 14). A blank occupancy reads as 1.00 and a blank B-factor as 0.00 (masked).
+//! Blank chain identifiers are given the first identifiers that no atom record of
+//! the file uses (`A`-`Z`, then `a`-`z`, then `0`-`9`, then `AA`, `AB`, ...), one
+//! per `TER`-separated segment, each model afresh; residue numbers that wrap from
+//! 9999 to 0 go on at 10000.
+//!
+//! **mmCIF.** The `_atom_site` loop: chain `auth_asym_id` (else `label_asym_id`),
+//! residue number `auth_seq_id` (else `label_seq_id`), `pdbx_PDB_ins_code`, atom
+//! `label_atom_id` (else `auth_atom_id`), residue `label_comp_id` (else
+//! `auth_comp_id`), `label_alt_id`, `Cartn_x/y/z`, `occupancy`,
+//! `B_iso_or_equiv`, `type_symbol`, `pdbx_PDB_model_num`; the unit cell from
+//! `_cell.length_a` ... `_cell.angle_gamma`, the space group from
+//! `_symmetry.space_group_name_H-M` (else `_space_group.name_H-M_alt`). A
+//! loop without `B_iso_or_equiv`, or a B value `?` or `.`, reads as B = 0
+//! (masked), with a warning. Rows without a residue number (neither
+//! `auth_seq_id` nor `label_seq_id`) are numbered after the file's highest
+//! number, one residue per run of rows with the same chain and residue name.
+//!
+//! **Non-physical values.** An occupancy below 0 or above 1, or a B-factor above
+//! [`MAX_BFACTOR`] Å², is not data: the atom is kept (its coordinates are used),
+//! its B-factor reads as 0 (so its token is masked), its occupancy as 0 if that
+//! was the bad value, and [`super::Structure::warnings`] says how many and where.
+//! Negative B-factors are kept as written (predictions written as z-scores come
+//! back as such); the mask leaves them out anyway.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 
 use super::cif::{self, excerpt, Tok};
 use super::FileFormat;
+
+/// B-factors above this (Å²) are not physical: they read as 0 (masked), with a
+/// warning. The PDB format's column holds at most 999.99.
+pub const MAX_BFACTOR: f64 = 1000.0;
 
 /// One atom record.
 #[derive(Debug, Clone, PartialEq)]
@@ -41,11 +73,41 @@ pub(crate) struct Site {
     pub b_pad: usize,
     /// 1-based line of the record.
     pub line: usize,
+    /// `HETATM` rather than `ATOM`.
+    pub hetero: bool,
+    /// The serial number (the row number where the file has none).
+    pub serial: usize,
+    /// The residue name, upper-case.
+    pub res_name: String,
+    /// Coordinates (Å), finite.
+    pub xyz: [f64; 3],
+    /// The B-factor as read (0 where blank, unknown or non-physical).
+    pub b: f64,
+    /// The occupancy as read (1 where blank, 0 where non-physical).
+    pub occ: f64,
+    /// The element symbol, if known.
+    pub element: String,
+    /// The formal charge.
+    pub charge: isize,
+}
+
+/// The atom records of a file, its unit cell and space group, and what was
+/// read with a rule rather than as written.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Scan {
+    pub sites: Vec<Site>,
+    /// a, b, c (Å), alpha, beta, gamma (degrees).
+    pub cell: Option<[f64; 6]>,
+    /// The space group's name and the line it is on.
+    pub space_group: Option<(String, usize)>,
+    /// The PDB ID (`HEADER` columns 63-66, or mmCIF's `_entry.id`).
+    pub id: Option<String>,
+    pub warnings: Vec<String>,
 }
 
 /// The atom records of `text`, or a message naming the line (or loop row) that is
 /// damaged.
-pub(crate) fn scan(text: &str, format: FileFormat) -> Result<Vec<Site>, String> {
+pub(crate) fn scan(text: &str, format: FileFormat) -> Result<Scan, String> {
     match format {
         FileFormat::Pdb => scan_pdb(text),
         FileFormat::Mmcif => scan_mmcif(text),
@@ -62,19 +124,71 @@ pub(crate) fn occupancy_index(sites: &[Site]) -> OccupancyIndex {
     sites
         .iter()
         .filter(|s| s.model == 0)
-        .filter_map(|s| {
-            s.occupancy.map(|o| {
-                let key = (
-                    s.chain.clone(),
-                    s.res_seq,
-                    s.icode.clone(),
-                    s.atom.clone(),
-                    s.alt.clone(),
-                );
-                (key, o)
-            })
+        .map(|s| {
+            let key = (
+                s.chain.clone(),
+                s.res_seq,
+                s.icode.clone(),
+                s.atom.clone(),
+                s.alt.clone(),
+            );
+            (key, s.occ)
         })
         .collect()
+}
+
+/// Whether every character is one pdbtbx accepts in an identifier (printable
+/// ASCII or space).
+fn printable(s: &str) -> bool {
+    s.bytes().all(|b| (32..127).contains(&b))
+}
+
+/// Counts of values read by a rule, with the first place, for one warning each.
+#[derive(Default)]
+struct Notes {
+    entries: Vec<(String, usize, String)>,
+}
+
+impl Notes {
+    fn add(&mut self, what: &str, place: impl FnOnce() -> String) {
+        match self.entries.iter_mut().find(|(w, _, _)| w == what) {
+            Some(e) => e.1 += 1,
+            None => self.entries.push((what.to_string(), 1, place())),
+        }
+    }
+
+    fn into_warnings(self) -> Vec<String> {
+        self.entries
+            .into_iter()
+            .map(|(what, n, first)| {
+                let s = if n == 1 { "" } else { "s" };
+                format!("{n} atom record{s} {what} (first at {first})")
+            })
+            .collect()
+    }
+}
+
+/// Checks an occupancy and a B-factor, noting non-physical ones; returns the
+/// values to use (occupancy, B).
+fn physical(occ: f64, b: f64, notes: &mut Notes, place: &dyn Fn() -> String) -> (f64, f64) {
+    let mut out = (occ, b);
+    if !(0.0..=1.0).contains(&occ) {
+        notes.add(
+            "have a non-physical occupancy (below 0 or above 1): read as occupancy 0 and B-factor 0, masked",
+            place,
+        );
+        out = (0.0, 0.0);
+    }
+    if b > MAX_BFACTOR {
+        notes.add(
+            &format!(
+                "have a non-physical B-factor (above {MAX_BFACTOR} Å²): read as 0, masked"
+            ),
+            place,
+        );
+        out.1 = 0.0;
+    }
+    out
 }
 
 /// PDB's fixed columns (0-based byte ranges).
@@ -84,51 +198,170 @@ fn field(line: &str, r: Range<usize>) -> &str {
         .trim()
 }
 
-fn scan_pdb(text: &str) -> Result<Vec<Site>, String> {
-    let mut sites = Vec::new();
+/// The identifiers given to blank chains, in order.
+fn blank_chain_name(k: usize) -> String {
+    const ONE: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    if k < ONE.len() {
+        return char::from(ONE[k]).to_string();
+    }
+    let k = k - ONE.len();
+    let mut s = String::new();
+    let (mut hi, lo) = (k / 26, k % 26);
+    let mut letters = vec![char::from(b'A' + lo as u8)];
+    loop {
+        letters.push(char::from(b'A' + (hi % 26) as u8));
+        hi /= 26;
+        if hi == 0 {
+            break;
+        }
+        hi -= 1;
+    }
+    for c in letters.iter().rev() {
+        s.push(*c);
+    }
+    s
+}
+
+/// The record name of a PDB line (its first six bytes, padded with spaces).
+fn record(line: &str) -> [u8; 6] {
+    let mut r = [b' '; 6];
+    for (i, b) in line.bytes().take(6).enumerate() {
+        r[i] = b;
+    }
+    r
+}
+
+/// A PDB atom name's element, by PDB's alignment convention: a name whose first
+/// column (13) is blank or a digit has a one-letter element in column 14; a name
+/// starting in column 13 is a two-letter element if it has at most two
+/// characters in a `HETATM` record (`FE`, `ZN`, `CA` for calcium), else a
+/// one-letter element (four-character hydrogen names such as `HG11`).
+fn element_from_name(name4: &str, hetero: bool) -> String {
+    let b: Vec<u8> = name4.bytes().collect();
+    let first = b.first().copied().unwrap_or(b' ');
+    let letter = |c: u8| c.is_ascii_alphabetic();
+    if first == b' ' || first.is_ascii_digit() {
+        return b
+            .get(1)
+            .copied()
+            .filter(|&c| letter(c))
+            .map(|c| char::from(c.to_ascii_uppercase()).to_string())
+            .unwrap_or_default();
+    }
+    if !letter(first) {
+        return String::new();
+    }
+    let trimmed = name4.trim();
+    if hetero && trimmed.len() <= 2 && trimmed.bytes().all(letter) {
+        let sym = trimmed.to_ascii_uppercase();
+        if pdbtbx::Element::from_symbol(&sym).is_some() {
+            return sym;
+        }
+    }
+    char::from(first.to_ascii_uppercase()).to_string()
+}
+
+/// A charge field such as `2+`, `1-`, `+1`.
+fn charge(s: &str) -> Option<isize> {
+    let s = s.trim();
+    if s.is_empty() {
+        return Some(0);
+    }
+    let b = s.as_bytes();
+    if b.len() == 2 {
+        let (d, sign) = if b[0].is_ascii_digit() {
+            (b[0], b[1])
+        } else {
+            (b[1], b[0])
+        };
+        if d.is_ascii_digit() && (sign == b'+' || sign == b'-') {
+            let v = (d - b'0') as isize;
+            return Some(if sign == b'-' { -v } else { v });
+        }
+    }
+    None
+}
+
+fn scan_pdb(text: &str) -> Result<Scan, String> {
+    // Chain identifiers used by atom records: blank chains get others.
+    let mut used: HashSet<String> = HashSet::new();
+    for raw in text.split('\n') {
+        let r = record(raw);
+        if (&r == b"ATOM  " || &r == b"HETATM") && raw.len() > 21 && raw.is_char_boundary(22) {
+            let c = raw[21..22].trim();
+            if !c.is_empty() {
+                used.insert(c.to_string());
+            }
+        }
+    }
+    let free: Vec<String> = (0..)
+        .map(blank_chain_name)
+        .filter(|c| !used.contains(c))
+        .take(128)
+        .collect();
+    let blank_name = |k: usize| -> String {
+        free.get(k).cloned().unwrap_or_else(|| {
+            // Beyond 128 blank segments: keep counting past the used names.
+            (0..)
+                .map(blank_chain_name)
+                .filter(|c| !used.contains(c))
+                .nth(k)
+                .unwrap_or_default()
+        })
+    };
+
+    let mut out = Scan::default();
+    let mut notes = Notes::default();
     let mut offset = 0;
     let mut model = 0;
     let mut model_has_atoms = false;
-    // pdbtbx names blank chains 'A', 'B', ... advancing at each TER.
-    let mut blank_chain = 0u8;
+    // The blank-chain segment: its index, and whether it has atoms yet.
+    let (mut blank_k, mut blank_used) = (0usize, false);
     let (mut last_res, mut res_add) = (0isize, 0isize);
+    let mut legacy_columns = false;
     for (idx, raw) in text.split_inclusive('\n').enumerate() {
         let line_no = idx + 1;
         let start = offset;
         offset += raw.len();
         let line = raw.trim_end_matches(['\n', '\r']);
         let len = line.len();
-        if len > 6 && !line.is_char_boundary(6) {
-            return Err(format!(
-                "line {line_no}: non-ASCII character in the record name: `{}`",
-                excerpt(line)
-            ));
-        }
-        let record = if len > 6 { &line[..6] } else { line };
-        let is_ter = if len > 6 {
-            record == "TER   "
-        } else {
-            len > 2 && line.starts_with("TER")
-        };
-        if is_ter {
-            blank_chain = (blank_chain + 1) % 26;
-            continue;
-        }
-        if len > 6 && record == "MODEL " {
-            if model_has_atoms {
-                model += 1;
-                model_has_atoms = false;
+        let rec = record(line);
+        match &rec {
+            b"TER   " => {
+                if blank_used {
+                    blank_k += 1;
+                    blank_used = false;
+                }
+                continue;
             }
-            // Each model names its blank chains afresh, so that they match the
-            // first model's.
-            blank_chain = 0;
-            continue;
-        }
-        let hetero = match (len > 6, record) {
-            (true, "ATOM  ") => false,
-            (true, "HETATM") => true,
+            b"MODEL " => {
+                if model_has_atoms {
+                    model += 1;
+                    model_has_atoms = false;
+                }
+                // Each model names its blank chains afresh, so that they match the
+                // first model's.
+                blank_k = 0;
+                blank_used = false;
+                continue;
+            }
+            b"HEADER" => {
+                let id = field(line, 62..66);
+                if id.len() == 4 && printable(id) {
+                    out.id = Some(id.to_string());
+                }
+                continue;
+            }
+            b"CRYST1" => {
+                if out.cell.is_none() && model == 0 {
+                    read_cryst1(line, line_no, &mut out);
+                }
+                continue;
+            }
+            b"ATOM  " | b"HETATM" => {}
             _ => continue,
-        };
+        }
+        let hetero = &rec == b"HETATM";
         let kind = if hetero { "HETATM" } else { "ATOM" };
         let bad = |what: &str| {
             Err(format!(
@@ -139,6 +372,9 @@ fn scan_pdb(text: &str) -> Result<Vec<Site>, String> {
         if !line.is_ascii() {
             return bad("holds a non-ASCII character");
         }
+        if !printable(line) {
+            return bad("holds a control character");
+        }
         if len < 54 {
             return bad(&format!(
                 "is truncated ({len} characters, the coordinates need 54)"
@@ -148,12 +384,18 @@ fn scan_pdb(text: &str) -> Result<Vec<Site>, String> {
         if atom.is_empty() {
             return bad("has no atom name (columns 13-16)");
         }
-        if field(line, 17..20).is_empty() {
+        let res_name = field(line, 17..20).to_ascii_uppercase();
+        if res_name.is_empty() {
             return bad("has no residue name (columns 18-20)");
         }
-        for (name, r) in [("x", 30..38), ("y", 38..46), ("z", 46..54)] {
-            if !field(line, r).parse::<f64>().is_ok_and(f64::is_finite) {
-                return bad(&format!("has no valid {name} coordinate"));
+        let mut xyz = [0.0; 3];
+        for (k, (name, r)) in [("x", 30..38), ("y", 38..46), ("z", 46..54)]
+            .into_iter()
+            .enumerate()
+        {
+            match field(line, r).parse::<f64>() {
+                Ok(v) if v.is_finite() => xyz[k] = v,
+                _ => return bad(&format!("has no valid {name} coordinate")),
             }
         }
         let number = |name: &str, r: Range<usize>| -> Result<Option<f64>, String> {
@@ -170,7 +412,7 @@ fn scan_pdb(text: &str) -> Result<Vec<Site>, String> {
             }
         };
         let occupancy = number("occupancy", 54..60)?;
-        number("B-factor", 60..66)?;
+        let b = number("B-factor", 60..66)?;
         let Ok(raw_res) = field(line, 22..26).parse::<isize>() else {
             return bad("has no valid residue number (columns 23-26)");
         };
@@ -179,53 +421,116 @@ fn scan_pdb(text: &str) -> Result<Vec<Site>, String> {
         }
         last_res = raw_res;
         let chain = match field(line, 21..22) {
-            "" => char::from(b'A' + blank_chain).to_string(),
+            "" => {
+                blank_used = true;
+                blank_name(blank_k)
+            }
             c => c.to_string(),
         };
-        let icode = Some(field(line, 26..27)).filter(|s| !s.is_empty());
-        let alt = Some(field(line, 16..17)).filter(|s| !s.is_empty());
+        // pdbtbx upper-cases insertion codes and alternate locations.
+        let icode = Some(field(line, 26..27).to_ascii_uppercase()).filter(|s| !s.is_empty());
+        let alt = Some(field(line, 16..17).to_ascii_uppercase()).filter(|s| !s.is_empty());
         let (b_field, b_pad) = if len >= 60 {
             (start + 60..start + len.min(66), 0)
         } else {
             (start + len..start + len, 60 - len)
         };
-        sites.push(Site {
+        // Columns 77-80: element and charge, or (legacy) part of an ID.
+        let tail_element = field(line, 76..78);
+        let element_ok = !tail_element.is_empty()
+            && tail_element.bytes().all(|c| c.is_ascii_alphabetic())
+            && pdbtbx::Element::from_symbol(tail_element).is_some();
+        let charge_v = charge(field(line, 78..80));
+        let name4 = line.get(12..16).unwrap_or("");
+        let element = if element_ok {
+            tail_element.to_ascii_uppercase()
+        } else {
+            if !tail_element.is_empty() || charge_v.is_none() {
+                legacy_columns = true;
+            }
+            element_from_name(name4, hetero)
+        };
+        let place = || format!("line {line_no}");
+        let (occ, b) = physical(occupancy.unwrap_or(1.0), b.unwrap_or(0.0), &mut notes, &place);
+        let serial = field(line, 6..11)
+            .parse::<usize>()
+            .unwrap_or(out.sites.len() + 1);
+        out.sites.push(Site {
             model,
             chain,
             res_seq: raw_res + res_add,
-            icode: icode.map(str::to_string),
+            icode,
             atom,
-            alt: alt.map(str::to_string),
+            alt,
             occupancy,
             b_field: Some(b_field),
             b_pad,
             line: line_no,
+            hetero,
+            serial,
+            res_name,
+            xyz,
+            b,
+            occ,
+            element,
+            charge: if element_ok { charge_v.unwrap_or(0) } else { 0 },
         });
         model_has_atoms = true;
     }
-    Ok(sites)
+    if legacy_columns {
+        out.warnings.push(
+            "columns 77-80 of some atom records hold no element symbol and charge (the legacy \
+             format, with an ID and serial number in columns 73-80): elements were taken from \
+             the atom names"
+                .into(),
+        );
+    }
+    out.warnings.extend(notes.into_warnings());
+    Ok(out)
 }
 
-/// pdbtbx reads a bare numeric CIF value as a number and prints it back with
-/// `{}` (so a chain named `01` becomes `1`); text identifiers follow suit here.
-fn cif_text(tok: &Tok, text: &str) -> Option<String> {
-    let v = tok.value(text)?;
-    if tok.kind == cif::TokKind::Bare
-        && v.bytes()
-            .all(|c| c.is_ascii_digit() || matches!(c, b'+' | b'-' | b'.'))
-    {
-        if let Ok(n) = v.parse::<f64>() {
-            return Some(format!("{n}"));
+/// The unit cell and space group of a `CRYST1` record; a warning if they cannot
+/// be read.
+fn read_cryst1(line: &str, line_no: usize, out: &mut Scan) {
+    let ranges = [6..15, 15..24, 24..33, 33..40, 40..47, 47..54];
+    let mut cell = [0.0; 6];
+    for (k, r) in ranges.into_iter().enumerate() {
+        match field(line, r).parse::<f64>() {
+            Ok(v) if v.is_finite() && v > 0.0 => cell[k] = v,
+            _ => {
+                out.warnings.push(format!(
+                    "line {line_no}: CRYST1 record without a valid unit cell, left out: `{}`",
+                    excerpt(line)
+                ));
+                return;
+            }
         }
     }
-    Some(v.trim().to_string())
+    out.cell = Some(cell);
+    let group = field(line, 55..66);
+    if !group.is_empty() && printable(group) {
+        out.space_group = Some((group.to_string(), line_no));
+    }
 }
 
-fn scan_mmcif(text: &str) -> Result<Vec<Site>, String> {
+/// A CIF number: `?` and `.` are `None`, as is anything that is not a number;
+/// a standard uncertainty in parentheses (`12.3(4)`) is dropped.
+fn cif_number(tok: &Tok, text: &str) -> Option<f64> {
+    let v = tok.value(text)?;
+    let v = match v.find('(') {
+        Some(p) if v.ends_with(')') => &v[..p],
+        _ => v,
+    };
+    v.trim().parse::<f64>().ok()
+}
+
+fn scan_mmcif(text: &str) -> Result<Scan, String> {
     let toks = cif::tokenize(text)?;
+    let mut out = Scan::default();
+    read_cell(text, &toks, &mut out);
     let Some((tags, values, loop_line)) = cif::find_loop(text, &toks, "_atom_site.") else {
-        // No atom loop: no atoms to write into (reading reports the empty file).
-        return Ok(Vec::new());
+        // No atom loop: no atoms (reading reports the empty file).
+        return Ok(out);
     };
     let ncol = tags.len();
     if values.len() % ncol != 0 {
@@ -237,47 +542,113 @@ fn scan_mmcif(text: &str) -> Result<Vec<Site>, String> {
         ));
     }
     let col = |name: &str| tags.iter().position(|t| t == &format!("_atom_site.{name}"));
-    let required = [
-        "type_symbol",
-        "label_atom_id",
-        "id",
-        "label_comp_id",
-        "cartn_x",
-        "cartn_y",
-        "cartn_z",
-    ];
-    let required: Vec<(&str, Option<usize>)> = required.iter().map(|&n| (n, col(n))).collect();
-    let [auth_asym, label_asym, auth_seq, label_seq, icode_c, atom_c, alt_c, occ_c, b_c, model_c] =
+    let either = |a: &str, b: &str| col(a).or_else(|| col(b));
+    let missing = |what: &str| {
+        Err(format!(
+            "the _atom_site loop (line {loop_line}) has no {what} column"
+        ))
+    };
+    let Some(atom_c) = either("label_atom_id", "auth_atom_id") else {
+        return missing("_atom_site.label_atom_id (nor auth_atom_id)");
+    };
+    let Some(comp_c) = either("label_comp_id", "auth_comp_id") else {
+        return missing("_atom_site.label_comp_id (nor auth_comp_id)");
+    };
+    let mut xyz_c = [0usize; 3];
+    for (k, name) in ["cartn_x", "cartn_y", "cartn_z"].iter().enumerate() {
+        match col(name) {
+            Some(c) => xyz_c[k] = c,
+            None => {
+                let shown = ["Cartn_x", "Cartn_y", "Cartn_z"][k];
+                return missing(&format!("_atom_site.{shown}"));
+            }
+        }
+    }
+    let (auth_asym, label_asym) = (col("auth_asym_id"), col("label_asym_id"));
+    if auth_asym.is_none() && label_asym.is_none() {
+        return missing("_atom_site.auth_asym_id (nor label_asym_id): no chain");
+    }
+    let [auth_seq, label_seq, icode_c, alt_c, occ_c, b_c, model_c, type_c, id_c, group_c, charge_c] =
         [
-            "auth_asym_id",
-            "label_asym_id",
             "auth_seq_id",
             "label_seq_id",
             "pdbx_pdb_ins_code",
-            "label_atom_id",
             "label_alt_id",
             "occupancy",
             "b_iso_or_equiv",
             "pdbx_pdb_model_num",
+            "type_symbol",
+            "id",
+            "group_pdb",
+            "pdbx_formal_charge",
         ]
         .map(col);
-    let mut sites = Vec::with_capacity(values.len() / ncol);
+    let mut notes = Notes::default();
+    if b_c.is_none() {
+        out.warnings.push(format!(
+            "the _atom_site loop (line {loop_line}) has no B_iso_or_equiv column: every \
+             B-factor reads as 0 (masked)"
+        ));
+    }
+    let mut sites: Vec<Site> = Vec::with_capacity(values.len() / ncol);
     let mut model_numbers: Vec<String> = Vec::new();
+    // Rows without a residue number: numbered after the highest one, one residue
+    // per run of rows with the same chain and residue name (and no atom name twice).
+    let mut max_seq: isize = 0;
+    let mut run: Option<(String, String, HashSet<String>)> = None;
+    let mut runs = 0isize;
+    let mut unnumbered: Vec<(usize, isize)> = Vec::new();
     for (r, row) in values.chunks(ncol).enumerate() {
         let line = row[0].line;
-        let get = |c: Option<usize>| c.and_then(|c| cif_text(&row[c], text));
-        for &(name, c) in &required {
-            if let Some(c) = c {
-                if row[c].value(text).is_none() {
-                    return Err(format!(
-                        "_atom_site row {} (line {line}): _atom_site.{name} is missing ('{}')",
-                        r + 1,
-                        &text[row[c].span.clone()]
-                    ));
+        let row_err = |what: String| Err(format!("_atom_site row {} (line {line}): {what}", r + 1));
+        let ident = |c: usize, name: &str| -> Result<Option<String>, String> {
+            match row[c].value(text) {
+                None => Ok(None),
+                Some(v) if !printable(v) => Err(format!(
+                    "_atom_site row {} (line {line}): _atom_site.{name} holds a character that \
+                     is not printable ASCII: `{}`",
+                    r + 1,
+                    excerpt(v)
+                )),
+                Some(v) => Ok(Some(v.trim().to_string()).filter(|s| !s.is_empty())),
+            }
+        };
+        let Some(atom) = ident(atom_c, &tags[atom_c][11..])? else {
+            return row_err(format!("{} is missing", tags[atom_c]));
+        };
+        let Some(res_name) = ident(comp_c, &tags[comp_c][11..])? else {
+            return row_err(format!("{} is missing", tags[comp_c]));
+        };
+        let mut xyz = [0.0; 3];
+        for k in 0..3 {
+            let tok = &row[xyz_c[k]];
+            match cif_number(tok, text) {
+                Some(v) if v.is_finite() => xyz[k] = v,
+                _ => {
+                    return row_err(format!(
+                        "_atom_site.Cartn_{} is not a finite number: `{}`",
+                        ["x", "y", "z"][k],
+                        excerpt(&text[tok.span.clone()])
+                    ))
                 }
             }
         }
-        let model_id = get(model_c).unwrap_or_else(|| "1".to_string());
+        let element = match type_c {
+            Some(c) => match ident(c, "type_symbol")? {
+                Some(e) => e.to_ascii_uppercase(),
+                None => {
+                    return row_err(format!(
+                        "_atom_site.type_symbol is missing ('{}')",
+                        &text[row[c].span.clone()]
+                    ))
+                }
+            },
+            None => String::new(),
+        };
+        let model_id = match model_c {
+            Some(c) => row[c].value(text).unwrap_or("1").to_string(),
+            None => "1".to_string(),
+        };
         let model = match model_numbers.iter().position(|m| *m == model_id) {
             Some(m) => m,
             None => {
@@ -285,40 +656,180 @@ fn scan_mmcif(text: &str) -> Result<Vec<Site>, String> {
                 model_numbers.len() - 1
             }
         };
-        let Some(chain) = get(auth_asym).or_else(|| get(label_asym)) else {
-            return Err(format!(
-                "_atom_site row {} (line {line}): no chain (auth_asym_id or label_asym_id)",
-                r + 1
-            ));
+        let mut chain = None;
+        for (c, name) in [(auth_asym, "auth_asym_id"), (label_asym, "label_asym_id")] {
+            if let Some(c) = c {
+                if chain.is_none() {
+                    chain = ident(c, name)?;
+                }
+            }
+        }
+        let Some(chain) = chain else {
+            return row_err("no chain (auth_asym_id or label_asym_id)".into());
         };
         let seq = |c: Option<usize>| {
-            c.and_then(|c| row[c].value(text))
-                .and_then(|v| v.parse::<f64>().ok())
+            c.and_then(|c| cif_number(&row[c], text))
                 .filter(|v| v.fract() == 0.0 && v.abs() < 1e15)
                 .map(|v| v as isize)
         };
-        let Some(res_seq) = seq(auth_seq).or_else(|| seq(label_seq)) else {
-            // pdbtbx numbers such residues by a running count; their atoms keep
-            // their B-factors when writing.
-            continue;
+        let res_seq = seq(auth_seq).or_else(|| seq(label_seq));
+        let icode = match icode_c {
+            Some(c) => ident(c, "pdbx_PDB_ins_code")?,
+            None => None,
         };
-        let occupancy = occ_c
+        let alt = match alt_c {
+            Some(c) => ident(c, "label_alt_id")?,
+            None => None,
+        };
+        let place = || format!("_atom_site row {} (line {line})", r + 1);
+        let occupancy = occ_c.and_then(|c| cif_number(&row[c], text));
+        if let Some(c) = occ_c {
+            if occupancy.is_none() && row[c].value(text).is_some() {
+                return row_err(format!(
+                    "_atom_site.occupancy is not a number: `{}`",
+                    excerpt(&text[row[c].span.clone()])
+                ));
+            }
+        }
+        let b = match b_c {
+            Some(c) => match (row[c].value(text), cif_number(&row[c], text)) {
+                (_, Some(v)) if v.is_finite() => v,
+                (None, _) => {
+                    notes.add("have no B-factor ('?' or '.'): read as 0, masked", place);
+                    0.0
+                }
+                (Some(v), _) => {
+                    return row_err(format!(
+                        "_atom_site.B_iso_or_equiv is not a finite number: `{}`",
+                        excerpt(v)
+                    ))
+                }
+            },
+            None => 0.0,
+        };
+        if occupancy.is_some_and(|o| !o.is_finite()) {
+            return row_err("_atom_site.occupancy is not finite".into());
+        }
+        let (occ, b) = physical(occupancy.unwrap_or(1.0), b, &mut notes, &place);
+        let hetero = group_c
             .and_then(|c| row[c].value(text))
-            .and_then(|v| v.parse::<f64>().ok());
+            .is_some_and(|g| g.eq_ignore_ascii_case("HETATM"));
+        let serial = id_c
+            .and_then(|c| row[c].value(text))
+            .and_then(|v| v.parse::<usize>().ok())
+            .unwrap_or(r + 1);
+        let charge = charge_c
+            .and_then(|c| cif_number(&row[c], text))
+            .filter(|v| v.fract() == 0.0 && v.abs() < 100.0)
+            .map_or(0, |v| v as isize);
+        let res_seq = match res_seq {
+            Some(n) => {
+                max_seq = max_seq.max(n);
+                n
+            }
+            None => {
+                let atom_up = atom.to_ascii_uppercase();
+                let same = run.as_ref().is_some_and(|(c, n, atoms)| {
+                    *c == chain && *n == res_name && !atoms.contains(&atom_up)
+                }) && unnumbered.last().is_some_and(|&(i, _)| i + 1 == sites.len());
+                if !same {
+                    runs += 1;
+                    run = Some((chain.clone(), res_name.clone(), HashSet::new()));
+                }
+                if let Some((_, _, atoms)) = run.as_mut() {
+                    atoms.insert(atom_up);
+                }
+                unnumbered.push((sites.len(), runs));
+                0
+            }
+        };
         sites.push(Site {
             model,
             chain,
             res_seq,
-            icode: get(icode_c),
-            atom: get(atom_c).unwrap_or_default().to_ascii_uppercase(),
-            alt: get(alt_c),
+            icode: icode.map(|c| c.to_ascii_uppercase()),
+            atom: atom.to_ascii_uppercase(),
+            alt: alt.map(|c| c.to_ascii_uppercase()),
             occupancy,
             b_field: b_c.map(|c| row[c].span.clone()),
             b_pad: 0,
             line,
+            hetero,
+            serial,
+            res_name: res_name.to_ascii_uppercase(),
+            xyz,
+            b,
+            occ,
+            element,
+            charge,
         });
     }
-    Ok(sites)
+    if !unnumbered.is_empty() {
+        for &(i, k) in &unnumbered {
+            sites[i].res_seq = max_seq + k;
+        }
+        out.warnings.push(format!(
+            "{} _atom_site rows have no residue number (auth_seq_id, label_seq_id): numbered \
+             from {} on, one residue per run of rows with the same chain and residue name",
+            unnumbered.len(),
+            max_seq + 1
+        ));
+    }
+    out.sites = sites;
+    out.warnings.extend(notes.into_warnings());
+    Ok(out)
+}
+
+/// The unit cell (`_cell.*`) and space group of an mmCIF file, from single
+/// items (not loops).
+fn read_cell(text: &str, toks: &[Tok], out: &mut Scan) {
+    let item = |tag: &str| -> Option<(&Tok, usize)> {
+        toks.windows(2).find_map(|w| {
+            (w[0].kind == cif::TokKind::Tag
+                && w[1].is_value()
+                && text[w[0].span.clone()].eq_ignore_ascii_case(tag))
+            .then_some((&w[1], w[0].line))
+        })
+    };
+    let names = [
+        "_cell.length_a",
+        "_cell.length_b",
+        "_cell.length_c",
+        "_cell.angle_alpha",
+        "_cell.angle_beta",
+        "_cell.angle_gamma",
+    ];
+    let mut cell = [0.0; 6];
+    let mut complete = true;
+    for (k, name) in names.iter().enumerate() {
+        match item(name).and_then(|(t, _)| cif_number(t, text)) {
+            Some(v) if v.is_finite() && v > 0.0 => cell[k] = v,
+            _ => complete = false,
+        }
+    }
+    if complete {
+        out.cell = Some(cell);
+    }
+    for tag in [
+        "_symmetry.space_group_name_h-m",
+        "_space_group.name_h-m_alt",
+    ] {
+        if let Some((t, line)) = item(tag) {
+            if let Some(v) = t.value(text).map(str::trim).filter(|v| !v.is_empty()) {
+                if printable(v) {
+                    out.space_group = Some((v.to_string(), line));
+                    break;
+                }
+            }
+        }
+    }
+    if let Some((t, _)) = item("_entry.id") {
+        out.id = t
+            .value(text)
+            .map(str::trim)
+            .filter(|v| !v.is_empty() && printable(v))
+            .map(str::to_string);
+    }
 }
 
 #[cfg(test)]
@@ -336,23 +847,50 @@ HETATM    4  O   HOH     3      25.112  24.879   3.647  1.00 20.00           O
 
     #[test]
     fn pdb_identities_and_b_spans() {
-        let sites = scan(PDB, FileFormat::Pdb).unwrap();
+        let sites = scan(PDB, FileFormat::Pdb).unwrap().sites;
         assert_eq!(sites.len(), 4);
         assert_eq!(sites[0].chain, "A");
         assert_eq!(&PDB[sites[0].b_field.clone().unwrap()], " 14.70");
         assert_eq!(sites[1].alt.as_deref(), Some("A"));
         assert_eq!(sites[1].occupancy, Some(0.6));
         assert_eq!(&PDB[sites[1].b_field.clone().unwrap()], "  9.58");
-        // A blank chain is 'A' before the TER, 'B' after it.
-        assert_eq!(sites[2].chain, "A");
+        // A blank chain gets the first unused identifier ('A' is used: 'B'),
+        // the next one ('C') after the TER.
+        assert_eq!(sites[2].chain, "B");
         assert_eq!(sites[2].icode.as_deref(), Some("A"));
         assert_eq!(sites[2].occupancy, None);
+        assert_eq!((sites[2].occ, sites[2].b), (1.0, 0.0));
         assert_eq!(
             (sites[2].b_field.clone().unwrap().len(), sites[2].b_pad),
             (0, 6)
         );
-        assert_eq!(sites[3].chain, "B");
+        assert_eq!(sites[3].chain, "C");
         assert_eq!(sites[3].line, 6);
+        assert_eq!(
+            [&sites[0].element, &sites[1].element, &sites[2].element],
+            ["N", "C", "C"]
+        );
+    }
+
+    #[test]
+    fn blank_chain_names() {
+        let names: Vec<String> = [0, 25, 26, 51, 52, 61, 62, 63, 88]
+            .into_iter()
+            .map(blank_chain_name)
+            .collect();
+        assert_eq!(names, ["A", "Z", "a", "z", "0", "9", "AA", "AB", "BA"]);
+    }
+
+    #[test]
+    fn elements_from_names() {
+        assert_eq!(element_from_name(" CA ", false), "C");
+        assert_eq!(element_from_name("CA  ", true), "CA");
+        assert_eq!(element_from_name("1HB ", false), "H");
+        assert_eq!(element_from_name("HG11", false), "H");
+        assert_eq!(element_from_name("FE  ", true), "FE");
+        assert_eq!(charge("2+"), Some(2));
+        assert_eq!(charge("1-"), Some(-1));
+        assert_eq!(charge("78"), None);
     }
 
     #[test]
@@ -373,11 +911,13 @@ _atom_site.label_atom_id\n_atom_site.label_comp_id\n_atom_site.label_asym_id\n\
 _atom_site.label_seq_id\n_atom_site.Cartn_x\n_atom_site.Cartn_y\n_atom_site.Cartn_z\n\
 _atom_site.B_iso_or_equiv\n_atom_site.auth_asym_id\n\
 ATOM 1 C CA GLY X 1 1.0 2.0 3.0 11.5 01\nATOM 2 C 'C1\"' DA X 2 1.0 2.0 3.0 12.25 01\n";
-        let sites = scan(cif, FileFormat::Mmcif).unwrap();
+        let scan_ = scan(cif, FileFormat::Mmcif).unwrap();
+        let sites = scan_.sites;
         assert_eq!(sites.len(), 2);
-        assert_eq!(sites[0].chain, "1");
+        assert_eq!(sites[0].chain, "01");
         assert_eq!(sites[1].atom, "C1\"");
         assert_eq!(&cif[sites[1].b_field.clone().unwrap()], "12.25");
+        assert_eq!(sites[1].b, 12.25);
         let cut = &cif[..cif.len() - 10];
         assert!(scan(cut, FileFormat::Mmcif)
             .unwrap_err()

@@ -37,12 +37,15 @@ pub enum TokenMode {
     /// representative atom), one per atom of a ligand or non-standard residue.
     #[default]
     Boltz2,
-    /// One token per amino-acid residue, at its CA; nucleotides, ligands and
-    /// waters are left out. A residue counts as an amino acid if it is one of the
-    /// 20 standard ones (or `UNK`) in `ATOM` records, or if it has `N`, `CA` and
-    /// `C` atoms and a peptide bond (C–N within 2 Å) to the residue before or
-    /// after it in the chain: modified amino acids such as `MSE`, but not a ligand
-    /// such as S-adenosylhomocysteine.
+    /// One token per amino-acid residue with a `CA` atom, at its CA: the atoms
+    /// ProDy's `select('name CA and protein')` picks. A residue counts as an
+    /// amino acid if its name is one of ProDy's ([`PRODY_AMINO_ACIDS`]: the 20
+    /// standard ones and common variants such as `MSE`, `SEP`, `HSD`), in `ATOM`
+    /// or `HETATM` records. Nucleotides, ligands and waters are left out. Two
+    /// kinds of residue are left out with a warning ([`super::Structure::warnings`]):
+    /// an amino acid without a CA atom, and a residue with another name that has
+    /// `N`, `CA` and `C` atoms and a peptide bond (C–N within 2 Å) to a
+    /// neighbour (a modified amino acid ProDy does not know, such as `CAS`).
     CaOnly,
 }
 
@@ -71,6 +74,15 @@ pub struct Token {
     /// Whether the representative atom is in the file.
     pub present: bool,
 }
+
+/// The residue names ProDy 2.3 counts as amino acids (its `protein` and
+/// `aminoacid` flags: `stdaa` and `nonstdaa`), which [`TokenMode::CaOnly`] uses.
+pub const PRODY_AMINO_ACIDS: &[&str] = &[
+    "ALA", "ARG", "ASN", "ASP", "ASX", "CME", "CSB", "CSO", "CYS", "CYX", "GLN", "GLU", "GLX",
+    "GLY", "HID", "HIE", "HIP", "HIS", "HSD", "HSE", "HSP", "ILE", "LEU", "LYS", "MEN", "MET",
+    "MSE", "PHD", "PHE", "PRO", "PTR", "SEC", "SEP", "SER", "THR", "TPO", "TRP", "TYR", "VAL",
+    "XAA", "XLE",
+];
 
 /// Residue names treated as water.
 pub const WATER_NAMES: &[&str] = &["HOH", "WAT", "H2O", "DOD", "D2O", "TIP", "TIP3", "SOL"];
@@ -181,13 +193,24 @@ fn peptide_bond(a: &Residue, b: &Residue) -> bool {
     }
 }
 
-/// The tokens of `model` (the first model of the file).
+/// The tokens of `model` (the first model of the file), and warnings about
+/// residues left out.
 pub(crate) fn tokenize(
     model: &Model,
     options: &ReadOptions,
     occupancies: Option<&OccupancyIndex>,
-) -> Vec<Token> {
+) -> (Vec<Token>, Vec<String>) {
     let mut tokens = Vec::new();
+    // CaOnly: amino acids without CA, and peptide-bonded residues ProDy does not
+    // count as amino acids: (count, first example).
+    let mut no_ca: (usize, String) = (0, String::new());
+    let mut unknown: (usize, String) = (0, String::new());
+    let note = |n: &mut (usize, String), what: String| {
+        if n.0 == 0 {
+            n.1 = what;
+        }
+        n.0 += 1;
+    };
     for chain in model.chains() {
         let residues: Vec<&Residue> = chain.residues().collect();
         for (k, &residue) in residues.iter().enumerate() {
@@ -236,11 +259,31 @@ pub(crate) fn tokenize(
                                 .get(k + 1)
                                 .is_some_and(|&next| peptide_bond(residue, next))
                     };
-                    let amino = polymer == Some(MoleculeKind::Protein)
-                        || (!water && ["N", "CA", "C"].iter().all(|n| res.has_atom(n)) && bonded());
-                    if amino {
-                        let picked = res.best(|_| Some("CA"));
-                        tokens.push(make(MoleculeKind::Protein, "CA", picked));
+                    let (number, icode) = residue.id();
+                    let shown = || {
+                        format!(
+                            "{} {number}{} of chain {}",
+                            first.name(),
+                            icode.unwrap_or(""),
+                            chain.id()
+                        )
+                    };
+                    // The CA of a conformer whose name ProDy counts as an amino acid.
+                    let picked = res.best(|name| PRODY_AMINO_ACIDS.contains(&name).then_some("CA"));
+                    let amino = res
+                        .conformers
+                        .iter()
+                        .any(|c| PRODY_AMINO_ACIDS.contains(&c.name()));
+                    match picked {
+                        Some(_) => tokens.push(make(MoleculeKind::Protein, "CA", picked)),
+                        None if amino => note(&mut no_ca, shown()),
+                        None if !water
+                            && ["N", "CA", "C"].iter().all(|n| res.has_atom(n))
+                            && bonded() =>
+                        {
+                            note(&mut unknown, shown())
+                        }
+                        None => {}
                     }
                 }
                 TokenMode::Boltz2 => match polymer {
@@ -276,5 +319,19 @@ pub(crate) fn tokenize(
             }
         }
     }
-    tokens
+    let mut warnings = Vec::new();
+    if no_ca.0 > 0 {
+        warnings.push(format!(
+            "{} amino-acid residue(s) without a CA atom are no CA-only token (first: {})",
+            no_ca.0, no_ca.1
+        ));
+    }
+    if unknown.0 > 0 {
+        warnings.push(format!(
+            "{} peptide-bonded residue(s) with a name ProDy does not count as an amino acid are \
+             no CA-only token (first: {})",
+            unknown.0, unknown.1
+        ));
+    }
+    (tokens, warnings)
 }

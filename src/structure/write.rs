@@ -14,11 +14,14 @@
 //! source written to a `.gz` name of the same format decompresses to the
 //! source's text with new B-factors.
 //!
+//! A file that was read as Latin-1 (not UTF-8) is written back as Latin-1.
+//! An mmCIF file whose `_atom_site` loop has no `B_iso_or_equiv` column cannot
+//! be written in place (an [`Error::Format`] says so); write it as PDB.
+//!
 //! **Through pdbtbx.** Otherwise (another format than the source's) pdbtbx
 //! writes the text from its model of the first model, which keeps atoms,
-//! coordinates, occupancies, the unit cell and symmetry, `REMARK`s and some other
-//! records, but not all header records, and writes each alternate conformer out
-//! in full; it is compressed too for a `.gz` name.
+//! coordinates, occupancies, the unit cell and symmetry, but no other header
+//! records; it is compressed too for a `.gz` name.
 
 use std::collections::HashMap;
 use std::io::{BufWriter, Write};
@@ -62,11 +65,13 @@ where
         path: shown.clone(),
         message: e.to_string(),
     };
-    let bytes = if gz {
-        gzip(text.as_bytes()).map_err(io)?
+    // A file read as Latin-1 is written back as Latin-1, byte for byte.
+    let text = if structure.latin1 && structure.source.is_some() && format == structure.format {
+        text.chars().map(|c| c as u32 as u8).collect()
     } else {
         text.into_bytes()
     };
+    let bytes = if gz { gzip(&text).map_err(io)? } else { text };
     std::fs::write(path, bytes).map_err(io)
 }
 
@@ -78,6 +83,8 @@ fn gzip(bytes: &[u8]) -> std::io::Result<Vec<u8>> {
 }
 
 /// [`write()`] to a string instead of a file, in the given format (uncompressed).
+/// For a file that was read as Latin-1 (see [`Structure::warnings`]) the string
+/// holds its characters; [`write()`] gives the file's bytes back.
 pub fn write_string<F, S>(
     structure: &Structure,
     values: &ArrayBase<S, Ix1>,
@@ -219,7 +226,8 @@ fn in_place(structure: &Structure, source: &str, values: &[f64], shown: &str) ->
     let sites = scan(source, structure.format).map_err(|message| Error::Format {
         path: shown.to_string(),
         message,
-    })?;
+    })?
+    .sites;
     let mut hit = vec![false; values.len()];
     let mut out = String::with_capacity(source.len() + source.len() / 16);
     let mut copied = 0;
@@ -231,7 +239,9 @@ fn in_place(structure: &Structure, source: &str, values: &[f64], shown: &str) ->
         let Some(field) = site.b_field.clone() else {
             return Err(Error::Format {
                 path: shown.to_string(),
-                message: "the _atom_site loop has no B_iso_or_equiv column to write into".into(),
+                message: "cannot write in place: the _atom_site loop has no B_iso_or_equiv \
+                          column to write into (write PDB, a .pdb name, instead)"
+                    .into(),
             });
         };
         hit[i] = true;

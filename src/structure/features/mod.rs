@@ -439,42 +439,6 @@ fn fill_directions(centres: &mut [Centre], model: &Model, grid: &Grid) {
     }
 }
 
-/// The resolution the file gives (Å), if any.
-fn resolution(st: &Structure) -> Option<f64> {
-    for (number, text) in st.pdb().remarks() {
-        if *number != 2 {
-            continue;
-        }
-        let mut words = text.split_whitespace();
-        while let Some(w) = words.next() {
-            if w == "RESOLUTION." {
-                if let Some(v) = words.next().and_then(|v| v.parse::<f64>().ok()) {
-                    if v.is_finite() && v > 0.0 {
-                        return Some(v);
-                    }
-                }
-            }
-        }
-    }
-    let source = st.source.as_deref()?;
-    if st.format != super::FileFormat::Mmcif {
-        return None;
-    }
-    for key in ["_refine.ls_d_res_high", "_reflns.d_resolution_high"] {
-        for line in source.lines() {
-            let mut words = line.split_whitespace();
-            if words.next() == Some(key) {
-                if let Some(v) = words.next().and_then(|v| v.parse::<f64>().ok()) {
-                    if v.is_finite() && v > 0.0 {
-                        return Some(v);
-                    }
-                }
-            }
-        }
-    }
-    None
-}
-
 /// Computes the descriptors of every token of `st` (see the module doc).
 ///
 /// Errors: [`Error::Config`] for an invalid `config`; [`Error::NonFinite`]
@@ -641,7 +605,7 @@ pub fn compute(st: &Structure, config: &FeatureConfig) -> Result<Descriptors> {
     }
     // context
     let c0 = col("context/log_n_residues");
-    let res = resolution(st);
+    let res = st.resolution();
     let context = [
         (n_nodes as f64).ln_1p(),
         res.unwrap_or(0.0),
