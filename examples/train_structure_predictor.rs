@@ -5,6 +5,7 @@
 //! cargo run --release --example train_structure_predictor              # CV table + ablation + weights
 //! cargo run --release --example train_structure_predictor -- --no-ablation
 //! cargo run --release --example train_structure_predictor -- --cv-only  # no weights written
+//! cargo run --release --example train_structure_predictor -- --weights-only
 //! ```
 //!
 //! 1. Reads every entry of `data/folds.tsv` (the 345 blind set-364 proteins and
@@ -53,7 +54,8 @@ struct Entry {
 
 fn main() -> Result<(), Box<dyn StdError>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let ablation = !args.iter().any(|a| a == "--no-ablation" || a == "--cv-only");
+    let weights_only = args.iter().any(|a| a == "--weights-only");
+    let ablation = !args.iter().any(|a| a == "--no-ablation" || a == "--cv-only") && !weights_only;
     let write = !args.iter().any(|a| a == "--cv-only");
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let config = TrainConfig::new();
@@ -67,9 +69,35 @@ fn main() -> Result<(), Box<dyn StdError>> {
         t0.elapsed().as_secs_f64()
     );
 
+    if !weights_only {
+        evaluate(&entries, n_folds, &config, ablation)?;
+    }
+    if write {
+        let t2 = Instant::now();
+        let all: Vec<ChainExample> = entries.iter().flat_map(|e| e.chains.clone()).collect();
+        let predictor = train_chains(&all, &config, &mut |_| {})?;
+        let out = root.join("src/structure/predictor.safetensors");
+        predictor.save(&out)?;
+        eprintln!(
+            "wrote {} ({} bytes) in {:.1} s",
+            out.display(),
+            std::fs::metadata(&out)?.len(),
+            t2.elapsed().as_secs_f64()
+        );
+    }
+    Ok(())
+}
+
+/// The evaluation table (and the ablation table) on stdout.
+fn evaluate(
+    entries: &[Entry],
+    n_folds: usize,
+    config: &TrainConfig,
+    ablation: bool,
+) -> Result<(), Box<dyn StdError>> {
     // Baselines on every evaluation chain.
     let mut scores: BTreeMap<(&str, &str), Vec<f64>> = BTreeMap::new();
-    for e in &entries {
+    for e in entries {
         for (name, pred) in baselines(&e.st)? {
             let rs = chain_pearsons(&e.st, &pred, MIN_CHAIN)?;
             scores
@@ -81,7 +109,7 @@ fn main() -> Result<(), Box<dyn StdError>> {
 
     // Cross-validation.
     let t1 = Instant::now();
-    let cv = cross_validate(&entries, n_folds, &config, None)?;
+    let cv = cross_validate(entries, n_folds, config, None)?;
     for (set, rs) in cv {
         scores.entry((set, "bfactor predictor (CV)")).or_default().extend(rs);
     }
@@ -108,7 +136,7 @@ fn main() -> Result<(), Box<dyn StdError>> {
         println!("| without | set-364 | crystal/ |");
         println!("|---|---|---|");
         for g in std::iter::once(None).chain(groups.iter().map(Some)) {
-            let cv = cross_validate(&entries, n_folds, &reduced, g.map(|s| s.as_str()))?;
+            let cv = cross_validate(entries, n_folds, &reduced, g.map(|s| s.as_str()))?;
             let mean = |set: &str| {
                 let v: Vec<f64> = cv.iter().filter(|c| c.0 == set).flat_map(|c| c.1.clone()).collect();
                 format!("{:.3}", v.iter().sum::<f64>() / v.len() as f64)
@@ -122,19 +150,6 @@ fn main() -> Result<(), Box<dyn StdError>> {
         }
     }
 
-    if write {
-        let t2 = Instant::now();
-        let all: Vec<ChainExample> = entries.iter().flat_map(|e| e.chains.clone()).collect();
-        let predictor = train_chains(&all, &config, &mut |_| {})?;
-        let out = root.join("src/structure/predictor.safetensors");
-        predictor.save(&out)?;
-        eprintln!(
-            "wrote {} ({} bytes) in {:.1} s",
-            out.display(),
-            std::fs::metadata(&out)?.len(),
-            t2.elapsed().as_secs_f64()
-        );
-    }
     Ok(())
 }
 

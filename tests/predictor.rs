@@ -123,10 +123,12 @@ fn damaged_weight_files_are_typed_errors() {
         out
     };
     let cases = [
+        edit("format=bfactor-structure-predictor", "format=bfactor-structure-predictoX"),
         edit("bfactor-structure-predictor", "bfactor-structure-predictoX"),
-        edit("\"version\":\"1\"", "\"version\":\"9\""),
-        edit("\"features\":\"", "\"features\":\"bogus/feature,"),
-        edit("\"ensemble\":\"", "\"ensemble\":\"9"),
+        edit("version=1", "version=9"),
+        edit("features=", "features=bogus/feature,"),
+        edit("ensemble=", "ensemble=9"),
+        edit("level=", "level=1,"),
     ];
     for (k, case) in cases.iter().enumerate() {
         let err = Predictor::from_bytes(case).expect_err(&format!("case {k} loaded"));

@@ -57,7 +57,7 @@
 //! and the configuration. `cargo run --release --example train_structure_predictor`
 //! regenerates the bundled weights bit for bit from `data/`.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
 use std::path::Path;
 
@@ -618,7 +618,9 @@ impl Predictor {
             views.push((name.clone(), view));
         }
         let c = self.heads[0].config();
-        let mut meta = HashMap::new();
+        // One metadata entry of sorted `key=value` lines: safetensors writes its
+        // metadata map in hash order, and the file must be the same bytes each time.
+        let mut meta = BTreeMap::new();
         meta.insert("format".to_string(), FORMAT.to_string());
         meta.insert("version".to_string(), FORMAT_VERSION.to_string());
         meta.insert("features".to_string(), self.names.join(","));
@@ -637,6 +639,8 @@ impl Predictor {
                 .collect::<Vec<_>>()
                 .join(","),
         );
+        let text: String = meta.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
+        let meta = HashMap::from([(FORMAT.to_string(), text)]);
         safetensors::serialize(views, Some(meta)).map_err(|e| format_err("tensors", e.to_string()))
     }
 
@@ -646,10 +650,21 @@ impl Predictor {
             .map_err(|e| format_err("safetensors", e.to_string()))?;
         let (_, header) = SafeTensors::read_metadata(bytes)
             .map_err(|e| format_err("safetensors", e.to_string()))?;
-        let meta = header
+        let text = header
             .metadata()
-            .clone()
-            .ok_or_else(|| format_err("metadata", "no __metadata__: not a predictor file".into()))?;
+            .as_ref()
+            .and_then(|m| m.get(FORMAT))
+            .ok_or_else(|| {
+                format_err(
+                    "metadata",
+                    format!("no `{FORMAT}` entry in __metadata__: not a predictor file"),
+                )
+            })?;
+        let meta: BTreeMap<String, String> = text
+            .lines()
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         let get = |key: &str| -> Result<&String> {
             meta.get(key)
                 .ok_or_else(|| format_err("metadata", format!("missing key `{key}`")))
