@@ -104,6 +104,12 @@ impl NamedTensors {
     }
 
     /// The tensor `name` as `F`, checked to have shape `expected` and finite values.
+    ///
+    /// Errors with [`Error::Rank`] if `expected` has a different number of axes
+    /// than `D` (e.g. `array::<f32, Ix2>(name, &[3])`),
+    /// [`Error::ShapeMismatch`] if the tensor's shape is not `expected`, and
+    /// [`Error::MissingTensor`] / [`Error::UnsupportedDtype`] if there is no float
+    /// tensor of that name.
     pub fn array<F: Float, D: Dimension>(
         &self,
         name: &str,
@@ -112,11 +118,27 @@ impl NamedTensors {
         let Some(t) = self.tensors.get(name) else {
             return Err(self.absent(name));
         };
+        if let Some(ndim) = D::NDIM {
+            if ndim != expected.len() {
+                return Err(Error::Rank {
+                    what: format!("the array type asked for tensor {name:?} (shape {expected:?})"),
+                    expected: expected.len().to_string(),
+                    got: ndim,
+                    shape: expected.to_vec(),
+                });
+            }
+        }
         check::same_shape(name, t.shape(), expected, "what the head's config needs")?;
         check::finite(name, t)?;
-        Ok(t.mapv(F::from_f64_lossy)
+        let got = t.shape().to_vec();
+        t.mapv(F::from_f64_lossy)
             .into_dimensionality()
-            .expect("shape checked"))
+            .map_err(|_| Error::Rank {
+                what: name.to_string(),
+                expected: format!("{:?}", D::NDIM),
+                got: got.len(),
+                shape: got,
+            })
     }
 
     /// The error for a name with no float tensor: unsupported dtype, or missing
@@ -298,36 +320,225 @@ mod st {
 #[cfg(feature = "npy")]
 mod npy {
     use super::*;
-    use ndarray_npy::{NpzReader, NpzWriter, ReadNpyError, ReadNpzError};
+    use ndarray_npy::npy::header::Header;
+    use ndarray_npy::{NpzWriter, ReadNpyError, ReadNpyExt};
     use std::fs::File;
+    use std::io::Read;
+
+    /// The largest `.npy` header read (NumPy's own headers are under 200 bytes;
+    /// version 1.0 allows at most 65,535).
+    const MAX_NPY_HEADER: usize = 1 << 16;
+    /// The deepest bracket nesting accepted in an `.npy` header dictionary.
+    const MAX_HEADER_NESTING: usize = 16;
+
+    /// The element type an `.npy` header describes.
+    #[derive(Clone, Copy, PartialEq)]
+    enum Elem {
+        F32,
+        F64,
+        /// Anything else, which is listed but not read.
+        Other,
+    }
+
+    /// What an `.npy` header says, checked against the bytes that follow it.
+    struct NpyLayout {
+        elem: Elem,
+        descr: String,
+        /// Header (preamble and dictionary) length in bytes: the data starts here.
+        data_start: usize,
+        /// Bytes of data the header's shape and dtype need.
+        data_bytes: u64,
+    }
+
+    /// The length of an `.npy` file's preamble and header, from its first bytes
+    /// (at least 12, or the whole file if shorter), checked against the
+    /// [`MAX_NPY_HEADER`] cap and `total`, the bytes the file or member holds.
+    fn header_len(prefix: &[u8], total: u64) -> std::result::Result<usize, String> {
+        if prefix.len() < 10 || &prefix[..6] != b"\x93NUMPY" {
+            return Err("not an .npy file (no \\x93NUMPY magic string)".into());
+        }
+        let (len, start) = match prefix[6] {
+            1 => (u16::from_le_bytes([prefix[8], prefix[9]]) as usize, 10),
+            2 | 3 if prefix.len() >= 12 => (
+                u32::from_le_bytes(prefix[8..12].try_into().expect("4 bytes")) as usize,
+                12,
+            ),
+            v => return Err(format!("unsupported .npy format version {v}")),
+        };
+        if len > MAX_NPY_HEADER {
+            return Err(format!(
+                ".npy header claims {len} bytes, expected at most {MAX_NPY_HEADER}"
+            ));
+        }
+        let end = start + len;
+        if end as u64 > total {
+            return Err(format!(
+                ".npy header claims {len} bytes but only {} follow the preamble",
+                total.saturating_sub(start as u64)
+            ));
+        }
+        Ok(end)
+    }
+
+    /// Parses the header in `head` (preamble and dictionary, as measured by
+    /// [`header_len`]) and checks that the data it describes is exactly
+    /// `total - head.len()` bytes, so that nothing is ever allocated for data a
+    /// header merely claims.
+    fn layout(head: &[u8], total: u64) -> std::result::Result<NpyLayout, String> {
+        let mut depth = 0usize;
+        for &b in head {
+            match b {
+                b'(' | b'[' | b'{' => {
+                    depth += 1;
+                    if depth > MAX_HEADER_NESTING {
+                        return Err(format!(
+                            ".npy header nests brackets deeper than {MAX_HEADER_NESTING}"
+                        ));
+                    }
+                }
+                b')' | b']' | b'}' => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+        }
+        let header = Header::from_reader(&mut &head[..]).map_err(|e| e.to_string())?;
+        let descr = header.type_descriptor.to_string();
+        let plain = descr.trim_matches(|c| c == '\'' || c == '"');
+        let (elem, itemsize) = match plain.as_bytes() {
+            [b'<' | b'>' | b'=' | b'|', b'f', size @ ..] => match size {
+                b"4" => (Elem::F32, 4),
+                b"8" => (Elem::F64, 8),
+                _ => (Elem::Other, 0),
+            },
+            _ => (Elem::Other, 0),
+        };
+        let data_start = head.len();
+        let available = total - data_start as u64;
+        let elements = header
+            .shape
+            .iter()
+            .try_fold(1u64, |n, &d| n.checked_mul(d as u64));
+        let data_bytes = match (elem, elements) {
+            (Elem::Other, _) => available,
+            (_, Some(n)) => n.checked_mul(itemsize).unwrap_or(u64::MAX),
+            (_, None) => u64::MAX,
+        };
+        if data_bytes != available {
+            return Err(format!(
+                "the header's shape {:?} of {plain} needs {} bytes of data, the file holds {available}",
+                header.shape,
+                if data_bytes == u64::MAX {
+                    "more than 2^64".to_string()
+                } else {
+                    data_bytes.to_string()
+                },
+            ));
+        }
+        Ok(NpyLayout {
+            elem,
+            descr: plain.to_string(),
+            data_start,
+            data_bytes,
+        })
+    }
+
+    /// Reads a whole in-memory `.npy` file as float64, after checking its header
+    /// against its length.
+    fn parse_npy(bytes: &[u8]) -> std::result::Result<std::result::Result<ArrayD<f64>, String>, String> {
+        let end = header_len(bytes, bytes.len() as u64)?;
+        let l = layout(&bytes[..end], bytes.len() as u64)?;
+        debug_assert_eq!(l.data_start as u64 + l.data_bytes, bytes.len() as u64);
+        let read = |e: ReadNpyError| e.to_string();
+        match l.elem {
+            Elem::F64 => Ok(Ok(ArrayD::<f64>::read_npy(bytes).map_err(read)?)),
+            Elem::F32 => Ok(Ok(ArrayD::<f32>::read_npy(bytes)
+                .map_err(read)?
+                .mapv(f64::from))),
+            Elem::Other => Ok(Err(l.descr)),
+        }
+    }
+
+    /// Reads at most `limit` bytes from `r`, growing the buffer only as data
+    /// arrives.
+    fn read_up_to(r: &mut impl Read, limit: u64) -> std::io::Result<Vec<u8>> {
+        let mut buf = vec![];
+        r.take(limit).read_to_end(&mut buf)?;
+        Ok(buf)
+    }
 
     impl NamedTensors {
         /// Reads an `.npz` archive (as written by `np.savez`, compressed or not);
         /// each member's name, without `.npy`, is the tensor's name.
+        ///
+        /// Every member's name, dtype and shape are checked against its size in
+        /// the archive before any member is read whole, and the members'
+        /// uncompressed sizes may add up to at most [`MAX_NPZ_BYTES`]; memory use
+        /// is bounded by the data really there, not by what a header claims.
         pub fn read_npz(path: impl AsRef<Path>) -> Result<Self> {
             let path = path.as_ref();
             let file = File::open(path).map_err(|e| io_error(path, e))?;
-            let mut npz = NpzReader::new(file).map_err(|e| format_error(path, e))?;
-            let names = npz.names().map_err(|e| format_error(path, e))?;
-            let mut out = NamedTensors::new();
-            for name in names {
+            let mut zip = zip::ZipArchive::new(file).map_err(|e| format_error(path, e))?;
+            // Names, sizes and headers first.
+            let mut members = vec![];
+            let mut total = 0u64;
+            for i in 0..zip.len() {
+                let mut entry = zip.by_index(i).map_err(|e| format_error(path, e))?;
+                let name = entry.name().to_string();
+                let member = |m: String| format_error(path, format!("member {name:?}: {m}"));
+                if entry.is_dir() {
+                    continue;
+                }
+                let size = entry.size();
+                total = total.saturating_add(size);
+                if total > MAX_NPZ_BYTES {
+                    return Err(format_error(
+                        path,
+                        format!(
+                            "the members' uncompressed sizes add up to more than \
+                             {MAX_NPZ_BYTES} bytes (MAX_NPZ_BYTES); use safetensors for larger weights"
+                        ),
+                    ));
+                }
+                let prefix = read_up_to(&mut entry, 12).map_err(|e| member(e.to_string()))?;
+                let end = header_len(&prefix, size).map_err(&member)?;
+                let mut head = prefix;
+                let rest = read_up_to(&mut entry, (end - head.len().min(end)) as u64)
+                    .map_err(|e| member(e.to_string()))?;
+                head.extend_from_slice(&rest);
+                if head.len() < end {
+                    return Err(member(format!(
+                        "truncated: {} bytes of header, expected {end}",
+                        head.len()
+                    )));
+                }
+                head.truncate(end);
+                let l = layout(&head, size).map_err(&member)?;
                 let key = name.strip_suffix(".npy").unwrap_or(&name).to_string();
-                match npz.by_name::<ndarray::OwnedRepr<f64>, ndarray::IxDyn>(&name) {
+                members.push((i, name, key, l, size));
+            }
+            // Then the data, each member exactly as long as checked.
+            let mut out = NamedTensors::new();
+            for (i, name, key, l, size) in members {
+                let member = |m: String| format_error(path, format!("member {name:?}: {m}"));
+                if l.elem == Elem::Other {
+                    out.unsupported.insert(key, l.descr);
+                    continue;
+                }
+                let mut entry = zip.by_index(i).map_err(|e| format_error(path, e))?;
+                let bytes =
+                    read_up_to(&mut entry, size + 1).map_err(|e| member(e.to_string()))?;
+                if bytes.len() as u64 != size {
+                    return Err(member(format!(
+                        "holds {} bytes, its archive entry says {size}",
+                        bytes.len()
+                    )));
+                }
+                match parse_npy(&bytes).map_err(&member)? {
                     Ok(a) => {
                         out.tensors.insert(key, a);
-                        continue;
                     }
-                    Err(ReadNpzError::Npy(ReadNpyError::WrongDescriptor(_))) => {}
-                    Err(e) => return Err(format_error(path, format!("member {name:?}: {e}"))),
-                }
-                match npz.by_name::<ndarray::OwnedRepr<f32>, ndarray::IxDyn>(&name) {
-                    Ok(a) => {
-                        out.tensors.insert(key, a.mapv(f64::from));
+                    Err(descr) => {
+                        out.unsupported.insert(key, descr);
                     }
-                    Err(ReadNpzError::Npy(ReadNpyError::WrongDescriptor(d))) => {
-                        out.unsupported.insert(key, format!("{d}"));
-                    }
-                    Err(e) => return Err(format_error(path, format!("member {name:?}: {e}"))),
                 }
             }
             Ok(out)
@@ -352,25 +563,22 @@ mod npy {
 
     /// Reads one float32 or float64 `.npy` file (as written by `np.save`) into an
     /// `F` array of dimension `D` (e.g. [`type@ndarray::Ix2`] or [`type@ndarray::IxDyn`]).
+    ///
+    /// The header's shape is checked against the file's length before anything is
+    /// allocated for the data.
     pub fn read_npy<F: Float, D: Dimension>(path: impl AsRef<Path>) -> Result<Array<F, D>> {
         let path = path.as_ref();
         let name = path.display().to_string();
-        let a: ArrayD<f64> = match ndarray_npy::read_npy::<_, ArrayD<f64>>(path) {
+        let bytes = std::fs::read(path).map_err(|e| io_error(path, e))?;
+        let a = match parse_npy(&bytes).map_err(|e| format_error(path, e))? {
             Ok(a) => a,
-            Err(ReadNpyError::WrongDescriptor(_)) => {
-                match ndarray_npy::read_npy::<_, ArrayD<f32>>(path) {
-                    Ok(a) => a.mapv(f64::from),
-                    Err(ReadNpyError::WrongDescriptor(d)) => {
-                        return Err(Error::UnsupportedDtype {
-                            name,
-                            dtype: d.to_string(),
-                            supported: "float32, float64".into(),
-                        })
-                    }
-                    Err(e) => return Err(npy_error(path, e)),
-                }
+            Err(descr) => {
+                return Err(Error::UnsupportedDtype {
+                    name,
+                    dtype: descr,
+                    supported: "float32, float64".into(),
+                })
             }
-            Err(e) => return Err(npy_error(path, e)),
         };
         check::finite(&name, &a)?;
         let got = a.shape().to_vec();
@@ -396,14 +604,13 @@ mod npy {
         };
         result.map_err(|e| io_error(path, e))
     }
-
-    fn npy_error(path: &Path, e: ReadNpyError) -> Error {
-        match e {
-            ReadNpyError::Io(e) => io_error(path, e),
-            other => format_error(path, other),
-        }
-    }
 }
+
+/// The most bytes [`NamedTensors::read_npz`] decompresses from one archive (the
+/// sum of its members' uncompressed sizes): 2 GiB. Larger weights belong in
+/// safetensors, which is read without decompression.
+#[cfg(feature = "npy")]
+pub const MAX_NPZ_BYTES: u64 = 2 << 30;
 
 #[cfg(feature = "npy")]
 pub use npy::{read_npy, write_npy};
@@ -465,7 +672,7 @@ impl<F: Float> BFactorHead<F> {
         prefix: &str,
         config: BFactorHeadConfig,
     ) -> Result<Self> {
-        config.validate()?;
+        config.validate_for::<F>()?;
         let (c, k) = (config.c_s, config.num_bins);
         let w1 = tensors.array(&format!("{prefix}.w1"), &[c, c])?;
         let w2 = tensors.array(&format!("{prefix}.w2"), &[c, k])?;
