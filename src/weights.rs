@@ -19,6 +19,19 @@
 //! ignored unless a head asks for them, which is an
 //! [`Error::UnsupportedDtype`].
 //!
+//! # The head's config in the file
+//!
+//! `save` stores the head's config with the tensors, as string metadata
+//! (safetensors `__metadata__`; an `.npz` member `__metadata__`, a uint8 array of
+//! UTF-8 `key<TAB>value` lines) under the same prefix: `{prefix}.head`
+//! (`"BFactorHead"` or `"Boltz2Head"`), `{prefix}.c_s` / `{prefix}.token_s`,
+//! `{prefix}.num_bins`, `{prefix}.max_bfactor`, `{prefix}.eps` (notebook head)
+//! and `{prefix}.dtype` (the float type it was saved from). Loading checks it:
+//! a config passed to [`BFactorHead::load`] that disagrees with the stored one is
+//! an [`Error::SavedConfigMismatch`], and [`BFactorHead::load_saved`] builds the
+//! head from the stored config alone. Files without metadata (e.g. exported from
+//! PyTorch) load as before, with the config the caller gives.
+//!
 //! ```
 //! # #[cfg(feature = "safetensors")] {
 //! use bfactor::boltz2::{Boltz2Head, Boltz2HeadConfig};
@@ -68,6 +81,9 @@ pub struct NamedTensors {
     tensors: BTreeMap<String, ArrayD<f64>>,
     /// Tensors of a type that cannot be read as floats: name → dtype.
     unsupported: BTreeMap<String, String>,
+    /// String metadata (safetensors `__metadata__`; the `__metadata__` member of
+    /// an `.npz`), where heads store their configs.
+    metadata: BTreeMap<String, String>,
 }
 
 impl NamedTensors {
@@ -89,6 +105,17 @@ impl NamedTensors {
     /// The tensor called `name`, if present.
     pub fn get(&self, name: &str) -> Option<&ArrayD<f64>> {
         self.tensors.get(name)
+    }
+
+    /// The file's string metadata (empty for files without any, e.g. those
+    /// PyTorch's `save_file` wrote without `metadata=`).
+    pub fn metadata(&self) -> &BTreeMap<String, String> {
+        &self.metadata
+    }
+
+    /// Adds (or replaces) a metadata entry.
+    pub fn set_metadata(&mut self, key: &str, value: &str) {
+        self.metadata.insert(key.to_string(), value.to_string());
     }
 
     /// All tensor names, sorted, including those of unsupported dtypes.
@@ -267,7 +294,14 @@ mod st {
                 })
                 .collect::<std::result::Result<Vec<_>, _>>()
                 .map_err(|e| format_error(Path::new("<bytes>"), e))?;
-            safetensors::serialize(views, None).map_err(|e| format_error(Path::new("<bytes>"), e))
+            let metadata = (!self.metadata.is_empty()).then(|| {
+                self.metadata
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect::<std::collections::HashMap<_, _>>()
+            });
+            safetensors::serialize(views, metadata)
+                .map_err(|e| format_error(Path::new("<bytes>"), e))
         }
 
         /// Writes a safetensors file in `dtype`.
@@ -281,6 +315,10 @@ mod st {
     fn parse(bytes: &[u8], path: &Path) -> Result<NamedTensors> {
         let st = SafeTensors::deserialize(bytes).map_err(|e| format_error(path, e))?;
         let mut out = NamedTensors::new();
+        let (_, header) = SafeTensors::read_metadata(bytes).map_err(|e| format_error(path, e))?;
+        if let Some(m) = header.metadata() {
+            out.metadata = m.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        }
         for (name, view) in st.tensors() {
             let data = view.data();
             let values: Vec<f64> = match view.dtype() {
@@ -328,6 +366,8 @@ mod npy {
     /// The largest `.npy` header read (NumPy's own headers are under 200 bytes;
     /// version 1.0 allows at most 65,535).
     const MAX_NPY_HEADER: usize = 1 << 16;
+    /// The `.npz` member holding the metadata.
+    const METADATA_MEMBER: &str = "__metadata__";
     /// The deepest bracket nesting accepted in an `.npy` header dictionary.
     const MAX_HEADER_NESTING: usize = 16;
 
@@ -443,7 +483,9 @@ mod npy {
 
     /// Reads a whole in-memory `.npy` file as float64, after checking its header
     /// against its length.
-    fn parse_npy(bytes: &[u8]) -> std::result::Result<std::result::Result<ArrayD<f64>, String>, String> {
+    fn parse_npy(
+        bytes: &[u8],
+    ) -> std::result::Result<std::result::Result<ArrayD<f64>, String>, String> {
         let end = header_len(bytes, bytes.len() as u64)?;
         let l = layout(&bytes[..end], bytes.len() as u64)?;
         debug_assert_eq!(l.data_start as u64 + l.data_bytes, bytes.len() as u64);
@@ -519,18 +561,31 @@ mod npy {
             let mut out = NamedTensors::new();
             for (i, name, key, l, size) in members {
                 let member = |m: String| format_error(path, format!("member {name:?}: {m}"));
-                if l.elem == Elem::Other {
+                let is_metadata = key == METADATA_MEMBER && l.descr == "|u1";
+                if l.elem == Elem::Other && !is_metadata {
                     out.unsupported.insert(key, l.descr);
                     continue;
                 }
                 let mut entry = zip.by_index(i).map_err(|e| format_error(path, e))?;
-                let bytes =
-                    read_up_to(&mut entry, size + 1).map_err(|e| member(e.to_string()))?;
+                let bytes = read_up_to(&mut entry, size + 1).map_err(|e| member(e.to_string()))?;
                 if bytes.len() as u64 != size {
                     return Err(member(format!(
                         "holds {} bytes, its archive entry says {size}",
                         bytes.len()
                     )));
+                }
+                if is_metadata {
+                    let text = std::str::from_utf8(&bytes[l.data_start..])
+                        .map_err(|e| member(format!("metadata is not UTF-8: {e}")))?;
+                    for line in text.lines().filter(|l| !l.is_empty()) {
+                        let Some((k, v)) = line.split_once('\t') else {
+                            return Err(member(format!(
+                                "metadata line {line:?} is not key<TAB>value"
+                            )));
+                        };
+                        out.metadata.insert(k.to_string(), v.to_string());
+                    }
+                    continue;
                 }
                 match parse_npy(&bytes).map_err(&member)? {
                     Ok(a) => {
@@ -549,6 +604,21 @@ mod npy {
             let path = path.as_ref();
             let file = File::create(path).map_err(|e| io_error(path, e))?;
             let mut npz = NpzWriter::new(file);
+            if !self.metadata.is_empty() {
+                let mut text = String::new();
+                for (k, v) in &self.metadata {
+                    if [k, v].iter().any(|s| s.contains(['\t', '\n', '\r'])) {
+                        return Err(format_error(
+                            path,
+                            format!("metadata {k:?} = {v:?}: tabs and line breaks cannot be stored in an .npz"),
+                        ));
+                    }
+                    text.push_str(&format!("{k}\t{v}\n"));
+                }
+                let bytes = ndarray::Array1::from(text.into_bytes());
+                npz.add_array(METADATA_MEMBER, &bytes)
+                    .map_err(|e| io_error(path, e))?;
+            }
             for (name, t) in &self.tensors {
                 match dtype {
                     WeightDtype::F32 => npz.add_array(name.as_str(), &t.mapv(|v| v as f32)),
@@ -635,22 +705,36 @@ impl<F: Float> Boltz2Head<F> {
                 shape,
             });
         }
+        let saved = SavedConfig::new(tensors, prefix, "Boltz2Head")?;
+        if let Some(saved) = &saved {
+            saved.check_usize("token_s", shape[1])?;
+            saved.check_usize("num_bins", shape[0])?;
+        }
         let weight = tensors.array(&w_name, &shape)?;
         let bias = tensors.array(&format!("{prefix}.bias"), &shape[..1])?;
         Self::from_weights(weight, bias)
     }
 
-    /// The head's tensors under `prefix`.
+    /// The head's tensors under `prefix`, with its config as metadata (see the
+    /// module docs).
     pub fn to_tensors(&self, prefix: &str) -> NamedTensors {
         let mut t = NamedTensors::new();
         t.insert(&format!("{prefix}.weight"), self.weight());
         t.insert(&format!("{prefix}.bias"), self.bias());
+        let c = self.config();
+        t.set_metadata(&format!("{prefix}.head"), "Boltz2Head");
+        t.set_metadata(&format!("{prefix}.token_s"), &c.token_s.to_string());
+        t.set_metadata(&format!("{prefix}.num_bins"), &c.num_bins.to_string());
+        t.set_metadata(&format!("{prefix}.dtype"), F::NAME);
         t
     }
 
-    /// Loads a `.safetensors` or `.npz` file with Boltz-2's tensor names.
+    /// Loads a `.safetensors` or `.npz` file with Boltz-2's tensor names. A
+    /// config stored in the file must agree with the tensors' shapes.
     pub fn load(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
         Self::from_tensors(&NamedTensors::read(path)?, Self::DEFAULT_PREFIX)
+            .map_err(|e| with_path(e, path))
     }
 
     /// Saves to `.safetensors` or `.npz` (by extension) with Boltz-2's tensor
@@ -673,28 +757,191 @@ impl<F: Float> BFactorHead<F> {
         config: BFactorHeadConfig,
     ) -> Result<Self> {
         config.validate_for::<F>()?;
+        if let Some(saved) = BFactorHeadConfig::from_saved(tensors, prefix)? {
+            for (field, given, stored) in [
+                ("c_s", config.c_s.to_string(), saved.c_s.to_string()),
+                (
+                    "num_bins",
+                    config.num_bins.to_string(),
+                    saved.num_bins.to_string(),
+                ),
+                (
+                    "max_bfactor",
+                    format!("{:?}", config.max_bfactor),
+                    format!("{:?}", saved.max_bfactor),
+                ),
+                (
+                    "eps",
+                    format!("{:?}", config.eps),
+                    format!("{:?}", saved.eps),
+                ),
+            ] {
+                if given != stored {
+                    return Err(Error::SavedConfigMismatch {
+                        path: METADATA_SOURCE.into(),
+                        field: format!("{prefix}.{field}"),
+                        saved: stored,
+                        given,
+                    });
+                }
+            }
+        }
         let (c, k) = (config.c_s, config.num_bins);
         let w1 = tensors.array(&format!("{prefix}.w1"), &[c, c])?;
         let w2 = tensors.array(&format!("{prefix}.w2"), &[c, k])?;
         Self::from_weights(config, w1, w2)
     }
 
-    /// The head's tensors under `prefix`.
+    /// The head's tensors under `prefix`, with its config as metadata (see the
+    /// module docs).
     pub fn to_tensors(&self, prefix: &str) -> NamedTensors {
         let mut t = NamedTensors::new();
         t.insert(&format!("{prefix}.w1"), self.w1());
         t.insert(&format!("{prefix}.w2"), self.w2());
+        let c = self.config();
+        t.set_metadata(&format!("{prefix}.head"), "BFactorHead");
+        t.set_metadata(&format!("{prefix}.c_s"), &c.c_s.to_string());
+        t.set_metadata(&format!("{prefix}.num_bins"), &c.num_bins.to_string());
+        t.set_metadata(
+            &format!("{prefix}.max_bfactor"),
+            &format!("{:?}", c.max_bfactor),
+        );
+        t.set_metadata(&format!("{prefix}.eps"), &format!("{:?}", c.eps));
+        t.set_metadata(&format!("{prefix}.dtype"), F::NAME);
         t
     }
 
     /// Loads a `.safetensors` or `.npz` file with this crate's tensor names.
+    ///
+    /// If the file stores the head's config (every file [`save`](Self::save)
+    /// writes does), `config` must equal it, else
+    /// [`Error::SavedConfigMismatch`]; [`load_saved`](Self::load_saved) uses the
+    /// stored config instead. Files without one load with `config`.
     pub fn load(path: impl AsRef<Path>, config: BFactorHeadConfig) -> Result<Self> {
+        let path = path.as_ref();
         Self::from_tensors(&NamedTensors::read(path)?, Self::DEFAULT_PREFIX, config)
+            .map_err(|e| with_path(e, path))
+    }
+
+    /// Loads a file [`save`](Self::save) wrote, with the config stored in it
+    /// (`max_bfactor`, `eps`, sizes). Errors with [`Error::Format`] if the file
+    /// stores no config (use [`load`](Self::load) and pass one).
+    pub fn load_saved(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let tensors = NamedTensors::read(path)?;
+        let config = BFactorHeadConfig::from_saved(&tensors, Self::DEFAULT_PREFIX)
+            .map_err(|e| with_path(e, path))?
+            .ok_or_else(|| Error::Format {
+                path: path.display().to_string(),
+                message: format!(
+                    "no stored head config (metadata key {:?}); pass one to BFactorHead::load",
+                    format!("{}.head", Self::DEFAULT_PREFIX)
+                ),
+            })?;
+        Self::from_tensors(&tensors, Self::DEFAULT_PREFIX, config).map_err(|e| with_path(e, path))
     }
 
     /// Saves to `.safetensors` or `.npz` (by extension), in the head's float type.
     pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
         self.to_tensors(Self::DEFAULT_PREFIX)
             .write(path, WeightDtype::of::<F>())
+    }
+}
+
+impl BFactorHeadConfig {
+    /// The config stored in `tensors`' metadata under `prefix` (see the module
+    /// docs), or `None` if there is none. Errors if the metadata describes another
+    /// kind of head ([`Error::SavedConfigMismatch`]) or a value does not parse
+    /// ([`Error::Format`]).
+    pub fn from_saved(tensors: &NamedTensors, prefix: &str) -> Result<Option<Self>> {
+        let Some(saved) = SavedConfig::new(tensors, prefix, "BFactorHead")? else {
+            return Ok(None);
+        };
+        Ok(Some(Self {
+            c_s: saved.parse("c_s")?,
+            num_bins: saved.parse("num_bins")?,
+            max_bfactor: saved.parse("max_bfactor")?,
+            eps: saved.parse("eps")?,
+        }))
+    }
+}
+
+/// What [`Error::SavedConfigMismatch`] names before the file's path is known.
+const METADATA_SOURCE: &str = "<metadata>";
+
+/// Puts the file's path into errors about its contents.
+fn with_path(e: Error, path: &Path) -> Error {
+    match e {
+        Error::SavedConfigMismatch {
+            path: p,
+            field,
+            saved,
+            given,
+        } if p == METADATA_SOURCE => Error::SavedConfigMismatch {
+            path: path.display().to_string(),
+            field,
+            saved,
+            given,
+        },
+        Error::Format { path: p, message } if p == METADATA_SOURCE => Error::Format {
+            path: path.display().to_string(),
+            message,
+        },
+        other => other,
+    }
+}
+
+/// A head's config as stored in metadata under a prefix.
+struct SavedConfig<'a> {
+    tensors: &'a NamedTensors,
+    prefix: &'a str,
+}
+
+impl<'a> SavedConfig<'a> {
+    /// The stored config under `prefix`, if any, checked to be of head `kind`.
+    fn new(tensors: &'a NamedTensors, prefix: &'a str, kind: &str) -> Result<Option<Self>> {
+        let Some(stored) = tensors.metadata.get(&format!("{prefix}.head")) else {
+            return Ok(None);
+        };
+        if stored != kind {
+            return Err(Error::SavedConfigMismatch {
+                path: METADATA_SOURCE.into(),
+                field: format!("{prefix}.head"),
+                saved: stored.clone(),
+                given: kind.into(),
+            });
+        }
+        Ok(Some(Self { tensors, prefix }))
+    }
+
+    fn parse<T: std::str::FromStr>(&self, field: &str) -> Result<T>
+    where
+        T::Err: std::fmt::Display,
+    {
+        let key = format!("{}.{field}", self.prefix);
+        let Some(v) = self.tensors.metadata.get(&key) else {
+            return Err(Error::Format {
+                path: METADATA_SOURCE.into(),
+                message: format!("metadata {key:?} is missing (the head's config is incomplete)"),
+            });
+        };
+        v.parse().map_err(|e| Error::Format {
+            path: METADATA_SOURCE.into(),
+            message: format!("metadata {key:?} = {v:?}: {e}"),
+        })
+    }
+
+    /// The stored `field` must equal `actual` (e.g. a tensor's size).
+    fn check_usize(&self, field: &str, actual: usize) -> Result<()> {
+        let saved: usize = self.parse(field)?;
+        if saved != actual {
+            return Err(Error::SavedConfigMismatch {
+                path: METADATA_SOURCE.into(),
+                field: format!("{}.{field}", self.prefix),
+                saved: saved.to_string(),
+                given: format!("{actual} (from the tensors' shapes)"),
+            });
+        }
+        Ok(())
     }
 }

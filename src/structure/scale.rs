@@ -148,10 +148,7 @@ where
 }
 
 fn valid_tokens<F: Float, S: Data<Elem = F>>(mask: &ArrayBase<S, Ix1>, span: &ChainSpan) -> usize {
-    span.tokens
-        .clone()
-        .filter(|&i| mask[i] > F::zero())
-        .count()
+    span.tokens.clone().filter(|&i| mask[i] > F::zero()).count()
 }
 
 /// Weighted mean and population standard deviation of `x` over the span's valid

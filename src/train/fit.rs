@@ -505,14 +505,21 @@ fn check_trainable<F: Float>(
         };
         let usable = match objective {
             Objective::BinnedCrossEntropy => {
-                let weights = loss::token_weights(p.target.iter().copied(), p.mask.as_ref().map(|m| m.iter().copied()));
+                let weights = loss::token_weights(
+                    p.target.iter().copied(),
+                    p.mask.as_ref().map(|m| m.iter().copied()),
+                );
                 weights.iter().any(|&w| w > 0.0)
             }
             Objective::NormalizedMse | Objective::Pearson => {
                 if w.iter().filter(|&&w| w > 0.0).count() < 2 {
                     false
                 } else if objective == Objective::Pearson {
-                    let t = p.target.as_slice().map(<[F]>::to_vec).unwrap_or_else(|| p.target.to_vec());
+                    let t = p
+                        .target
+                        .as_slice()
+                        .map(<[F]>::to_vec)
+                        .unwrap_or_else(|| p.target.to_vec());
                     match loss::RowMoments::of(&t, &t, &w, "fit", i) {
                         Ok(m) if m.is_constant(1) => {
                             constant += 1;
