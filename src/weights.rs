@@ -459,7 +459,7 @@ mod npy {
             .try_fold(1u64, |n, &d| n.checked_mul(d as u64));
         let data_bytes = match (elem, elements) {
             (Elem::Other, _) => available,
-            (_, Some(n)) => n.checked_mul(itemsize).unwrap_or(u64::MAX),
+            (_, Some(n)) => n.saturating_mul(itemsize),
             (_, None) => u64::MAX,
         };
         if data_bytes != available {

@@ -179,7 +179,7 @@ fn mutations(kind: Kind, base: &[u8], rng: &mut StdRng) -> Vec<(String, Vec<u8>)
         Kind::Npz => {
             // (signature, [(offset, width)]) of local headers, central directory
             // entries and the end-of-central-directory record.
-            let fields: [(&[u8], &[(usize, usize)]); 3] = [
+            let fields: [ZipFields; 3] = [
                 (b"PK\x03\x04", &[(18, 4), (22, 4), (26, 2), (28, 2)]),
                 (
                     b"PK\x01\x02",
@@ -206,6 +206,9 @@ fn mutations(kind: Kind, base: &[u8], rng: &mut StdRng) -> Vec<(String, Vec<u8>)
     }
     out
 }
+
+/// A zip record's signature and its (offset, width) fields to edit.
+type ZipFields = (&'static [u8], &'static [(usize, usize)]);
 
 /// `base` with bytes `i..j` replaced by `v`; a safetensors header gets its length
 /// field updated to match.

@@ -352,7 +352,7 @@ fn fit_config_validates_its_schedule() {
         },
     ];
     for schedule in bad {
-        let config = quiet().with_schedule(schedule.clone());
+        let config = quiet().with_schedule(schedule);
         assert!(
             matches!(config.validate(), Err(Error::Config { .. })),
             "{schedule:?}"
