@@ -269,6 +269,15 @@ fn fit_with_nothing_to_learn_from_is_an_error() {
         );
         assert_eq!(h, before, "the head is unchanged");
     }
+    // Evaluation only (no epochs) asks for nothing to train on.
+    let mut h = head(8, 0);
+    assert!(fit(
+        &mut h,
+        &proteins(3, 1, false),
+        &config.clone().with_epochs(0),
+        |_| {}
+    )
+    .is_ok());
     // All-zero masks.
     let masked: Vec<Protein<f32>> = proteins(3, 5, false)
         .into_iter()

@@ -304,7 +304,7 @@ pub struct History {
 ///   2 valid residues (1 valid token with a B-factor for the binned
 ///   cross-entropy), or under [`Objective::Pearson`] every such protein has a
 ///   constant target; also when a whole epoch skipped every minibatch. The head
-///   is unchanged.
+///   is unchanged. With `epochs = 0` (evaluation only) this is not checked.
 /// - [`Error::Diverged`] when a weight, a gradient or the loss becomes NaN or
 ///   infinite (e.g. a learning rate far too large): the head is restored to the
 ///   best finite weights seen, and the error says in which epoch it happened.
@@ -336,7 +336,9 @@ pub fn fit<F: Float, H: Trainable<F>>(
     };
     let (val_idx, train_idx) = order.split_at(n_val);
     let mut train_idx = train_idx.to_vec();
-    check_trainable(data, &train_idx, config.objective)?;
+    if config.epochs > 0 {
+        check_trainable(data, &train_idx, config.objective)?;
+    }
     let mut optimizer = config.optimizer.build::<F>()?;
     let bar = progress_bar(config);
 
