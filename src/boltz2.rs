@@ -23,9 +23,9 @@
 use ndarray::{Array, Array1, Array2, ArrayBase, Axis, Data, RemoveAxis};
 use rand::Rng;
 
-use crate::head::PackCache;
+use crate::head::{config_error, PackCache, MAX_HEAD_PARAMETERS};
 use crate::matmul::{self, PackedB};
-use crate::{bins, check, ops, Error, Float, HeadOutput, Result};
+use crate::{bins, check, ops, Float, HeadOutput, Result};
 
 /// Sizes of a [`Boltz2Head`], with Boltz-2's released values as defaults.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -63,22 +63,29 @@ impl Boltz2HeadConfig {
         self
     }
 
-    /// Checks `token_s >= 1` and `num_bins >= 3` (at least one inner bin between
-    /// Boltz-2's boundaries at 0 and 100).
+    /// Checks `token_s >= 1`, `num_bins >= 3` (at least one inner bin between
+    /// Boltz-2's boundaries at 0 and 100) and that the head's parameter count
+    /// `num_bins · (token_s + 1)` is at most [`MAX_HEAD_PARAMETERS`].
     pub fn validate(&self) -> Result<()> {
         if self.token_s == 0 {
-            return Err(Error::Config {
-                field: "token_s".into(),
-                value: "0".into(),
-                expected: "at least 1".into(),
-            });
+            return config_error("token_s", "0".into(), "at least 1");
         }
         if self.num_bins < 3 {
-            return Err(Error::Config {
-                field: "num_bins".into(),
-                value: self.num_bins.to_string(),
-                expected: "at least 3".into(),
-            });
+            return config_error("num_bins", self.num_bins.to_string(), "at least 3");
+        }
+        let params = self
+            .token_s
+            .checked_add(1)
+            .and_then(|n| n.checked_mul(self.num_bins));
+        if params.is_none_or(|n| n > MAX_HEAD_PARAMETERS) {
+            return config_error(
+                "token_s, num_bins",
+                format!("{}, {}", self.token_s, self.num_bins),
+                &format!(
+                    "num_bins · (token_s + 1) parameters at most {MAX_HEAD_PARAMETERS} \
+                     (MAX_HEAD_PARAMETERS)"
+                ),
+            );
         }
         Ok(())
     }

@@ -183,6 +183,40 @@ pub enum Error {
         expected: String,
     },
 
+    /// Training could not take a single optimizer step: no training protein has
+    /// anything the objective can learn from.
+    #[error("fit: no optimizer step can be taken: {reason}")]
+    NothingToTrain {
+        /// Why, with the counts of proteins excluded for each reason.
+        reason: String,
+    },
+
+    /// Training diverged: a weight, a gradient or the loss became NaN or infinite.
+    /// The head has been restored to the best finite weights seen.
+    #[error("fit diverged in epoch {epoch} ({cause}); the head holds the weights of epoch {best_epoch}, the best before it (lower the learning rate or clip the gradient norm)")]
+    Diverged {
+        /// The epoch (1-based) in which it happened.
+        epoch: usize,
+        /// What became non-finite.
+        cause: String,
+        /// The epoch whose weights the head holds now (0 = the untrained head).
+        best_epoch: usize,
+    },
+
+    /// A weight file's stored head configuration disagrees with the one given,
+    /// or describes a different head.
+    #[error("{path}: the file was saved with {field} = {saved}, but {given} was given")]
+    SavedConfigMismatch {
+        /// The file (or `"<tensors>"`).
+        path: String,
+        /// The configuration field.
+        field: String,
+        /// The value stored in the file.
+        saved: String,
+        /// The value the caller asked for.
+        given: String,
+    },
+
     /// A numerical method failed on valid input (e.g. an eigendecomposition that
     /// did not converge).
     #[error("{what} failed: {message}")]

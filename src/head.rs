@@ -74,31 +74,71 @@ impl BFactorHeadConfig {
         self
     }
 
-    /// Checks that `c_s >= 1`, `num_bins >= 2`, `max_bfactor` is finite and
-    /// positive and `eps` is finite and positive.
+    /// Checks that `c_s >= 1`, `num_bins >= 2`, the head's parameter count
+    /// `c_s · (c_s + num_bins)` is at most [`MAX_HEAD_PARAMETERS`], `max_bfactor`
+    /// is finite and positive and `eps` is finite and positive (all in `f64`).
+    ///
+    /// [`validate_for`](Self::validate_for) adds the limits of a float type; the
+    /// heads' constructors call that.
     pub fn validate(&self) -> Result<()> {
-        let bad = |field: &str, value: String, expected: &str| {
-            Err(Error::Config {
-                field: field.into(),
-                value,
-                expected: expected.into(),
-            })
-        };
         if self.c_s == 0 {
-            return bad("c_s", "0".into(), "at least 1");
+            return config_error("c_s", "0".into(), "at least 1");
         }
         if self.num_bins < 2 {
-            return bad("num_bins", self.num_bins.to_string(), "at least 2");
+            return config_error("num_bins", self.num_bins.to_string(), "at least 2");
+        }
+        let params = self
+            .c_s
+            .checked_add(self.num_bins)
+            .and_then(|n| n.checked_mul(self.c_s));
+        if params.is_none_or(|n| n > MAX_HEAD_PARAMETERS) {
+            return config_error(
+                "c_s, num_bins",
+                format!("{}, {}", self.c_s, self.num_bins),
+                &format!(
+                    "c_s · (c_s + num_bins) parameters at most {MAX_HEAD_PARAMETERS} \
+                     (MAX_HEAD_PARAMETERS)"
+                ),
+            );
         }
         if !(self.max_bfactor.is_finite() && self.max_bfactor > 0.0) {
-            return bad(
+            return config_error(
                 "max_bfactor",
                 self.max_bfactor.to_string(),
                 "a finite number > 0",
             );
         }
         if !(self.eps.is_finite() && self.eps > 0.0) {
-            return bad("eps", self.eps.to_string(), "a finite number > 0");
+            return config_error("eps", self.eps.to_string(), "a finite number > 0");
+        }
+        Ok(())
+    }
+
+    /// [`validate`](Self::validate), and that `max_bfactor` and `eps` survive
+    /// rounding to `F`: `max_bfactor` at most `F::MAX` (`3.4e38` for `f32`) and `eps`
+    /// at least `F::MIN_POSITIVE` (`1.2e-38` for `f32`), so that neither becomes
+    /// infinite or zero (or subnormal) in the head's arithmetic.
+    pub fn validate_for<F: Float>(&self) -> Result<()> {
+        self.validate()?;
+        let max = F::max_value().to_f64_exact();
+        if self.max_bfactor > max {
+            return config_error(
+                "max_bfactor",
+                self.max_bfactor.to_string(),
+                &format!("at most {max:e} (the largest {})", F::NAME),
+            );
+        }
+        let tiny = F::min_positive_value().to_f64_exact();
+        if self.eps < tiny {
+            return config_error(
+                "eps",
+                self.eps.to_string(),
+                &format!(
+                    "at least {tiny:e} (the smallest normal {}), or it rounds to \
+                     zero or loses precision",
+                    F::NAME
+                ),
+            );
         }
         Ok(())
     }
@@ -106,8 +146,11 @@ impl BFactorHeadConfig {
     /// Builds a head with `W1 ~ N(0, 1)·c_s^-0.5` (`[c_s, c_s]`) and
     /// `W2 ~ N(0, 1)·c_s^-0.5` (`[c_s, num_bins]`), drawn from `rng` in float64 and
     /// rounded to `F`, so `f32` and `f64` heads from the same seed agree.
+    ///
+    /// Errors as [`validate_for`](Self::validate_for) before anything is
+    /// allocated.
     pub fn init<F: Float, R: Rng + ?Sized>(&self, rng: &mut R) -> Result<BFactorHead<F>> {
-        self.validate()?;
+        self.validate_for::<F>()?;
         let scale = self.init_scale();
         let mut draw = |rows, cols| {
             Array2::from_shape_simple_fn((rows, cols), || {
@@ -123,7 +166,7 @@ impl BFactorHeadConfig {
     /// `np.random.seed(...)`: `W1 = randn(c_s, c_s) * c_s**-0.5`, then
     /// `W2 = randn(c_s, num_bins) * c_s**-0.5`, from NumPy's legacy stream.
     pub fn init_numpy<F: Float>(&self, rng: &mut NumpyRandom) -> Result<BFactorHead<F>> {
-        self.validate()?;
+        self.validate_for::<F>()?;
         let scale = self.init_scale();
         let w1 = rng.randn((self.c_s, self.c_s));
         let w2 = rng.randn((self.c_s, self.num_bins));
@@ -137,6 +180,21 @@ impl BFactorHeadConfig {
     fn init_scale(&self) -> f64 {
         (self.c_s as f64).powf(-0.5)
     }
+}
+
+/// The most parameters a head's config may ask for: `2^30` (4 GiB of `f32`
+/// weights, 8 GiB of `f64`). [`BFactorHeadConfig::validate`] and
+/// [`crate::boltz2::Boltz2HeadConfig::validate`] reject larger sizes (and sizes
+/// whose product overflows) before anything is allocated.
+pub const MAX_HEAD_PARAMETERS: usize = 1 << 30;
+
+/// An [`Error::Config`] for `field`.
+pub(crate) fn config_error<T>(field: &str, value: String, expected: &str) -> Result<T> {
+    Err(Error::Config {
+        field: field.into(),
+        value,
+        expected: expected.into(),
+    })
 }
 
 /// The notebook's B-factor head with its two weight matrices.
@@ -187,7 +245,7 @@ impl<F: Float> BFactorHead<F> {
     /// the notebook multiplies them (`x @ W1`, `h @ W2`). Checks the config, both
     /// shapes and that every weight is finite.
     pub fn from_weights(config: BFactorHeadConfig, w1: Array2<F>, w2: Array2<F>) -> Result<Self> {
-        config.validate()?;
+        config.validate_for::<F>()?;
         let (c, k) = (config.c_s, config.num_bins);
         check::same_shape("W1", w1.shape(), &[c, c], "[c_s, c_s] from the config")?;
         check::same_shape("W2", w2.shape(), &[c, k], "[c_s, num_bins] from the config")?;

@@ -1,10 +1,10 @@
 //! Row kernels shared by every head and loss: layer norm, ReLU, softmax,
 //! log-softmax and the softmax expectation over bin values.
 //!
-//! Each kernel exists once, as a function over one contiguous row (`&[F]`), and the
-//! heads, the losses and the array-level wrappers below all call it. The array
-//! wrappers work over the last axis of any `[..., n]` array, like PyTorch's
-//! `dim=-1`.
+//! Each kernel exists once, as a crate-private function over one contiguous row
+//! (`&[F]`, lengths guaranteed by the caller), and the heads, the losses and the
+//! public array-level wrappers below all call it. The wrappers check shapes and
+//! work over the last axis of any `[..., n]` array, like PyTorch's `dim=-1`.
 //!
 //! ```
 //! use bfactor::ops;
@@ -30,14 +30,14 @@ use crate::{check, Error, Float, Result};
 /// lanes then added pairwise), which vectorises and is a little more accurate than
 /// one running sum; the result does not depend on the CPU.
 #[inline]
-pub fn layer_norm_row<F: Float>(row: &mut [F], eps: F) -> F {
+pub(crate) fn layer_norm_row<F: Float>(row: &mut [F], eps: F) -> F {
     layer_norm_impl(row, eps)
 }
 
 /// Backward of [`layer_norm_row`]: turns `dy` (the gradient at the output `y`) into
 /// the gradient at the input, in place: `inv_std · (dy - mean(dy) - y · mean(dy·y))`.
 #[inline]
-pub fn layer_norm_backward_row<F: Float>(dy: &mut [F], y: &[F], inv_std: F) {
+pub(crate) fn layer_norm_backward_row<F: Float>(dy: &mut [F], y: &[F], inv_std: F) {
     debug_assert_eq!(dy.len(), y.len());
     let n = F::from_usize(dy.len()).unwrap_or_else(F::one);
     let mean_dy = lane_sum(dy) / n;
@@ -49,27 +49,20 @@ pub fn layer_norm_backward_row<F: Float>(dy: &mut [F], y: &[F], inv_std: F) {
 
 /// ReLU followed by [`layer_norm_row`]; returns the layer norm's `1 / sqrt(var + eps)`.
 #[inline]
-pub fn relu_layer_norm_row<F: Float>(row: &mut [F], eps: F) -> F {
+pub(crate) fn relu_layer_norm_row<F: Float>(row: &mut [F], eps: F) -> F {
     relu_layer_norm_impl(row, eps)
-}
-
-/// `log Σ exp(x)`, shifted by the maximum so that no term overflows.
-#[inline]
-pub fn logsumexp_row<F: Float>(logits: &[F]) -> F {
-    let max = lane_max(logits);
-    max + sum_exp_shifted(logits, max).ln()
 }
 
 /// Softmax of one row into `out` (same length), shifted by the row maximum.
 #[inline]
-pub fn softmax_row<F: Float>(logits: &[F], out: &mut [F]) {
+pub(crate) fn softmax_row<F: Float>(logits: &[F], out: &mut [F]) {
     softmax_impl(logits, out)
 }
 
 /// Log-softmax of one row into `out`: `(x - max) - ln Σ exp(x - max)`, the order
 /// of operations PyTorch's `log_softmax` uses.
 #[inline]
-pub fn log_softmax_row<F: Float>(logits: &[F], out: &mut [F]) {
+pub(crate) fn log_softmax_row<F: Float>(logits: &[F], out: &mut [F]) {
     debug_assert_eq!(logits.len(), out.len());
     let max = lane_max(logits);
     let log_sum = sum_exp_shifted(logits, max).ln();
@@ -81,7 +74,7 @@ pub fn log_softmax_row<F: Float>(logits: &[F], out: &mut [F]) {
 /// Cross-entropy of one row against class `target`: `-log_softmax(logits)[target]`,
 /// computed as [`log_softmax_row`] computes that entry. `target` must be in range.
 #[inline]
-pub fn cross_entropy_row<F: Float>(logits: &[F], target: usize) -> F {
+pub(crate) fn cross_entropy_row<F: Float>(logits: &[F], target: usize) -> F {
     let max = lane_max(logits);
     let log_sum = sum_exp_shifted(logits, max).ln();
     -((logits[target] - max) - log_sum)
@@ -92,7 +85,7 @@ pub fn cross_entropy_row<F: Float>(logits: &[F], target: usize) -> F {
 /// lies in mathematically, so rounding cannot push it outside; a NaN (from
 /// infinite logits) stays NaN.
 #[inline]
-pub fn softmax_expectation_row<F: Float>(logits: &[F], values: &[F]) -> F {
+pub(crate) fn softmax_expectation_row<F: Float>(logits: &[F], values: &[F]) -> F {
     softmax_expectation_impl(logits, values)
 }
 

@@ -237,9 +237,8 @@ impl Head {
         let Head::Notebook(h) = self else {
             return true;
         };
-        let mut x = x.to_vec();
-        ops::layer_norm_row(&mut x, h.config().eps);
-        let pre = Array1::from(x).dot(h.w1());
+        let x = ops::layer_norm(&Array1::from(x.to_vec()), h.config().eps).expect("finite row");
+        let pre = x.dot(h.w1());
         pre.iter().all(|v| v.abs() >= KINK_MARGIN) && pre.iter().filter(|&&v| v > 0.0).count() >= 2
     }
 }

@@ -243,3 +243,137 @@ fn bad_inputs_are_errors() {
         Err(Error::InvalidMask { .. })
     ));
 }
+
+/// Proteins of `n` residues with a linear target profile (or `constant`).
+fn proteins(count: usize, n: usize, constant: bool) -> Vec<Protein<f32>> {
+    (0..count)
+        .map(|k| {
+            let s = Array2::from_shape_fn((n, 8), |(i, j)| ((i * 3 + j + k) % 7) as f32 - 3.0);
+            let t = Array1::from_shape_fn(n, |i| if constant { 30.0 } else { 20.0 + i as f32 });
+            Protein::new(s, t).unwrap()
+        })
+        .collect()
+}
+
+#[test]
+fn fit_with_nothing_to_learn_from_is_an_error() {
+    let config = quiet().with_epochs(2).with_validation_fraction(0.0);
+    // Proteins of 0 and 1 residues.
+    for n in [0, 1] {
+        let mut h = head(8, 0);
+        let before = h.clone();
+        let err = fit(&mut h, &proteins(3, n, false), &config, |_| {}).unwrap_err();
+        assert!(
+            matches!(&err, Error::NothingToTrain { reason } if reason.contains("3 have fewer than 2 valid")),
+            "{n} residues: {err}"
+        );
+        assert_eq!(h, before, "the head is unchanged");
+    }
+    // Evaluation only (no epochs) asks for nothing to train on.
+    let mut h = head(8, 0);
+    assert!(fit(
+        &mut h,
+        &proteins(3, 1, false),
+        &config.clone().with_epochs(0),
+        |_| {}
+    )
+    .is_ok());
+    // All-zero masks.
+    let masked: Vec<Protein<f32>> = proteins(3, 5, false)
+        .into_iter()
+        .map(|p| p.with_mask(Array1::zeros(5)).unwrap())
+        .collect();
+    let mut h = head(8, 0);
+    let err = fit(&mut h, &masked, &config, |_| {}).unwrap_err();
+    assert!(matches!(err, Error::NothingToTrain { .. }), "{err}");
+    // Constant targets under Pearson (normalized MSE still trains on them).
+    let constant = proteins(3, 5, true);
+    let mut h = head(8, 0);
+    let pearson = config.clone().with_objective(Objective::Pearson);
+    let err = fit(&mut h, &constant, &pearson, |_| {}).unwrap_err();
+    assert!(
+        matches!(&err, Error::NothingToTrain { reason } if reason.contains("3 have a constant target")),
+        "{err}"
+    );
+    assert!(fit(&mut h, &constant, &config, |_| {}).is_ok());
+    // Binned cross-entropy: all B-factors at 0 are invalid tokens.
+    let zero: Vec<Protein<f32>> = proteins(2, 5, false)
+        .into_iter()
+        .map(|p| Protein::new(p.s().clone(), Array1::zeros(5)).unwrap())
+        .collect();
+    let mut b = Boltz2HeadConfig::new()
+        .with_token_s(8)
+        .init::<f32, _>(&mut StdRng::seed_from_u64(1))
+        .unwrap();
+    let ce = config.clone().with_objective(Objective::BinnedCrossEntropy);
+    let err = fit(&mut b, &zero, &ce, |_| {}).unwrap_err();
+    assert!(matches!(err, Error::NothingToTrain { .. }), "{err}");
+    // One usable protein among unusable ones is enough.
+    let mut mixed = proteins(2, 1, false);
+    mixed.extend(proteins(1, 6, false));
+    let mut h = head(8, 0);
+    assert!(fit(&mut h, &mixed, &config, |_| {}).is_ok());
+}
+
+#[test]
+fn diverging_fit_restores_the_best_finite_weights() {
+    let data = synthetic::flexibility_dataset::<f32>(12, 16, 5);
+    // AdamW (the default optimizer) at lr 1e30: the decoupled weight decay alone
+    // multiplies every weight by 1 - 1e28 per step.
+    for optimizer in [
+        OptimizerConfig::AdamW(AdamWConfig::new().with_lr(1e30)),
+        OptimizerConfig::AdamW(AdamWConfig::new().with_lr(1e30).with_weight_decay(0.5)),
+    ] {
+        let mut h = head(16, 0);
+        let config = quiet().with_epochs(5).with_optimizer(optimizer.clone());
+        let mut seen = vec![];
+        let err = fit(&mut h, &data, &config, |e| seen.push(e.epoch)).unwrap_err();
+        let Error::Diverged {
+            epoch, best_epoch, ..
+        } = err
+        else {
+            panic!("{optimizer:?}: expected Diverged, got {err:?}");
+        };
+        assert!(epoch >= 1 && best_epoch < epoch, "{epoch} {best_epoch}");
+        assert!(h.w1().iter().chain(h.w2()).all(|v| v.is_finite()));
+        assert!(h
+            .forward(data[0].s())
+            .unwrap()
+            .bfactor
+            .iter()
+            .all(|v| v.is_finite()));
+        if best_epoch == 0 {
+            assert_eq!(h, head(16, 0), "the untrained weights are back");
+        }
+    }
+}
+
+#[test]
+fn fit_config_validates_its_schedule() {
+    let bad = [
+        LrSchedule::Constant { lr: -1.0 },
+        LrSchedule::Constant { lr: f64::NAN },
+        LrSchedule::WarmupCosine {
+            peak_lr: 1e-3,
+            warmup_steps: 10,
+            total_steps: 5,
+            min_lr: 0.0,
+        },
+    ];
+    for schedule in bad {
+        let config = quiet().with_schedule(schedule);
+        assert!(
+            matches!(config.validate(), Err(Error::Config { .. })),
+            "{schedule:?}"
+        );
+        let mut h = head(8, 0);
+        let before = h.clone();
+        let err = fit(&mut h, &proteins(4, 6, false), &config, |_| {}).unwrap_err();
+        assert!(matches!(err, Error::Config { .. }), "{schedule:?}: {err}");
+        assert_eq!(h, before);
+    }
+    assert!(quiet()
+        .with_schedule(LrSchedule::Constant { lr: 1e-3 })
+        .validate()
+        .is_ok());
+}

@@ -68,7 +68,11 @@ where
 /// chain's valid tokens (where the reference is known; a token with a missing
 /// reference is still rescaled).
 ///
-/// Errors as [`zscore_per_chain`], for either series.
+/// A chain with fewer than 2 valid tokens has no moments to rescale with and is
+/// skipped: its values are copied unchanged (as for a chain left out of `chains`).
+///
+/// Errors as [`zscore_per_chain`], for either series, except that chains with
+/// fewer than 2 valid tokens are skipped instead.
 pub fn rescale_to_reference_per_chain<F, S1, S2, S3>(
     values: &ArrayBase<S1, Ix1>,
     reference: &ArrayBase<S2, Ix1>,
@@ -85,6 +89,9 @@ where
     let what = "rescale_to_reference_per_chain";
     let mut out = values.to_owned();
     for (c, span) in chains.iter().enumerate() {
+        if valid_tokens(mask, span) < 2 {
+            continue;
+        }
         let (mean_v, std_v) = moments(values, mask, span, c, "values", what)?;
         let (mean_r, std_r) = moments(reference, mask, span, c, "reference", what)?;
         for i in span.tokens.clone() {
@@ -140,8 +147,17 @@ where
     Ok(())
 }
 
+fn valid_tokens<F: Float, S: Data<Elem = F>>(mask: &ArrayBase<S, Ix1>, span: &ChainSpan) -> usize {
+    span.tokens.clone().filter(|&i| mask[i] > F::zero()).count()
+}
+
 /// Weighted mean and population standard deviation of `x` over the span's valid
 /// tokens, in `f64`.
+///
+/// A series that is constant up to rounding is [`Error::ZeroVariance`]: the rule
+/// of [`crate::loss::pearson`], with the rounding unit of `F`, a variance at or
+/// below `(4 · n · ε · max|x|)²` over `n` valid tokens, so that values differing
+/// by an ulp or two are not blown up to the reference's spread.
 fn moments<F: Float, S1: Data<Elem = F>, S2: Data<Elem = F>>(
     x: &ArrayBase<S1, Ix1>,
     mask: &ArrayBase<S2, Ix1>,
@@ -151,7 +167,7 @@ fn moments<F: Float, S1: Data<Elem = F>, S2: Data<Elem = F>>(
     what: &str,
 ) -> Result<(f64, f64)> {
     let r = span.tokens.clone();
-    let valid = r.clone().filter(|&i| mask[i] > F::zero()).count();
+    let valid = valid_tokens(mask, span);
     if valid < 2 {
         return Err(Error::TooFewValid {
             what: format!("{what} (chain {}, tokens {:?})", span.id, span.tokens),
@@ -166,12 +182,18 @@ fn moments<F: Float, S1: Data<Elem = F>, S2: Data<Elem = F>>(
         swx += w * x[i].to_f64_exact();
     }
     let mean = swx / sw;
+    let scale = r
+        .clone()
+        .filter(|&i| mask[i] > F::zero())
+        .map(|i| x[i].to_f64_exact().abs())
+        .fold(0.0, f64::max);
     let var = r
         .map(|i| mask[i].to_f64_exact() * (x[i].to_f64_exact() - mean).powi(2))
         .sum::<f64>()
         / sw;
     let std = var.sqrt();
-    if std.is_nan() || std <= 0.0 || std.is_infinite() {
+    let floor = 4.0 * valid as f64 * F::epsilon().to_f64_exact() * scale;
+    if std.is_nan() || std <= floor || std.is_infinite() {
         return Err(Error::ZeroVariance {
             what: format!("{what} (chain {})", span.id),
             series: series.to_string(),

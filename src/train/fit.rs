@@ -228,7 +228,14 @@ impl FitConfig {
         self
     }
 
-    fn validate(&self) -> Result<()> {
+    /// Checks `batch_size >= 1`, `validation_fraction` in `[0, 1)`, a finite
+    /// positive `clip_grad_norm`, the optimizer's settings and the learning-rate
+    /// schedule ([`LrSchedule::validate`]). [`fit`] calls it first.
+    pub fn validate(&self) -> Result<()> {
+        self.optimizer.build::<f64>()?;
+        if let Some(schedule) = &self.schedule {
+            schedule.validate()?;
+        }
         let bad = |field: &str, value: String, expected: &str| {
             Err(Error::Config {
                 field: field.into(),
@@ -291,6 +298,16 @@ pub struct History {
 /// Trains `head` on `data` and leaves it holding the best weights seen.
 /// `on_epoch` is called with the untrained head's numbers (epoch 0) and then after
 /// every epoch.
+///
+/// Errors, besides invalid config and data shapes:
+/// - [`Error::NothingToTrain`] when no step can be taken: no training protein has
+///   2 valid residues (1 valid token with a B-factor for the binned
+///   cross-entropy), or under [`Objective::Pearson`] every such protein has a
+///   constant target; also when a whole epoch skipped every minibatch. The head
+///   is unchanged. With `epochs = 0` (evaluation only) this is not checked.
+/// - [`Error::Diverged`] when a weight, a gradient or the loss becomes NaN or
+///   infinite (e.g. a learning rate far too large): the head is restored to the
+///   best finite weights seen, and the error says in which epoch it happened.
 pub fn fit<F: Float, H: Trainable<F>>(
     head: &mut H,
     data: &[Protein<F>],
@@ -319,6 +336,9 @@ pub fn fit<F: Float, H: Trainable<F>>(
     };
     let (val_idx, train_idx) = order.split_at(n_val);
     let mut train_idx = train_idx.to_vec();
+    if config.epochs > 0 {
+        check_trainable(data, &train_idx, config.objective)?;
+    }
     let mut optimizer = config.optimizer.build::<F>()?;
     let bar = progress_bar(config);
 
@@ -348,6 +368,14 @@ pub fn fit<F: Float, H: Trainable<F>>(
                 optimizer.set_learning_rate(schedule.lr_at(step));
             }
             let (s, target, mask) = pad_batch(data, batch, width);
+            let diverged = |cause: String, best_head: &H, head: &mut H, best_epoch: usize| {
+                *head = best_head.clone();
+                Err(Error::Diverged {
+                    epoch,
+                    cause,
+                    best_epoch,
+                })
+            };
             let mut g = match loss_and_parameter_gradients(
                 head,
                 config.objective,
@@ -359,8 +387,21 @@ pub fn fit<F: Float, H: Trainable<F>>(
                 // A minibatch with nothing to learn from (e.g. every protein constant
                 // under Pearson) is skipped rather than ending the run.
                 Err(Error::TooFewValid { .. } | Error::ZeroVariance { .. }) => continue,
+                // The data is finite (checked by `Protein`), so a non-finite value
+                // here comes from the weights.
+                Err(e @ Error::NonFinite { .. }) => {
+                    return diverged(e.to_string(), &best_head, head, history.best_epoch)
+                }
                 Err(e) => return Err(e),
             };
+            if !g.loss.is_finite() {
+                return diverged(
+                    format!("training loss {}", g.loss),
+                    &best_head,
+                    head,
+                    history.best_epoch,
+                );
+            }
             let mut grads: Vec<&mut [F]> = g
                 .params
                 .iter_mut()
@@ -370,9 +411,33 @@ pub fn fit<F: Float, H: Trainable<F>>(
                 clip_grad_norm(&mut grads, max_norm);
             }
             let grads: Vec<&[F]> = grads.into_iter().map(|g| &*g).collect();
-            optimizer.step(&mut head.parameters_mut(), &grads)?;
+            match optimizer.step(&mut head.parameters_mut(), &grads) {
+                Ok(()) => {}
+                Err(e @ Error::NonFinite { .. }) => {
+                    return diverged(e.to_string(), &best_head, head, history.best_epoch)
+                }
+                Err(e) => return Err(e),
+            }
+            if let Some((t, i)) = first_non_finite(&mut head.parameters_mut()) {
+                return diverged(
+                    format!("parameter tensor {t} holds a non-finite value at flat index {i} after step {step}"),
+                    &best_head,
+                    head,
+                    history.best_epoch,
+                );
+            }
             losses.push(g.loss.to_f64_exact());
             step += 1;
+        }
+        if step == 0 {
+            *head = best_head;
+            return Err(Error::NothingToTrain {
+                reason: format!(
+                    "every minibatch of epoch 1 was skipped (each had too few valid \
+                     residues or a constant series under {:?})",
+                    config.objective
+                ),
+            });
         }
         let train_loss = mean(&losses);
         let (val_loss, val_pearson) = evaluate(head, data, val_idx, config.objective)?;
@@ -412,6 +477,85 @@ pub fn fit<F: Float, H: Trainable<F>>(
     }
     *head = best_head;
     Ok(history)
+}
+
+/// The first parameter (tensor, flat index) that is NaN or infinite.
+fn first_non_finite<F: Float>(params: &mut [&mut [F]]) -> Option<(usize, usize)> {
+    params.iter().enumerate().find_map(|(t, p)| {
+        if ops::all_finite(p) {
+            None
+        } else {
+            p.iter().position(|v| !v.is_finite()).map(|i| (t, i))
+        }
+    })
+}
+
+/// [`Error::NothingToTrain`] unless some training protein has something the
+/// objective can learn from: 2 valid residues (a valid token with a B-factor for
+/// the binned cross-entropy) and, under Pearson, a non-constant target.
+fn check_trainable<F: Float>(
+    data: &[Protein<F>],
+    train_idx: &[usize],
+    objective: Objective,
+) -> Result<()> {
+    let (mut too_few, mut constant) = (0usize, 0usize);
+    for &i in train_idx {
+        let p = &data[i];
+        let w: Vec<f64> = match &p.mask {
+            Some(m) => m.iter().map(|v| v.to_f64_exact()).collect(),
+            None => vec![1.0; p.len()],
+        };
+        let usable = match objective {
+            Objective::BinnedCrossEntropy => {
+                let weights = loss::token_weights(
+                    p.target.iter().copied(),
+                    p.mask.as_ref().map(|m| m.iter().copied()),
+                );
+                weights.iter().any(|&w| w > 0.0)
+            }
+            Objective::NormalizedMse | Objective::Pearson => {
+                if w.iter().filter(|&&w| w > 0.0).count() < 2 {
+                    false
+                } else if objective == Objective::Pearson {
+                    let t = p
+                        .target
+                        .as_slice()
+                        .map(<[F]>::to_vec)
+                        .unwrap_or_else(|| p.target.to_vec());
+                    match loss::RowMoments::of(&t, &t, &w, "fit", i) {
+                        Ok(m) if m.is_constant(1) => {
+                            constant += 1;
+                            continue;
+                        }
+                        Ok(_) => true,
+                        Err(_) => false,
+                    }
+                } else {
+                    true
+                }
+            }
+        };
+        if usable {
+            return Ok(());
+        }
+        too_few += 1;
+    }
+    let needed = match objective {
+        Objective::BinnedCrossEntropy => "1 valid token with a B-factor",
+        _ => "2 valid residues",
+    };
+    Err(Error::NothingToTrain {
+        reason: format!(
+            "none of the {} training proteins can be learnt from under {objective:?}: \
+             {too_few} have fewer than {needed}{}",
+            train_idx.len(),
+            if objective == Objective::Pearson {
+                format!(", {constant} have a constant target over their valid residues")
+            } else {
+                String::new()
+            }
+        ),
+    })
 }
 
 /// Validation loss (mean over proteins) and mean per-protein Pearson.
