@@ -1,6 +1,8 @@
 //! Point descriptors at the centres: contact densities on residue nodes and
 //! heavy atoms, burial.
 
+use rayon::prelude::*;
+
 use super::atoms::Model;
 use super::grid::{dist2, Grid};
 
@@ -91,7 +93,7 @@ pub(crate) fn node_sums_all_pairs(
     };
     let n = nodes.len();
     centres
-        .iter()
+        .par_iter()
         .map(|c| {
             let mut out = vec![0.0; 1 + etas.len()];
             match c.node {
@@ -131,7 +133,7 @@ pub(crate) fn node_local(
         .max(ASYMMETRY_RADIUS);
     let min2 = MIN_DISTANCE * MIN_DISTANCE;
     centres
-        .iter()
+        .par_iter()
         .map(|c| {
             let mut out = NodeLocal {
                 gauss: [0.0; 3],
@@ -209,7 +211,7 @@ pub(crate) fn atom_local(centres: &[Centre], model: &Model, grid: &Grid) -> Vec<
     let k3 = 1.0 / ATOM_LORENTZ_ETA.powi(3);
     let own = |r: Option<usize>, a: usize| Some(model.atom_residue[a] as usize) == r;
     centres
-        .iter()
+        .par_iter()
         .map(|c| {
             let mut out = AtomLocal {
                 counts: [0.0; 4],
