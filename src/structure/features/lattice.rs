@@ -18,6 +18,9 @@ pub(crate) const ATOM_RADII: [f64; 3] = [6.0, 8.0, 12.0];
 /// The radius of the lattice node count (Å).
 pub(crate) const NODE_RADIUS: f64 = 12.0;
 
+/// A 3 × 3 matrix, row by row.
+pub(crate) type Mat3 = [[f64; 3]; 3];
+
 /// An affine map `x ↦ m·x + v` in Cartesian coordinates (Å).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Affine {
@@ -63,11 +66,11 @@ pub(crate) fn cell_matrices(
     alpha: f64,
     beta: f64,
     gamma: f64,
-) -> Option<([[f64; 3]; 3], [[f64; 3]; 3])> {
+) -> Option<(Mat3, Mat3)> {
     let (al, be, ga) = (alpha.to_radians(), beta.to_radians(), gamma.to_radians());
     let (ca, cb, cg, sg) = (al.cos(), be.cos(), ga.cos(), ga.sin());
     let vol2 = 1.0 - ca * ca - cb * cb - cg * cg + 2.0 * ca * cb * cg;
-    if !(vol2 > 1e-9) || sg.abs() < 1e-9 {
+    if vol2.is_nan() || vol2 <= 1e-9 || sg.abs() < 1e-9 {
         return None;
     }
     let vol = vol2.sqrt();
@@ -288,7 +291,7 @@ impl Near {
         let mut idx = [0usize; 3];
         for k in 0..3 {
             let v = (q[k] - self.origin[k]) / self.cell;
-            if !(v >= 0.0) || v >= self.dims[k] as f64 {
+            if v.is_nan() || v < 0.0 || v >= self.dims[k] as f64 {
                 return false;
             }
             idx[k] = v as usize;

@@ -422,8 +422,8 @@ fn fill_directions(centres: &mut [Centre], model: &Model, grid: &Grid) {
             if Some(node.residue) != c.residue
                 && dist2(&node.pos, &c.pos) <= HSE_RADIUS * HSE_RADIUS
             {
-                for k in 0..3 {
-                    sum[k] += node.pos[k];
+                for (s, p) in sum.iter_mut().zip(node.pos) {
+                    *s += p;
                 }
                 count += 1.0;
             }
