@@ -193,7 +193,12 @@ impl Model {
     }
 
     /// The residue with this chain id, number and insertion code.
-    pub(crate) fn residue_of(&self, chain: &str, number: isize, icode: Option<&str>) -> Option<usize> {
+    pub(crate) fn residue_of(
+        &self,
+        chain: &str,
+        number: isize,
+        icode: Option<&str>,
+    ) -> Option<usize> {
         self.lookup
             .get(&(chain.to_string(), number, icode.map(str::to_string)))
             .copied()

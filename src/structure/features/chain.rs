@@ -1,6 +1,8 @@
 //! Descriptors along the chains of residue nodes: GNM fluctuations, sequence
 //! position and breaks, secondary structure from CA geometry.
 
+use rayon::prelude::*;
+
 use super::atoms::{Model, NodeKind};
 use super::grid::dist2;
 use crate::structure::gnm::GnmConfig;
@@ -49,7 +51,10 @@ fn log_relative(model: &Model, idx: &[usize], cutoff: f64) -> Result<(Vec<f64>, 
         return Ok((vec![0.0; m], vec![true; m]));
     }
     let coords = ndarray::Array2::from_shape_fn((m, 3), |(a, k)| model.nodes[idx[a]].pos[k]);
-    let f = match GnmConfig::new().with_cutoff(cutoff).square_fluctuations(&coords) {
+    let f = match GnmConfig::new()
+        .with_cutoff(cutoff)
+        .square_fluctuations(&coords)
+    {
         Ok(f) => f,
         Err(Error::Config { field, .. }) if field == "cutoff" => {
             return Ok((vec![0.0; m], vec![true; m]));
@@ -75,32 +80,39 @@ pub(crate) fn gnm(model: &Model, cutoff: f64, max_nodes: usize) -> Result<[Vec<f
     let n = model.nodes.len();
     let mut chain = vec![0.0; n];
     let mut isolated = vec![0.0; n];
-    for (_, range) in &model.chains {
-        let m = range.len();
-        if m <= max_nodes {
-            let idx: Vec<usize> = range.clone().collect();
-            let (v, iso) = log_relative(model, &idx, cutoff)?;
-            for (a, &i) in idx.iter().enumerate() {
-                chain[i] = v[a];
-                isolated[i] = f64::from(u8::from(iso[a]));
-            }
-        } else {
-            // Windows: a core block with a margin on each side, the core keeps
-            // its values.
-            let core = FALLBACK_CORE.min(max_nodes / 2).max(1);
-            let margin = core / 2;
-            let mut s = 0;
-            while s < m {
-                let e = (s + core).min(m);
-                let (ws, we) = (s.saturating_sub(margin), (e + margin).min(m));
-                let idx: Vec<usize> = (range.start + ws..range.start + we).collect();
+    // Per chain (in parallel): the node indices and their values.
+    let per_chain: Vec<Result<Vec<(usize, f64, bool)>>> = model
+        .chains
+        .par_iter()
+        .map(|(_, range)| {
+            let m = range.len();
+            let mut out = Vec::with_capacity(m);
+            if m <= max_nodes {
+                let idx: Vec<usize> = range.clone().collect();
                 let (v, iso) = log_relative(model, &idx, cutoff)?;
-                for k in s..e {
-                    chain[range.start + k] = v[k - ws];
-                    isolated[range.start + k] = f64::from(u8::from(iso[k - ws]));
+                out.extend(idx.iter().enumerate().map(|(a, &i)| (i, v[a], iso[a])));
+            } else {
+                // Windows: a core block with a margin on each side, the core
+                // keeps its values.
+                let core = FALLBACK_CORE.min(max_nodes / 2).max(1);
+                let margin = core / 2;
+                let mut s = 0;
+                while s < m {
+                    let e = (s + core).min(m);
+                    let (ws, we) = (s.saturating_sub(margin), (e + margin).min(m));
+                    let idx: Vec<usize> = (range.start + ws..range.start + we).collect();
+                    let (v, iso) = log_relative(model, &idx, cutoff)?;
+                    out.extend((s..e).map(|k| (range.start + k, v[k - ws], iso[k - ws])));
+                    s = e;
                 }
-                s = e;
             }
+            Ok(out)
+        })
+        .collect();
+    for values in per_chain {
+        for (i, v, iso) in values? {
+            chain[i] = v;
+            isolated[i] = f64::from(u8::from(iso));
         }
     }
     let assembly = if n <= max_nodes && model.chains.len() > 1 {

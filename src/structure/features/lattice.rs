@@ -1,5 +1,7 @@
 //! Crystal-lattice contacts: heavy atoms and residue nodes of the symmetry mates.
 
+use rayon::prelude::*;
+
 use super::atoms::Model;
 use super::grid::{dist2, Grid};
 use crate::structure::Structure;
@@ -15,6 +17,9 @@ const MAX_SPAN: i64 = 8;
 pub(crate) const ATOM_RADII: [f64; 3] = [6.0, 8.0, 12.0];
 /// The radius of the lattice node count (Å).
 pub(crate) const NODE_RADIUS: f64 = 12.0;
+
+/// A 3 × 3 matrix, row by row.
+pub(crate) type Mat3 = [[f64; 3]; 3];
 
 /// An affine map `x ↦ m·x + v` in Cartesian coordinates (Å).
 #[derive(Debug, Clone, Copy)]
@@ -61,11 +66,11 @@ pub(crate) fn cell_matrices(
     alpha: f64,
     beta: f64,
     gamma: f64,
-) -> Option<([[f64; 3]; 3], [[f64; 3]; 3])> {
+) -> Option<(Mat3, Mat3)> {
     let (al, be, ga) = (alpha.to_radians(), beta.to_radians(), gamma.to_radians());
     let (ca, cb, cg, sg) = (al.cos(), be.cos(), ga.cos(), ga.sin());
     let vol2 = 1.0 - ca * ca - cb * cb - cg * cg + 2.0 * ca * cb * cg;
-    if !(vol2 > 1e-9) || sg.abs() < 1e-9 {
+    if vol2.is_nan() || vol2 <= 1e-9 || sg.abs() < 1e-9 {
         return None;
     }
     let vol = vol2.sqrt();
@@ -167,59 +172,130 @@ pub(crate) fn images(st: &Structure, model: &Model, reach: f64) -> Option<Vec<Af
 
 /// Per centre: the counts of image heavy atoms within each of [`ATOM_RADII`]
 /// (if `atoms`) and of image residue nodes within [`NODE_RADIUS`].
+///
+/// The image points that can be within reach of a centre are gathered first:
+/// a point is kept if its cell (side `reach`) is next to a cell holding a
+/// centre, which every point within `reach` of a centre is. They are then
+/// counted around each centre through a grid.
 pub(crate) fn counts(
     model: &Model,
     images: &[Affine],
     centres: &[[f64; 3]],
     atoms: bool,
 ) -> (Vec<[f64; 3]>, Vec<f64>) {
-    let mut atom_counts = vec![[0.0; 3]; centres.len()];
-    let mut node_counts = vec![0.0; centres.len()];
     if centres.is_empty() || images.is_empty() {
-        return (atom_counts, node_counts);
+        return (vec![[0.0; 3]; centres.len()], vec![0.0; centres.len()]);
     }
     let reach = ATOM_RADII[2].max(NODE_RADIUS);
-    let grid = Grid::new(centres, reach);
-    let mut lo = [f64::INFINITY; 3];
-    let mut hi = [f64::NEG_INFINITY; 3];
-    for p in centres {
-        for k in 0..3 {
-            lo[k] = lo[k].min(p[k] - reach);
-            hi[k] = hi[k].max(p[k] + reach);
-        }
-    }
-    let inside = |q: &[f64; 3]| (0..3).all(|k| q[k] >= lo[k] && q[k] <= hi[k]);
+    let near = Near::new(centres, reach);
     let node_pos = model.node_positions();
+    let gather = |points: &[[f64; 3]]| -> Vec<[f64; 3]> {
+        images
+            .par_iter()
+            .flat_map_iter(|map| {
+                points
+                    .iter()
+                    .map(|p| map.apply(p))
+                    .filter(|q| near.contains(q))
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    };
+    let mate_atoms = if atoms {
+        gather(&model.atoms)
+    } else {
+        Vec::new()
+    };
+    let mate_nodes = gather(&node_pos);
+    let atom_grid = Grid::new(&mate_atoms, 6.0);
+    let node_grid = Grid::new(&mate_nodes, 6.0);
     let r2: [f64; 3] = ATOM_RADII.map(|r| r * r);
     let rn2 = NODE_RADIUS * NODE_RADIUS;
-    for map in images {
-        if atoms {
-            for p in &model.atoms {
-                let q = map.apply(p);
-                if !inside(&q) {
-                    continue;
-                }
-                grid.for_each_candidate(&q, ATOM_RADII[2], |i| {
-                    let d2 = dist2(&q, &centres[i]);
+    centres
+        .par_iter()
+        .map(|c| {
+            let mut a = [0.0; 3];
+            if !mate_atoms.is_empty() {
+                atom_grid.for_each_candidate(c, ATOM_RADII[2], |i| {
+                    let d2 = dist2(c, &mate_atoms[i]);
                     for (k, &rr) in r2.iter().enumerate() {
                         if d2 <= rr {
-                            atom_counts[i][k] += 1.0;
+                            a[k] += 1.0;
                         }
                     }
                 });
             }
-        }
-        for p in &node_pos {
-            let q = map.apply(p);
-            if !inside(&q) {
-                continue;
+            let mut n = 0.0;
+            if !mate_nodes.is_empty() {
+                node_grid.for_each_candidate(c, NODE_RADIUS, |i| {
+                    if dist2(c, &mate_nodes[i]) <= rn2 {
+                        n += 1.0;
+                    }
+                });
             }
-            grid.for_each_candidate(&q, NODE_RADIUS, |i| {
-                if dist2(&q, &centres[i]) <= rn2 {
-                    node_counts[i] += 1.0;
+            (a, n)
+        })
+        .unzip()
+}
+
+/// The cells (side `reach`) next to a cell that holds a centre.
+struct Near {
+    origin: [f64; 3],
+    cell: f64,
+    dims: [usize; 3],
+    marked: Vec<bool>,
+}
+
+impl Near {
+    fn new(centres: &[[f64; 3]], reach: f64) -> Self {
+        let mut lo = [f64::INFINITY; 3];
+        let mut hi = [f64::NEG_INFINITY; 3];
+        for p in centres {
+            for k in 0..3 {
+                lo[k] = lo[k].min(p[k] - reach);
+                hi[k] = hi[k].max(p[k] + reach);
+            }
+        }
+        // The cell grows if the centres are spread so far that the grid would
+        // be large (a coarser grid only keeps more points).
+        let mut cell = reach;
+        let dims_for = |cell: f64| -> [usize; 3] {
+            std::array::from_fn(|k| ((hi[k] - lo[k]) / cell).floor() as usize + 1)
+        };
+        let mut dims = dims_for(cell);
+        while dims.iter().product::<usize>() > 64 * centres.len() + 4096 {
+            cell *= 1.5;
+            dims = dims_for(cell);
+        }
+        let mut marked = vec![false; dims.iter().product()];
+        for p in centres {
+            let c: [usize; 3] = std::array::from_fn(|k| ((p[k] - lo[k]) / cell).floor() as usize);
+            for x in c[0].saturating_sub(1)..=(c[0] + 1).min(dims[0] - 1) {
+                for y in c[1].saturating_sub(1)..=(c[1] + 1).min(dims[1] - 1) {
+                    for z in c[2].saturating_sub(1)..=(c[2] + 1).min(dims[2] - 1) {
+                        marked[(x * dims[1] + y) * dims[2] + z] = true;
+                    }
                 }
-            });
+            }
+        }
+        Self {
+            origin: lo,
+            cell,
+            dims,
+            marked,
         }
     }
-    (atom_counts, node_counts)
+
+    #[inline]
+    fn contains(&self, q: &[f64; 3]) -> bool {
+        let mut idx = [0usize; 3];
+        for k in 0..3 {
+            let v = (q[k] - self.origin[k]) / self.cell;
+            if v.is_nan() || v < 0.0 || v >= self.dims[k] as f64 {
+                return false;
+            }
+            idx[k] = v as usize;
+        }
+        self.marked[(idx[0] * self.dims[1] + idx[1]) * self.dims[2] + idx[2]]
+    }
 }

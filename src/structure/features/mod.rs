@@ -388,8 +388,7 @@ fn centres(st: &Structure, model: &Model) -> (Vec<Centre>, Vec<Source>) {
     for t in st.tokens() {
         let residue = model.residue_of(&t.chain, t.residue_number, t.insertion_code.as_deref());
         let node = residue.and_then(|r| model.residues[r].node);
-        let amino_node =
-            node.filter(|&n| model.nodes[n].kind == atoms::NodeKind::Amino);
+        let amino_node = node.filter(|&n| model.nodes[n].kind == atoms::NodeKind::Amino);
         match (t.kind, amino_node) {
             (MoleculeKind::Protein, Some(n)) => sources.push(Source::Centre(n)),
             _ if t.present && t.coords.iter().all(|v| v.is_finite()) => {
@@ -423,8 +422,8 @@ fn fill_directions(centres: &mut [Centre], model: &Model, grid: &Grid) {
             if Some(node.residue) != c.residue
                 && dist2(&node.pos, &c.pos) <= HSE_RADIUS * HSE_RADIUS
             {
-                for k in 0..3 {
-                    sum[k] += node.pos[k];
+                for (s, p) in sum.iter_mut().zip(node.pos) {
+                    *s += p;
                 }
                 count += 1.0;
             }
@@ -469,11 +468,7 @@ pub fn compute(st: &Structure, config: &FeatureConfig) -> Result<Descriptors> {
     let local = kernels::node_local(&centres, &model, &node_grid, &node_pos);
     let d0 = col("density/log_wcn_ca");
     for (i, (s, l)) in sums.iter().zip(&local).enumerate() {
-        let vals = s
-            .iter()
-            .chain(&l.gauss)
-            .chain(&l.counts)
-            .map(|v| v.ln_1p());
+        let vals = s.iter().chain(&l.gauss).chain(&l.counts).map(|v| v.ln_1p());
         for (k, v) in vals.enumerate() {
             rows[[i, d0 + k]] = v;
         }
