@@ -232,7 +232,15 @@ pub fn read(path: impl AsRef<Path>, options: &ReadOptions) -> Result<Structure> 
         bytes
     };
     let (text, latin1) = decode(bytes, gz);
-    let mut s = parse_text(text, format, options, &shown)?;
+    let mut s = match (parse_text(text, format, options, &shown), &latin1) {
+        (Err(Error::Empty { unit, .. }), Some(note)) if unit == "atom" => {
+            return Err(Error::Format {
+                path: shown.clone(),
+                message: format!("{note}, and it holds no atom records: not a structure file"),
+            })
+        }
+        (result, _) => result?,
+    };
     if let Some(note) = latin1 {
         s.warnings.insert(0, note);
         s.latin1 = true;
