@@ -287,8 +287,8 @@ fn scan_pdb(text: &str) -> Result<Scan, String> {
     let mut used: HashSet<String> = HashSet::new();
     for raw in text.split('\n') {
         let r = record(raw);
-        if (&r == b"ATOM  " || &r == b"HETATM") && raw.len() > 21 && raw.is_char_boundary(22) {
-            let c = raw[21..22].trim();
+        if &r == b"ATOM  " || &r == b"HETATM" {
+            let c = raw.get(21..22).unwrap_or("").trim();
             if !c.is_empty() {
                 used.insert(c.to_string());
             }
