@@ -46,8 +46,8 @@ unsafe impl GlobalAlloc for Counting {
         let p = unsafe { System.realloc(ptr, layout, new_size) };
         if !p.is_null() {
             if new_size >= layout.size() {
-                let now =
-                    LIVE.fetch_add(new_size - layout.size(), Ordering::Relaxed) + new_size - layout.size();
+                let now = LIVE.fetch_add(new_size - layout.size(), Ordering::Relaxed) + new_size
+                    - layout.size();
                 PEAK.fetch_max(now, Ordering::Relaxed);
             } else {
                 LIVE.fetch_sub(layout.size() - new_size, Ordering::Relaxed);
@@ -87,7 +87,10 @@ const MAX_BASE: usize = 160_000;
 fn bases() -> Vec<(String, FileFormat, Vec<u8>)> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let mut dirs = vec![root.join("tests/data/structures")];
-    for d in [root.join("data/crystal"), root.join("../shared/data/crystal")] {
+    for d in [
+        root.join("data/crystal"),
+        root.join("../shared/data/crystal"),
+    ] {
         if d.is_dir() {
             dirs.push(d);
             break;
@@ -129,7 +132,6 @@ fn prefix(bytes: Vec<u8>, format: FileFormat) -> Vec<u8> {
     if bytes.len() <= MAX_BASE {
         return bytes;
     }
-    let mut start = 0;
     if format == FileFormat::Mmcif {
         if let Some(p) = find(&bytes, b"loop_\n_atom_site.") {
             // Keep the cell and symmetry items of the first 4 KB, then the loop.
@@ -141,8 +143,7 @@ fn prefix(bytes: Vec<u8>, format: FileFormat) -> Vec<u8> {
             return cut_at_line(body);
         }
     }
-    start += 0;
-    cut_at_line(bytes[start..start + MAX_BASE].to_vec())
+    cut_at_line(bytes[..MAX_BASE].to_vec())
 }
 
 fn cut_at_line(mut b: Vec<u8>) -> Vec<u8> {
@@ -157,22 +158,52 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 }
 
 const HOSTILE: &[&[u8]] = &[
-    b"inf", b"NaN", b"-1e300", b"1e300", b"?", b".", b"ATOM  ", b"HETATM", b"TER", b"MODEL     2",
-    b"ENDMDL", b"\xe9", b"\x00", b"\t", b"'", b"\"", b";", b"loop_", b"_atom_site.id", b"X 99 99 99",
-    b"-", b"9999", b"    ", b"CRYST1   1.0   1.0", b"\r",
+    b"inf",
+    b"NaN",
+    b"-1e300",
+    b"1e300",
+    b"?",
+    b".",
+    b"ATOM  ",
+    b"HETATM",
+    b"TER",
+    b"MODEL     2",
+    b"ENDMDL",
+    b"\xe9",
+    b"\x00",
+    b"\t",
+    b"'",
+    b"\"",
+    b";",
+    b"loop_",
+    b"_atom_site.id",
+    b"X 99 99 99",
+    b"-",
+    b"9999",
+    b"    ",
+    b"CRYST1   1.0   1.0",
+    b"\r",
 ];
 
 /// Line starts of `b`.
 fn lines(b: &[u8]) -> Vec<usize> {
     std::iter::once(0)
-        .chain(b.iter().enumerate().filter(|(_, &c)| c == b'\n').map(|(i, _)| i + 1))
+        .chain(
+            b.iter()
+                .enumerate()
+                .filter(|(_, &c)| c == b'\n')
+                .map(|(i, _)| i + 1),
+        )
         .filter(|&i| i < b.len())
         .collect()
 }
 
 fn line_span(b: &[u8], starts: &[usize], k: usize) -> (usize, usize) {
     let s = starts[k];
-    let e = b[s..].iter().position(|&c| c == b'\n').map_or(b.len(), |p| s + p + 1);
+    let e = b[s..]
+        .iter()
+        .position(|&c| c == b'\n')
+        .map_or(b.len(), |p| s + p + 1);
     (s, e)
 }
 
@@ -282,12 +313,12 @@ fn run_case(case: usize, bytes: &[u8], format: FileFormat, dir: &Path) -> bool {
     let modes = [TokenMode::Boltz2, TokenMode::CaOnly];
     let mode = modes[case % 2];
     let options = ReadOptions::new().with_tokens(mode);
-    let read = if case % 8 == 0 {
+    let read = if case.is_multiple_of(8) {
         let ext = match format {
             FileFormat::Pdb => "pdb",
             FileFormat::Mmcif => "cif",
         };
-        let gz = case % 16 == 0;
+        let gz = case.is_multiple_of(16);
         let path = dir.join(format!("case.{ext}{}", if gz { ".gz" } else { "" }));
         let data = if gz {
             let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
@@ -311,7 +342,7 @@ fn run_case(case: usize, bytes: &[u8], format: FileFormat, dir: &Path) -> bool {
                 FileFormat::Pdb => FileFormat::Mmcif,
                 FileFormat::Mmcif => FileFormat::Pdb,
             };
-            if case % 5 == 0 {
+            if case.is_multiple_of(5) {
                 let _ = structure::write_string(&s, &values, other);
             }
             true
@@ -336,7 +367,7 @@ fn mutated_structure_files_never_panic_and_stay_bounded() {
     }));
     let dir = std::env::temp_dir().join(format!("bfactor_fuzz_{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let mut rng = Rng(0x5eed_b_fac7);
+    let mut rng = Rng(0x5eed_bfac);
     let cases = 4000;
     let (mut read_ok, mut failures) = (0usize, Vec::new());
     let mut worst = (0.0f64, String::new());
@@ -368,7 +399,10 @@ fn mutated_structure_files_never_panic_and_stay_bounded() {
         let bound = 200 * bytes.len() + (16 << 20);
         let ratio = peak as f64 / bytes.len().max(1) as f64;
         if ratio > worst.0 {
-            worst = (ratio, format!("case {case} ({name}): {peak} bytes for {}", bytes.len()));
+            worst = (
+                ratio,
+                format!("case {case} ({name}): {peak} bytes for {}", bytes.len()),
+            );
         }
         if peak > bound {
             failures.push(format!(
@@ -381,6 +415,12 @@ fn mutated_structure_files_never_panic_and_stay_bounded() {
     std::fs::remove_dir_all(&dir).ok();
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     // The mutations leave many files readable, and break many.
-    assert!(read_ok > cases / 10 && read_ok < cases, "{read_ok} of {cases} read");
-    eprintln!("{cases} cases, {read_ok} read; largest peak/input: {:.1} ({})", worst.0, worst.1);
+    assert!(
+        read_ok > cases / 10 && read_ok < cases,
+        "{read_ok} of {cases} read"
+    );
+    eprintln!(
+        "{cases} cases, {read_ok} read; largest peak/input: {:.1} ({})",
+        worst.0, worst.1
+    );
 }

@@ -38,8 +38,7 @@ fn try_read(path: &PathBuf, options: &ReadOptions) -> Result<Structure, Error> {
 }
 
 fn ok(name: &str) -> Structure {
-    try_read(&malformed(name), &ReadOptions::new())
-        .unwrap_or_else(|e| panic!("{name}: {e}"))
+    try_read(&malformed(name), &ReadOptions::new()).unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
 fn err(name: &str) -> String {
@@ -98,7 +97,13 @@ fn blank_chain_segments_never_merge() {
         .lines()
         .filter(|l| l.starts_with("ATOM") && &l[21..22] == " ")
         .count();
-    assert!(blank > 0 && out.lines().filter(|l| l.starts_with("ATOM")).all(|l| &l[60..66] == "  7.00"));
+    assert!(
+        blank > 0
+            && out
+                .lines()
+                .filter(|l| l.starts_with("ATOM"))
+                .all(|l| &l[60..66] == "  7.00")
+    );
 }
 
 #[test]
@@ -106,7 +111,11 @@ fn mmcif_without_b_values_is_masked_with_a_warning() {
     let s = ok("no_b_column.cif");
     assert!(s.bfactors().iter().all(|&b| b == 0.0));
     assert_eq!(s.mask().sum(), 0.0);
-    assert!(has_warning(&s, "no B_iso_or_equiv column"), "{:?}", s.warnings());
+    assert!(
+        has_warning(&s, "no B_iso_or_equiv column"),
+        "{:?}",
+        s.warnings()
+    );
     // Writing in place says why not; writing PDB works.
     let values = Array1::from_elem(s.tokens().len(), 5.0);
     let e = structure::write_string(&s, &values, FileFormat::Mmcif).unwrap_err();
@@ -119,7 +128,11 @@ fn mmcif_without_b_values_is_masked_with_a_warning() {
     let s = ok("unknown_b_values.cif");
     assert_eq!((s.tokens()[0].bfactor, s.mask()[0]), (0.0, 0.0));
     assert!(s.mask().iter().skip(1).all(|&m| m == 1.0));
-    assert!(has_warning(&s, "2 atom records have no B-factor"), "{:?}", s.warnings());
+    assert!(
+        has_warning(&s, "2 atom records have no B-factor"),
+        "{:?}",
+        s.warnings()
+    );
     // Written in place: the `?` becomes the value.
     let out = structure::write_string(&s, &values, FileFormat::Mmcif).unwrap();
     let back = structure::read_str(&out, FileFormat::Mmcif, &ReadOptions::new()).unwrap();
@@ -131,7 +144,11 @@ fn mmcif_missing_columns_and_bad_numbers_are_named() {
     assert!(err("no_cartn_y.cif").contains("no _atom_site.Cartn_y column"));
     let e = err("no_label_atom_id.cif");
     assert!(e.contains("_atom_site.label_atom_id"), "{e}");
-    for name in ["inf_coordinate.cif", "text_coordinate.cif", "nan_coordinate.cif"] {
+    for name in [
+        "inf_coordinate.cif",
+        "text_coordinate.cif",
+        "nan_coordinate.cif",
+    ] {
         let e = err(name);
         assert!(
             e.contains("row 4") && e.contains("_atom_site.Cartn_x is not a finite number"),
@@ -167,7 +184,10 @@ fn damaged_atom_records_are_errors_naming_the_line() {
     // HEADER, CRYST1, 5 atoms, then the bare record on line 8.
     for name in ["atom_record_only.pdb", "atom_word_only.pdb"] {
         let e = err(name);
-        assert!(e.contains("line 8: ATOM record is truncated"), "{name}: {e}");
+        assert!(
+            e.contains("line 8: ATOM record is truncated"),
+            "{name}: {e}"
+        );
     }
     assert!(err("truncated_atom.pdb").contains("line 7: ATOM record is truncated"));
     assert!(err("text_coordinate.pdb").contains("line 3: ATOM record has no valid x"));
@@ -189,8 +209,14 @@ fn non_physical_values_are_masked_with_a_warning() {
         if name.ends_with(".pdb") {
             assert_eq!(ca.b_factor(), 0.0, "{name}");
         }
-        assert!(s.pdb().atoms().all(|a| a.b_factor() <= structure::MAX_BFACTOR));
-        assert!(s.pdb().atoms().all(|a| (0.0..=1.0).contains(&a.occupancy())));
+        assert!(s
+            .pdb()
+            .atoms()
+            .all(|a| a.b_factor() <= structure::MAX_BFACTOR));
+        assert!(s
+            .pdb()
+            .atoms()
+            .all(|a| (0.0..=1.0).contains(&a.occupancy())));
     }
     // The CA-only token of Met 1 is masked.
     let s = try_read(
@@ -228,13 +254,20 @@ fn decompressed_and_plain_sizes_are_capped() {
     assert_eq!(ReadOptions::new().max_bytes, structure::DEFAULT_MAX_BYTES);
     // A gzip bomb: 64 MiB of zeros in 64 KiB, with a 1 MiB cap.
     let member = gzip(&vec![0u8; 1 << 20]);
-    let bomb: Vec<u8> = member.iter().copied().cycle().take(member.len() * 64).collect();
+    let bomb: Vec<u8> = member
+        .iter()
+        .copied()
+        .cycle()
+        .take(member.len() * 64)
+        .collect();
     let path = temp("bomb.pdb.gz");
     std::fs::write(&path, &bomb).unwrap();
     let small = ReadOptions::new().with_max_decompressed_bytes(1 << 20);
     let e = try_read(&path, &small).unwrap_err();
     assert!(
-        matches!(e, Error::Format { .. }) && e.to_string().contains("larger than the limit of 1048576 bytes"),
+        matches!(e, Error::Format { .. })
+            && e.to_string()
+                .contains("larger than the limit of 1048576 bytes"),
         "{e}"
     );
     // A real file within the cap reads.
@@ -247,9 +280,17 @@ fn decompressed_and_plain_sizes_are_capped() {
         &ReadOptions::new().with_max_decompressed_bytes(1000),
     )
     .unwrap_err();
-    assert!(e.to_string().contains("the file is larger than the limit of 1000"), "{e}");
-    let e = structure::read_str("ATOM", FileFormat::Pdb, &ReadOptions::new().with_max_decompressed_bytes(2))
-        .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("the file is larger than the limit of 1000"),
+        "{e}"
+    );
+    let e = structure::read_str(
+        "ATOM",
+        FileFormat::Pdb,
+        &ReadOptions::new().with_max_decompressed_bytes(2),
+    )
+    .unwrap_err();
     assert!(e.to_string().contains("larger than the limit"), "{e}");
     for p in [path, real] {
         std::fs::remove_file(p).ok();
@@ -299,8 +340,7 @@ fn gnm_skips_missing_atoms() {
     assert!(missing.len() > 60);
     // The README's recipe.
     let fluct = GnmConfig::new().square_fluctuations(&coords).unwrap();
-    let (_, predicted) =
-        gnm::fit_bfactors(&fluct, &s.bfactors(), Some(&s.mask())).unwrap();
+    let (_, predicted) = gnm::fit_bfactors(&fluct, &s.bfactors(), Some(&s.mask())).unwrap();
     assert!(predicted.iter().all(|v| v.is_finite()));
     let model = GnmConfig::new().build(&coords).unwrap();
     assert_eq!(model.skipped_nodes(), &missing[..]);
@@ -309,7 +349,9 @@ fn gnm_skips_missing_atoms() {
         assert!(!model.isolated_nodes().contains(&i));
     }
     // The present nodes get what the network of those nodes alone gives.
-    let present: Vec<usize> = (0..s.tokens().len()).filter(|i| !missing.contains(i)).collect();
+    let present: Vec<usize> = (0..s.tokens().len())
+        .filter(|i| !missing.contains(i))
+        .collect();
     let sub = coords.select(ndarray::Axis(0), &present);
     let alone = GnmConfig::new().square_fluctuations(&sub).unwrap();
     for (k, &i) in present.iter().enumerate() {
@@ -319,5 +361,8 @@ fn gnm_skips_missing_atoms() {
     let mut bad = sub.clone();
     bad[(3, 1)] = f64::NAN;
     let e = GnmConfig::new().build(&bad).unwrap_err();
-    assert!(matches!(e, Error::NonFinite { ref index, .. } if index == &[3, 1]), "{e}");
+    assert!(
+        matches!(e, Error::NonFinite { ref index, .. } if index == &[3, 1]),
+        "{e}"
+    );
 }
