@@ -35,8 +35,7 @@ fn data_dir() -> PathBuf {
 type Counts = BTreeMap<(String, String), Option<BTreeMap<String, usize>>>;
 
 fn prody_counts() -> Counts {
-    let path =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/prody_ca_counts.tsv");
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/prody_ca_counts.tsv");
     let text = std::fs::read_to_string(path).unwrap();
     let mut out = Counts::new();
     for line in text.lines().skip_while(|l| l.starts_with('#')).skip(1) {
@@ -107,9 +106,7 @@ fn every_data_file_reads_with_prodys_ca_tokens() {
                     let ours: usize = got.values().sum();
                     let blank = chains.contains_key("_");
                     if ours != total || (!blank && &got != chains) {
-                        failures.push(format!(
-                            "{set}/{name}: ProDy {chains:?}, bfactor {got:?}"
-                        ));
+                        failures.push(format!("{set}/{name}: ProDy {chains:?}, bfactor {got:?}"));
                     }
                     checked += 1;
                 }

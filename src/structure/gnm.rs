@@ -554,10 +554,7 @@ fn checked_coords<S: Data<Elem = f64>>(coords: &ArrayBase<S, Ix2>) -> Result<Arr
         }
         if let Some(k) = row.iter().position(|v| !v.is_finite()) {
             return Err(Error::NonFinite {
-                what: format!(
-                    "coords (node {i}: a row of three NaN marks a missing atom and is skipped; a \
-                     partly non-finite row is an error)"
-                ),
+                what: "coords".into(),
                 index: vec![i, k],
                 value: row[k],
             });

@@ -2,7 +2,8 @@
 //! PDB and mmCIF files, predicted values written back for a viewer, and the
 //! Gaussian network model as a training-free baseline.
 //!
-//! - [`read`] a PDB or mmCIF file (optionally `.gz`) into a [`Structure`]: its
+//! - [`read`] a PDB (also the legacy format) or mmCIF file (optionally `.gz`)
+//!   into a [`Structure`]: its
 //!   [`Token`]s, cut the way Boltz-2 cuts them ([`TokenMode::Boltz2`]) or one per
 //!   residue at CA ([`TokenMode::CaOnly`]), each with its representative atom's
 //!   B-factor, occupancy and coordinates.
@@ -35,6 +36,64 @@
 //! # Ok::<(), bfactor::Error>(())
 //! ```
 //!
+//! # Reading
+//!
+//! The atom records, unit cell and space group are parsed here (see the rules
+//! in the parser's documentation below), and pdbtbx's model ([`Structure::pdb`])
+//! is built from them: first model only, all its atoms, the unit cell
+//! (`CRYST1`, `_cell`) and the space group (`CRYST1`, `_symmetry`) when the
+//! file has them and pdbtbx knows the group. pdbtbx's own parsers are not used:
+//! some of their inputs make them panic, which a program built with
+//! `panic = "abort"` cannot survive. Every field pdbtbx's model would refuse is
+//! checked first, so no input reaches a panic; building the model still runs
+//! under [`std::panic::catch_unwind`] as a last resort (a bug, reported as
+//! [`Error::Format`](crate::Error::Format)).
+//!
+//! **PDB.** Fixed columns: `ATOM`/`HETATM` (columns 1-66 are read; 73-80 may
+//! hold an element and charge, or, in the legacy format, an entry ID and a
+//! serial number, which are ignored), `MODEL`, `TER`, `CRYST1`, `HEADER`; other
+//! records are kept in the text (for writing) but not read. Elements come from
+//! columns 77-78 when they hold one, else from the atom name (PDB's alignment: a
+//! name whose column 13 is blank or a digit has a one-letter element in column
+//! 14). A blank occupancy reads as 1.00 and a blank B-factor as 0.00 (masked).
+//! Blank chain identifiers get the first identifiers no atom record of the file
+//! uses (`A`-`Z`, then `a`-`z`, `0`-`9`, `AA`, `AB`, ...), one per
+//! `TER`-separated segment and afresh in each model, so that blank segments
+//! never merge with each other or with a named chain. Residue numbers that wrap
+//! from 9999 to 0 go on at 10000.
+//!
+//! **mmCIF.** The `_atom_site` loop: chain `auth_asym_id` (else
+//! `label_asym_id`), residue number `auth_seq_id` (else `label_seq_id`),
+//! `pdbx_PDB_ins_code`, atom `label_atom_id` (else `auth_atom_id`), residue
+//! `label_comp_id` (else `auth_comp_id`), `label_alt_id`, `Cartn_x/y/z`,
+//! `occupancy`, `B_iso_or_equiv`, `type_symbol`, `pdbx_PDB_model_num`. A
+//! missing required column is an error naming it. A loop without
+//! `B_iso_or_equiv`, or a B value `?` or `.`, reads as B = 0 (masked), with a
+//! warning; writing in place into a file without the column is an error
+//! saying so (write PDB instead).
+//!
+//! **Never silent.** A damaged atom record is an [`Error::Format`](crate::Error::Format) naming its
+//! line (or loop row and column): truncated, a record that is nothing but
+//! `ATOM  `, non-numeric or infinite coordinates, control characters. What is
+//! read by a rule rather than as written is listed in [`Structure::warnings`]:
+//! non-physical values (an occupancy below 0 or above 1, or a B-factor above
+//! [`MAX_BFACTOR`] Å²: the atom is kept, its B-factor reads as 0 so its token is
+//! masked, a bad occupancy reads as 0; negative B-factors are kept as written,
+//! and masked), legacy columns 73-80, a residue whose records reappear after
+//! other residues (merged into the first), an atom record repeating an atom of
+//! its residue (the first is used), a space group pdbtbx does not know, and
+//! text that is not UTF-8 (read as Latin-1: atom records must be ASCII, other
+//! records may hold anything; writing in place gives the bytes back).
+//!
+//! **Size.** A file larger than [`ReadOptions::max_bytes`] (default
+//! [`DEFAULT_MAX_BYTES`], 512 MiB; for `.gz` the decompressed size, counted
+//! while decompressing) is an [`Error::Format`](crate::Error::Format) saying so, before more is read:
+//! a gzip bomb stops at the limit. Memory is bounded by a few times the limit.
+//!
+//! The file's text is kept, so that writing can replace B-factors in place. A
+//! `.gz` file is decompressed here (flate2) whatever its name (`.pdb.gz`,
+//! `.ent.gz`, `.cif.gz`, `.mmcif.gz`).
+//!
 //! # Tokens
 //! A residue is a standard polymer token if its name is in Boltz-2's vocabulary
 //! ([`crate::tokens::REPRESENTATIVE_ATOMS`]: the 20 amino acids and `UNK`, `A`,
@@ -44,6 +103,13 @@
 //! `HETATM` records such as selenomethionine (`MSE`), as Boltz-2 tokenizes
 //! non-standard residues atom by atom. Waters ([`WATER_NAMES`]) and hydrogens
 //! are skipped unless [`ReadOptions`] asks for them.
+//!
+//! Reading never panics and never invents data: a damaged file is an
+//! [`crate::Error::Format`] naming its line, values read by a rule (blank or
+//! non-physical B-factors read as 0 and masked, mmCIF files without B values,
+//! Latin-1 text, legacy columns) are listed in [`Structure::warnings`], and the
+//! text read is capped at [`ReadOptions::max_bytes`] (see [Reading](#reading) for every
+//! rule).
 //!
 //! Only the first model of a multi-model file is tokenized. Where an atom has
 //! alternate locations, the one with the highest occupancy is used (the first

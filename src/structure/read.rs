@@ -1,60 +1,6 @@
 //! Reading PDB and mmCIF files (plain or gzip-compressed) into a [`Structure`].
 //!
-//! The atom records, unit cell and space group are parsed here (see the rules
-//! in the parser's documentation below), and pdbtbx's model ([`Structure::pdb`])
-//! is built from them: first model only, all its atoms, the unit cell
-//! (`CRYST1`, `_cell`) and the space group (`CRYST1`, `_symmetry`) when the
-//! file has them and pdbtbx knows the group. pdbtbx's own parsers are not used:
-//! some of their inputs make them panic, which a program built with
-//! `panic = "abort"` cannot survive. Every field pdbtbx's model would refuse is
-//! checked first, so no input reaches a panic; building the model still runs
-//! under [`std::panic::catch_unwind`] as a last resort (a bug, reported as
-//! [`Error::Format`]).
-//!
-//! **PDB.** Fixed columns: `ATOM`/`HETATM` (columns 1-66 are read; 73-80 may
-//! hold an element and charge, or, in the legacy format, an entry ID and a
-//! serial number, which are ignored), `MODEL`, `TER`, `CRYST1`, `HEADER`; other
-//! records are kept in the text (for writing) but not read. Elements come from
-//! columns 77-78 when they hold one, else from the atom name (PDB's alignment: a
-//! name whose column 13 is blank or a digit has a one-letter element in column
-//! 14). A blank occupancy reads as 1.00 and a blank B-factor as 0.00 (masked).
-//! Blank chain identifiers get the first identifiers no atom record of the file
-//! uses (`A`-`Z`, then `a`-`z`, `0`-`9`, `AA`, `AB`, ...), one per
-//! `TER`-separated segment and afresh in each model, so that blank segments
-//! never merge with each other or with a named chain. Residue numbers that wrap
-//! from 9999 to 0 go on at 10000.
-//!
-//! **mmCIF.** The `_atom_site` loop: chain `auth_asym_id` (else
-//! `label_asym_id`), residue number `auth_seq_id` (else `label_seq_id`),
-//! `pdbx_PDB_ins_code`, atom `label_atom_id` (else `auth_atom_id`), residue
-//! `label_comp_id` (else `auth_comp_id`), `label_alt_id`, `Cartn_x/y/z`,
-//! `occupancy`, `B_iso_or_equiv`, `type_symbol`, `pdbx_PDB_model_num`. A
-//! missing required column is an error naming it. A loop without
-//! `B_iso_or_equiv`, or a B value `?` or `.`, reads as B = 0 (masked), with a
-//! warning; writing in place into a file without the column is an error
-//! saying so (write PDB instead).
-//!
-//! **Never silent.** A damaged atom record is an [`Error::Format`] naming its
-//! line (or loop row and column): truncated, a record that is nothing but
-//! `ATOM  `, non-numeric or infinite coordinates, control characters. What is
-//! read by a rule rather than as written is listed in [`Structure::warnings`]:
-//! non-physical values (an occupancy below 0 or above 1, or a B-factor above
-//! [`MAX_BFACTOR`] Å²: the atom is kept, its B-factor reads as 0 so its token is
-//! masked, a bad occupancy reads as 0; negative B-factors are kept as written,
-//! and masked), legacy columns 73-80, a residue whose records reappear after
-//! other residues (merged into the first), an atom record repeating an atom of
-//! its residue (the first is used), a space group pdbtbx does not know, and
-//! text that is not UTF-8 (read as Latin-1: atom records must be ASCII, other
-//! records may hold anything; writing in place gives the bytes back).
-//!
-//! **Size.** A file larger than [`ReadOptions::max_bytes`] (default
-//! [`DEFAULT_MAX_BYTES`], 512 MiB; for `.gz` the decompressed size, counted
-//! while decompressing) is an [`Error::Format`] saying so, before more is read:
-//! a gzip bomb stops at the limit. Memory is bounded by a few times the limit.
-//!
-//! The file's text is kept, so that writing can replace B-factors in place. A
-//! `.gz` file is decompressed here (flate2) whatever its name (`.pdb.gz`,
-//! `.ent.gz`, `.cif.gz`, `.mmcif.gz`).
+//! The rules are documented in the structure module's "Reading" section.
 
 use std::collections::{HashMap, HashSet};
 use std::io::Read;
@@ -232,7 +178,15 @@ pub fn read(path: impl AsRef<Path>, options: &ReadOptions) -> Result<Structure> 
         bytes
     };
     let (text, latin1) = decode(bytes, gz);
-    let mut s = parse_text(text, format, options, &shown)?;
+    let mut s = match (parse_text(text, format, options, &shown), &latin1) {
+        (Err(Error::Empty { unit, .. }), Some(note)) if unit == "atom" => {
+            return Err(Error::Format {
+                path: shown.clone(),
+                message: format!("{note}, and it holds no atom records: not a structure file"),
+            })
+        }
+        (result, _) => result?,
+    };
     if let Some(note) = latin1 {
         s.warnings.insert(0, note);
         s.latin1 = true;
@@ -308,6 +262,10 @@ fn parse_text(
     Ok(s)
 }
 
+/// An atom's identity: chain, residue number, insertion code, name, alternate
+/// location.
+type AtomKey<'a> = (&'a str, isize, Option<&'a str>, &'a str, Option<&'a str>);
+
 /// pdbtbx's model of the first model's atoms, with the unit cell and space
 /// group, and the warnings of reading.
 fn build_pdb(scanned: Scan, shown: &str) -> Result<(PDB, Vec<String>)> {
@@ -338,7 +296,7 @@ fn build_pdb(scanned: Scan, shown: &str) -> Result<(PDB, Vec<String>)> {
     let mut repeated: Vec<usize> = Vec::new();
     let mut seen_res: HashSet<(&str, isize, Option<&str>)> = HashSet::new();
     let mut last_res: HashMap<&str, (isize, Option<&str>)> = HashMap::new();
-    let mut seen_atom: HashSet<(&str, isize, Option<&str>, &str, Option<&str>)> = HashSet::new();
+    let mut seen_atom: HashSet<AtomKey<'_>> = HashSet::new();
     let first: Vec<&super::sites::Site> = sites.iter().filter(|s| s.model == 0).collect();
     for s in &first {
         let key = (s.res_seq, s.icode.as_deref());
@@ -373,23 +331,25 @@ fn build_pdb(scanned: Scan, shown: &str) -> Result<(PDB, Vec<String>)> {
             ));
         }
     }
-    let built = catch_unwind(AssertUnwindSafe(|| -> std::result::Result<Model, String> {
-        let mut model = Model::new(1);
-        for s in &first {
-            let [x, y, z] = s.xyz;
-            let atom = Atom::new(
-                s.hetero, s.serial, &s.atom, x, y, z, s.occ, s.b, &s.element, s.charge,
-            )
-            .ok_or_else(|| format!("line {}: pdbtbx refuses the atom", s.line))?;
-            model.add_atom(
-                atom,
-                &s.chain,
-                (s.res_seq, s.icode.as_deref()),
-                (&s.res_name, s.alt.as_deref()),
-            );
-        }
-        Ok(model)
-    }));
+    let built = catch_unwind(AssertUnwindSafe(
+        || -> std::result::Result<Model, String> {
+            let mut model = Model::new(1);
+            for s in &first {
+                let [x, y, z] = s.xyz;
+                let atom = Atom::new(
+                    s.hetero, s.serial, &s.atom, x, y, z, s.occ, s.b, &s.element, s.charge,
+                )
+                .ok_or_else(|| format!("line {}: pdbtbx refuses the atom", s.line))?;
+                model.add_atom(
+                    atom,
+                    &s.chain,
+                    (s.res_seq, s.icode.as_deref()),
+                    (&s.res_name, s.alt.as_deref()),
+                );
+            }
+            Ok(model)
+        },
+    ));
     let model = match built {
         Ok(Ok(model)) => model,
         Ok(Err(message)) => {

@@ -181,9 +181,7 @@ fn physical(occ: f64, b: f64, notes: &mut Notes, place: &dyn Fn() -> String) -> 
     }
     if b > MAX_BFACTOR {
         notes.add(
-            &format!(
-                "have a non-physical B-factor (above {MAX_BFACTOR} Å²): read as 0, masked"
-            ),
+            &format!("have a non-physical B-factor (above {MAX_BFACTOR} Å²): read as 0, masked"),
             place,
         );
         out.1 = 0.0;
@@ -287,8 +285,8 @@ fn scan_pdb(text: &str) -> Result<Scan, String> {
     let mut used: HashSet<String> = HashSet::new();
     for raw in text.split('\n') {
         let r = record(raw);
-        if (&r == b"ATOM  " || &r == b"HETATM") && raw.len() > 21 && raw.is_char_boundary(22) {
-            let c = raw[21..22].trim();
+        if &r == b"ATOM  " || &r == b"HETATM" {
+            let c = raw.get(21..22).unwrap_or("").trim();
             if !c.is_empty() {
                 used.insert(c.to_string());
             }
@@ -451,7 +449,12 @@ fn scan_pdb(text: &str) -> Result<Scan, String> {
             element_from_name(name4, hetero)
         };
         let place = || format!("line {line_no}");
-        let (occ, b) = physical(occupancy.unwrap_or(1.0), b.unwrap_or(0.0), &mut notes, &place);
+        let (occ, b) = physical(
+            occupancy.unwrap_or(1.0),
+            b.unwrap_or(0.0),
+            &mut notes,
+            &place,
+        );
         let serial = field(line, 6..11)
             .parse::<usize>()
             .unwrap_or(out.sites.len() + 1);
@@ -731,7 +734,9 @@ fn scan_mmcif(text: &str) -> Result<Scan, String> {
                 let atom_up = atom.to_ascii_uppercase();
                 let same = run.as_ref().is_some_and(|(c, n, atoms)| {
                     *c == chain && *n == res_name && !atoms.contains(&atom_up)
-                }) && unnumbered.last().is_some_and(|&(i, _)| i + 1 == sites.len());
+                }) && unnumbered
+                    .last()
+                    .is_some_and(|&(i, _)| i + 1 == sites.len());
                 if !same {
                     runs += 1;
                     run = Some((chain.clone(), res_name.clone(), HashSet::new()));

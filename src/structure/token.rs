@@ -52,8 +52,10 @@ pub enum TokenMode {
 /// One token: where it is in the file and its representative atom's data.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Token {
-    /// Chain identifier (pdbtbx names a blank PDB chain `A`, then `B` after the
-    /// next `TER`, and so on; mmCIF uses `auth_asym_id`).
+    /// Chain identifier (mmCIF: `auth_asym_id`). A blank PDB chain gets the
+    /// first identifier no atom record of the file uses (`A`-`Z`, `a`-`z`,
+    /// `0`-`9`, `AA`, ...), a new one after each `TER`, so that blank segments
+    /// never merge (see [`super::read`]).
     pub chain: String,
     /// Residue number (`auth_seq_id` in mmCIF).
     pub residue_number: isize,

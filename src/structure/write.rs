@@ -223,11 +223,12 @@ fn render(
 /// Replaces the B-factor fields of `source`.
 fn in_place(structure: &Structure, source: &str, values: &[f64], shown: &str) -> Result<String> {
     let index = TokenIndex::new(structure);
-    let sites = scan(source, structure.format).map_err(|message| Error::Format {
-        path: shown.to_string(),
-        message,
-    })?
-    .sites;
+    let sites = scan(source, structure.format)
+        .map_err(|message| Error::Format {
+            path: shown.to_string(),
+            message,
+        })?
+        .sites;
     let mut hit = vec![false; values.len()];
     let mut out = String::with_capacity(source.len() + source.len() / 16);
     let mut copied = 0;
