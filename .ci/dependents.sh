@@ -10,11 +10,10 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 export CARGO_TARGET_DIR="${DEPENDENTS_TARGET_DIR:-$tmp/target}"
-# Every feature the crate declares, from its manifest.
-all_features="$(cargo metadata --no-deps --format-version 1 --manifest-path "$root/Cargo.toml" |
-    python3 -c 'import json, sys
-p = json.load(sys.stdin)["packages"][0]
-print(",".join(f for f in p["features"] if f != "default"))')"
+# Every feature the crate declares, from its manifest's [features] table.
+all_features="$(awk '/^\[features\]/ { f = 1; next } /^\[/ { f = 0 }
+    f && /^[A-Za-z0-9_-]+ *=/ && $1 != "default" { print $1 }' "$root/Cargo.toml" | paste -sd, -)"
+echo "all features: $all_features"
 
 cat >"$tmp/main.rs" <<RS
 use bfactor::ndarray::Array2;

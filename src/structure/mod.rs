@@ -188,7 +188,7 @@ impl Structure {
     }
 
     /// The parsed structure (first model), as pdbtbx holds it (the crate
-    /// re-exports [`pdbtbx`](self::pdbtbx) for its types).
+    /// re-exports [`pdbtbx`] for its types).
     pub fn pdb(&self) -> &pdbtbx::PDB {
         &self.pdb
     }
