@@ -62,7 +62,7 @@ fn bench_forward<F: Float>(c: &mut Criterion) {
     for (n, c_s) in FORWARD_SIZES {
         let head = BFactorHeadConfig::new(c_s)
             .with_num_bins(NUM_BINS)
-            .init::<F, _>(&mut StdRng::seed_from_u64(0))
+            .init::<F>(&mut StdRng::seed_from_u64(0))
             .expect("valid config");
         let s = randn::<F, _>(&mut StdRng::seed_from_u64(1), (n, c_s));
         group.throughput(Throughput::Elements(n as u64));
@@ -80,7 +80,7 @@ fn bench_forward_single_thread<F: Float>(c: &mut Criterion) {
     let (n, c_s) = (4096, 384);
     let head = BFactorHeadConfig::new(c_s)
         .with_num_bins(NUM_BINS)
-        .init::<F, _>(&mut StdRng::seed_from_u64(0))
+        .init::<F>(&mut StdRng::seed_from_u64(0))
         .expect("valid config");
     let s = randn::<F, _>(&mut StdRng::seed_from_u64(1), (n, c_s));
     let mut group = c.benchmark_group(format!("forward_{}_1thread", F::NAME));
@@ -123,7 +123,7 @@ fn bench_forward_after_idle(c: &mut Criterion) {
     for (n, c_s) in [(50, 128), (512, 384)] {
         let head = BFactorHeadConfig::new(c_s)
             .with_num_bins(NUM_BINS)
-            .init::<f32, _>(&mut StdRng::seed_from_u64(0))
+            .init::<f32>(&mut StdRng::seed_from_u64(0))
             .expect("valid config");
         let s = randn::<f32, _>(&mut StdRng::seed_from_u64(1), (n, c_s));
         group.bench_with_input(
@@ -150,7 +150,7 @@ fn bench_forward_batched(c: &mut Criterion) {
     let (batch, n, c_s) = (8, 512, 384);
     let head = BFactorHeadConfig::new(c_s)
         .with_num_bins(NUM_BINS)
-        .init::<f32, _>(&mut StdRng::seed_from_u64(0))
+        .init::<f32>(&mut StdRng::seed_from_u64(0))
         .expect("valid config");
     let s = randn::<f32, _>(&mut StdRng::seed_from_u64(1), (batch, n, c_s));
     let mut group = c.benchmark_group("forward_f32");
@@ -209,13 +209,13 @@ fn bench_losses<F: Float>(c: &mut Criterion) {
 /// then the same without the input's gradient (`params_only`, as `fit` trains).
 fn bench_train_step(c: &mut Criterion) {
     use bfactor::train::grad::{
-        loss_and_gradients, loss_and_parameter_gradients, Objective, Trainable,
+        loss_and_gradients_masked, loss_and_parameter_gradients_masked, Objective, Trainable,
     };
     use bfactor::train::optim::{AdamWConfig, Optimizer};
     let (batch, n, c_s) = (8, 512, 384);
     let mut head = BFactorHeadConfig::new(c_s)
         .with_num_bins(NUM_BINS)
-        .init::<f32, _>(&mut StdRng::seed_from_u64(0))
+        .init::<f32>(&mut StdRng::seed_from_u64(0))
         .expect("valid config");
     let mut rng = StdRng::seed_from_u64(3);
     let s = randn::<f32, _>(&mut rng, (batch, n, c_s));
@@ -238,11 +238,11 @@ fn bench_train_step(c: &mut Criterion) {
                 let objective = Objective::NormalizedMse;
                 let (loss, params) = if params_only {
                     let g =
-                        loss_and_parameter_gradients(&head, objective, &s, &target, Some(&mask));
+                        loss_and_parameter_gradients_masked(&head, objective, &s, &target, &mask);
                     let g = g.expect("valid input");
                     (g.loss, g.params)
                 } else {
-                    let g = loss_and_gradients(&head, objective, &s, &target, Some(&mask));
+                    let g = loss_and_gradients_masked(&head, objective, &s, &target, &mask);
                     let g = g.expect("valid input");
                     (g.loss, g.params)
                 };

@@ -112,7 +112,7 @@ fn run() -> Result<(), Box<dyn StdError>> {
         )
         .into());
     }
-    let (k, predicted) = gnm::fit_bfactors(&fluct, &experimental, Some(&mask))?;
+    let (k, predicted) = gnm::fit_bfactors_masked(&fluct, &experimental, &mask)?;
     println!(
         "GNM: {} nodes, {} connected component(s), {} isolated; fitted B = {k:.3} · <ΔR²>",
         nodes.len(),

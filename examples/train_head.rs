@@ -15,7 +15,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let c_s = 64;
     let data = synthetic::flexibility_dataset::<f32>(160, c_s, 2026);
     let config = BFactorHeadConfig::new(c_s);
-    let mut head = config.init::<f32, _>(&mut StdRng::seed_from_u64(0))?;
+    let mut head = config.init::<f32>(&mut StdRng::seed_from_u64(0))?;
 
     let fit_config = FitConfig::new()
         .with_objective(Objective::NormalizedMse)

@@ -6,7 +6,7 @@
 //! use ndarray::Array3;
 //! use rand::{rngs::StdRng, SeedableRng};
 //!
-//! let head = Boltz2HeadConfig::new().init::<f32, _>(&mut StdRng::seed_from_u64(0))?;
+//! let head = Boltz2HeadConfig::new().init::<f32>(&mut StdRng::seed_from_u64(0))?;
 //! let s = Array3::<f32>::zeros((2, 10, 384)); // [B, N, token_s]
 //! let logits = head.forward(&s)?; // [B, N, 64], what Boltz-2 returns as `pbfactor`
 //! assert_eq!(logits.shape(), &[2, 10, 64]);
@@ -92,7 +92,7 @@ impl Boltz2HeadConfig {
 
     /// Builds a head initialised like PyTorch's `nn.Linear`: weight and bias
     /// uniform in `±1/sqrt(token_s)`, drawn in float64 and rounded to `F`.
-    pub fn init<F: Float, R: Rng + ?Sized>(&self, rng: &mut R) -> Result<Boltz2Head<F>> {
+    pub fn init<F: Float>(&self, rng: &mut (impl Rng + ?Sized)) -> Result<Boltz2Head<F>> {
         self.validate()?;
         let bound = 1.0 / (self.token_s as f64).sqrt();
         let mut draw = || F::from_f64_lossy(rng.random_range(-bound..bound));

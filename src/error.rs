@@ -1,18 +1,4 @@
 //! The crate's one error type.
-//!
-//! Every fallible function returns [`Result`]. Messages name what was expected and
-//! what came, so that a shape bug can be fixed from the message alone:
-//!
-//! ```
-//! use bfactor::loss::normalized_mse;
-//! use ndarray::array;
-//!
-//! let err = normalized_mse(&array![1.0, 2.0, 3.0], &array![1.0, 2.0]).unwrap_err();
-//! assert_eq!(
-//!     err.to_string(),
-//!     "shape mismatch: target has shape [2], expected [3] (the shape of prediction)"
-//! );
-//! ```
 
 use thiserror::Error as ThisError;
 
@@ -20,6 +6,20 @@ use thiserror::Error as ThisError;
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Everything that can go wrong in `bfactor`.
+///
+/// Every fallible function returns [`Result`]. Messages name what was expected and
+/// what came, so that a shape bug can be fixed from the message alone:
+///
+/// ```
+/// use bfactor::loss::normalized_mse;
+/// use ndarray::array;
+///
+/// let err = normalized_mse(&array![1.0, 2.0, 3.0], &array![1.0, 2.0]).unwrap_err();
+/// assert_eq!(
+///     err.to_string(),
+///     "shape mismatch: target has shape [2], expected [3] (the shape of prediction)"
+/// );
+/// ```
 #[derive(Debug, Clone, PartialEq, ThisError)]
 #[non_exhaustive]
 pub enum Error {

@@ -28,7 +28,7 @@ use rand_distr::StandardNormal;
 
 use crate::matmul::{self, AlignedBuf, MatPtr, PackedB};
 use crate::numpy_rng::NumpyRandom;
-use crate::{bins, check, ops, pool, Error, Float, Result};
+use crate::{bins, check, cpu, ops, pool, Error, Float, Result};
 
 /// Sizes and constants of a [`BFactorHead`], with the notebook's defaults.
 #[derive(Clone, Debug, PartialEq)]
@@ -149,7 +149,7 @@ impl BFactorHeadConfig {
     ///
     /// Errors as [`validate_for`](Self::validate_for) before anything is
     /// allocated.
-    pub fn init<F: Float, R: Rng + ?Sized>(&self, rng: &mut R) -> Result<BFactorHead<F>> {
+    pub fn init<F: Float>(&self, rng: &mut (impl Rng + ?Sized)) -> Result<BFactorHead<F>> {
         self.validate_for::<F>()?;
         let scale = self.init_scale();
         let mut draw = |rows, cols| {
@@ -320,7 +320,7 @@ impl<F: Float> BFactorHead<F> {
     /// use ndarray::{Array1, Array2};
     /// use rand::{rngs::StdRng, SeedableRng};
     ///
-    /// let head = BFactorHeadConfig::new(32).init::<f32, _>(&mut StdRng::seed_from_u64(0))?;
+    /// let head = BFactorHeadConfig::new(32).init::<f32>(&mut StdRng::seed_from_u64(0))?;
     /// let mut ws = HeadWorkspace::new();
     /// let mut out = HeadOutput { logits: Array2::zeros((100, 64)), bfactor: Array1::zeros(100) };
     /// for step in 0..3 {
@@ -360,8 +360,7 @@ impl<F: Float> BFactorHead<F> {
         let logits = out.logits.as_slice_mut().expect("standard layout");
         let bfactor = out.bfactor.as_slice_mut().expect("standard layout");
         let (w1, w2) = self.packed_weights();
-        let split = pool::Split::new(rows, rows * c * (c + k));
-        let threads = split.threads();
+        let threads = pool::threads_for(rows, rows * c * (c + k));
         if workspace.blocks.len() < threads {
             workspace.blocks.resize_with(threads, Default::default);
         }
@@ -381,7 +380,6 @@ impl<F: Float> BFactorHead<F> {
             bfactor,
             &mut workspace.blocks[..threads],
         );
-        drop(split);
         // Report what the unfused pass would report first: bad input, then the
         // first layer norm, the second, and overflowing logits.
         if let Some(row) = errors.ln1 {
@@ -476,6 +474,24 @@ impl StageErrors {
     }
 }
 
+/// One block of rows of a forward pass, compiled per [`cpu::Level`].
+struct Block<'a, 'j, F: Float> {
+    job: &'a Job<'j, F>,
+    rows: Range<usize>,
+    logits: &'a mut [F],
+    bfactor: &'a mut [F],
+    scratch: &'a mut BlockScratch<F>,
+}
+
+impl<F: Float> cpu::Kernel for Block<'_, '_, F> {
+    type Output = StageErrors;
+    #[inline(always)]
+    fn run(self) -> StageErrors {
+        self.job
+            .block_generic(self.rows, self.logits, self.bfactor, self.scratch)
+    }
+}
+
 /// One forward pass's shared, read-only inputs.
 struct Job<'a, F: Float> {
     input: &'a [F],
@@ -547,42 +563,13 @@ impl<F: Float> Job<'_, F> {
         bfactor: &mut [F],
         scratch: &mut BlockScratch<F>,
     ) -> StageErrors {
-        #[cfg(target_arch = "x86_64")]
-        {
-            if matmul::has_avx512() {
-                // SAFETY: the CPU has these features (checked at run time).
-                return unsafe { self.block_avx512(rows, logits, bfactor, scratch) };
-            }
-            if matmul::has_avx2() {
-                // SAFETY: as above.
-                return unsafe { self.block_avx2(rows, logits, bfactor, scratch) };
-            }
-        }
-        self.block_generic(rows, logits, bfactor, scratch)
-    }
-
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f,avx512vl,avx512dq,avx512bw,avx2,fma")]
-    unsafe fn block_avx512(
-        &self,
-        rows: Range<usize>,
-        logits: &mut [F],
-        bfactor: &mut [F],
-        scratch: &mut BlockScratch<F>,
-    ) -> StageErrors {
-        self.block_generic(rows, logits, bfactor, scratch)
-    }
-
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2,fma")]
-    unsafe fn block_avx2(
-        &self,
-        rows: Range<usize>,
-        logits: &mut [F],
-        bfactor: &mut [F],
-        scratch: &mut BlockScratch<F>,
-    ) -> StageErrors {
-        self.block_generic(rows, logits, bfactor, scratch)
+        cpu::dispatch(Block {
+            job: self,
+            rows,
+            logits,
+            bfactor,
+            scratch,
+        })
     }
 
     /// The whole head on one block of rows. Compiled once per instruction set; the
@@ -701,15 +688,12 @@ mod tests {
         // a row tail that is not a multiple of any kernel's tile.
         let (b, n, c) = (3, 331, 80);
         let head = BFactorHeadConfig::new(c)
-            .init::<F, _>(&mut StdRng::seed_from_u64(7))
+            .init::<F>(&mut StdRng::seed_from_u64(7))
             .unwrap();
         let s = Array3::from_shape_fn((b, n, c), |(i, j, k)| {
             F::from_f64_lossy(((i * 131 + j * 17 + k * 7) % 23) as f64 * 0.4 - 4.0)
         });
-        assert!(
-            pool::Split::new(b * n, b * n * c * (c + 64)).threads() > 1
-                || matmul::num_threads() == 1
-        );
+        assert!(pool::threads_for(b * n, b * n * c * (c + 64)) > 1 || matmul::num_threads() == 1);
         let all = head.forward(&s).unwrap();
         // One thread gives the same bits as several (the setting is global, but
         // results never depend on it, so concurrent tests are unaffected).
@@ -749,7 +733,7 @@ mod tests {
     #[test]
     fn errors_name_the_first_bad_stage() {
         let head = BFactorHeadConfig::new(4)
-            .init::<f64, _>(&mut StdRng::seed_from_u64(1))
+            .init::<f64>(&mut StdRng::seed_from_u64(1))
             .unwrap();
         let mut s = Array2::<f64>::ones((500, 4));
         s[[300, 2]] = f64::NAN;

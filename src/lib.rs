@@ -3,26 +3,49 @@
 //! Crystallographic B-factor prediction from a structure model's per-token
 //! representation, on [`ndarray`], in pure Rust.
 //!
+//! Models:
 //! - [`head`]: the reference notebook's head (layer norm, `W1`, ReLU, layer norm,
 //!   `W2`, softmax expectation over bin centers), exact to NumPy.
-//! - [`loss`]: normalized MSE and Pearson correlation, masked per residue.
-//! - [`ops`]: the row kernels (layer norm, softmax, log-softmax, expectation) every
-//!   head and loss shares.
-//! - [`bins`]: bin centers.
+//! - [`boltz2`]: Boltz-2's released B-factor head (one linear layer to bin logits).
+//! - [`structure`] (cargo feature `structure`, on by default): PDB/mmCIF files in
+//!   and out, per-token experimental B-factors, and the Gaussian network model
+//!   ([`structure::gnm`]).
+//!
+//! Losses and training:
+//! - [`loss`]: normalized MSE and Pearson correlation, masked per residue, and
+//!   Boltz-2's binned cross-entropy.
+//! - [`train`]: exact gradients, optimizers and the fit loop.
+//!
+//! Data and I/O:
+//! - [`weights`]: safetensors and NumPy `.npz` weight files for both heads.
+//! - [`tokens`]: per-token B-factors from per-atom ones, as Boltz-2 makes its
+//!   targets.
+//! - [`bins`]: bin centers and boundaries.
 //! - [`synthetic`]: the notebook's simulated termini profile.
 //! - [`numpy_rng`]: NumPy's legacy `seed`/`randn` stream, bit for bit, to replay
 //!   notebook experiments.
+//!
+//! Kernels:
+//! - [`ops`]: the row kernels (layer norm, softmax, log-softmax, expectation) every
+//!   head and loss shares.
+//! - [`matmul`]: the deterministic matrix product, threaded on rayon's current
+//!   pool (cargo feature `threads`).
+//! - [`cpu`]: the instruction-set levels the kernels are compiled for, and
+//!   `BFACTOR_KERNEL` to force one.
+//!
+//! Errors: every fallible function returns [`Result`] with the crate's one
+//! [`Error`].
 //!
 //! Everything is generic over [`Float`] (`f32`, `f64`) and takes `&ArrayBase<S, D>`,
 //! so owned arrays and views both work. Bad input is an [`Error`], never a panic.
 //!
 //! ```
-//! use bfactor::{BFactorHeadConfig, loss};
-//! use ndarray::Array2;
-//! use rand::{rngs::StdRng, SeedableRng};
+//! use bfactor::ndarray::{self, Array2};
+//! use bfactor::rand::{rngs::StdRng, SeedableRng};
+//! use bfactor::{loss, BFactorHeadConfig};
 //!
 //! let mut rng = StdRng::seed_from_u64(0);
-//! let head = BFactorHeadConfig::new(32).init::<f32, _>(&mut rng)?;
+//! let head = BFactorHeadConfig::new(32).init::<f32>(&mut rng)?;
 //! let s = Array2::<f32>::from_shape_fn((10, 32), |(i, j)| ((i * 7 + j) % 5) as f32);
 //! let out = head.forward(&s)?;
 //! let target = ndarray::Array1::from_iter((0..10).map(|i| 20.0 + i as f32));
@@ -31,10 +54,12 @@
 //! # Ok::<(), bfactor::Error>(())
 //! ```
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod bins;
 pub mod boltz2;
 mod check;
+pub mod cpu;
 mod error;
 mod float;
 pub mod head;
@@ -44,6 +69,7 @@ pub mod numpy_rng;
 pub mod ops;
 mod pool;
 #[cfg(feature = "structure")]
+#[cfg_attr(docsrs, doc(cfg(feature = "structure")))]
 pub mod structure;
 pub mod synthetic;
 pub mod tokens;

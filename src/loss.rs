@@ -200,30 +200,22 @@ const LANES: usize = 16;
 /// All the moments of one row in one pass over memory, in `f64`. `w = None` means
 /// every weight is 1.
 fn moments<F: Float, W: Weight>(p: &[F], t: &[F], w: Option<&[W]>) -> RowMoments {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if crate::matmul::has_avx512() {
-            // SAFETY: the CPU has these features (checked at run time).
-            return unsafe { moments_avx512(p, t, w) };
-        }
-        if crate::matmul::has_avx2() {
-            // SAFETY: as above.
-            return unsafe { moments_avx2(p, t, w) };
-        }
+    crate::cpu::dispatch(Moments { p, t, w })
+}
+
+/// [`moments`]' arguments, compiled per [`crate::cpu::Level`].
+struct Moments<'a, F, W> {
+    p: &'a [F],
+    t: &'a [F],
+    w: Option<&'a [W]>,
+}
+
+impl<F: Float, W: Weight> crate::cpu::Kernel for Moments<'_, F, W> {
+    type Output = RowMoments;
+    #[inline(always)]
+    fn run(self) -> RowMoments {
+        moments_generic(self.p, self.t, self.w)
     }
-    moments_generic(p, t, w)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512vl,avx512dq,avx2,fma")]
-unsafe fn moments_avx512<F: Float, W: Weight>(p: &[F], t: &[F], w: Option<&[W]>) -> RowMoments {
-    moments_generic(p, t, w)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn moments_avx2<F: Float, W: Weight>(p: &[F], t: &[F], w: Option<&[W]>) -> RowMoments {
-    moments_generic(p, t, w)
 }
 
 /// The lanes added pairwise (lane `l` with lane `l + w/2`, halving `w`).

@@ -2,9 +2,9 @@
 //!
 //! A packed, register-blocked GEMM in pure Rust with micro-kernels for AVX-512,
 //! AVX2 + FMA, and a portable fallback, chosen once at run time from the CPU's
-//! features. Large products are split over the rows of the output across threads
-//! (cargo feature `threads`, on by default; [`set_num_threads`] limits it at run
-//! time).
+//! features ([`crate::cpu`]). Large products are split over the rows of the
+//! output across the threads of the current rayon pool (cargo feature `threads`,
+//! on by default; [`set_num_threads`] limits it at run time).
 //!
 //! **Determinism.** Every output element is one fused multiply-add chain over the
 //! reduction index in order `0, 1, …, k-1`, starting from zero, whatever the
@@ -28,11 +28,11 @@
 
 use std::any::TypeId;
 use std::ops::Range;
-use std::sync::OnceLock;
 
 use ndarray::{Array2, ArrayView2};
 
-use crate::pool::{par_each, split_rows, Split};
+use crate::cpu::{self, Level};
+use crate::pool::{par_each, split_rows, threads_for};
 use crate::Float;
 
 pub use crate::pool::{num_threads, set_num_threads};
@@ -71,48 +71,6 @@ pub(crate) struct Kernel<F: 'static> {
     pub name: &'static str,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Level {
-    #[cfg(target_arch = "x86_64")]
-    Avx512,
-    #[cfg(target_arch = "x86_64")]
-    Avx2,
-    Portable,
-}
-
-fn level() -> Level {
-    static LEVEL: OnceLock<Level> = OnceLock::new();
-    *LEVEL.get_or_init(|| {
-        #[cfg(target_arch = "x86_64")]
-        {
-            if is_x86_feature_detected!("avx512f")
-                && is_x86_feature_detected!("avx512dq")
-                && is_x86_feature_detected!("avx512vl")
-                && is_x86_feature_detected!("fma")
-                && is_x86_feature_detected!("avx2")
-            {
-                return Level::Avx512;
-            }
-            if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
-                return Level::Avx2;
-            }
-        }
-        Level::Portable
-    })
-}
-
-/// Whether the AVX-512 row kernels may run (the same test as the GEMM's choice).
-#[cfg(target_arch = "x86_64")]
-pub(crate) fn has_avx512() -> bool {
-    level() == Level::Avx512
-}
-
-/// Whether the AVX2 + FMA row kernels may run.
-#[cfg(target_arch = "x86_64")]
-pub(crate) fn has_avx2() -> bool {
-    level() == Level::Avx2
-}
-
 fn cast_kernel<T: 'static, F: 'static>(k: Kernel<T>) -> Kernel<F> {
     assert_eq!(TypeId::of::<T>(), TypeId::of::<F>());
     // SAFETY: T and F are the same type (checked above).
@@ -121,12 +79,12 @@ fn cast_kernel<T: 'static, F: 'static>(k: Kernel<T>) -> Kernel<F> {
 
 /// The micro-kernel this machine uses for `F`.
 pub(crate) fn kernel<F: Float>() -> Kernel<F> {
-    kernel_at(level())
+    kernel_at(cpu::level())
 }
 
 fn kernel_at<F: Float>(level: Level) -> Kernel<F> {
     let is_f32 = TypeId::of::<F>() == TypeId::of::<f32>();
-    match level {
+    match level.min(Level::detected()) {
         #[cfg(target_arch = "x86_64")]
         Level::Avx512 => {
             if is_f32 {
@@ -175,7 +133,7 @@ fn kernel_at<F: Float>(level: Level) -> Kernel<F> {
                 })
             }
         }
-        Level::Portable => Kernel {
+        _ => Kernel {
             mr: 4,
             nr: 8,
             func: portable::<F>,
@@ -306,38 +264,40 @@ mod x86 {
     use super::{tile, tile_col};
 
     macro_rules! kernel {
-        ($name:ident, $t:ty, $feat:literal, $mr:literal, $nr:literal) => {
-            kernel!($name, tile, $t, $feat, $mr, $nr);
+        ($name:ident, $t:ty, $level:ident, $mr:literal, $nr:literal) => {
+            kernel!($name, tile, $t, $level, $mr, $nr);
         };
-        ($name:ident, $tile:ident, $t:ty, $feat:literal, $mr:literal, $nr:literal) => {
-            /// See `KernelFn`.
-            #[target_feature(enable = $feat)]
-            pub(super) unsafe fn $name(
-                k: usize,
-                a: *const $t,
-                lda: usize,
-                b: *const $t,
-                c: *mut $t,
-                ldc: usize,
-                accumulate: bool,
-            ) {
-                $tile::<$t, $mr, $nr>(k, a, lda, b, c, ldc, accumulate)
-            }
+        ($name:ident, $tile:ident, $t:ty, $level:ident, $mr:literal, $nr:literal) => {
+            crate::cpu::with_level!(
+                $level,
+                /// See `KernelFn`.
+                pub(super) unsafe fn $name(
+                    k: usize,
+                    a: *const $t,
+                    lda: usize,
+                    b: *const $t,
+                    c: *mut $t,
+                    ldc: usize,
+                    accumulate: bool,
+                ) {
+                    $tile::<$t, $mr, $nr>(k, a, lda, b, c, ldc, accumulate)
+                }
+            );
         };
     }
 
-    kernel!(f32_avx512, f32, "avx512f,fma", 12, 32);
-    kernel!(f64_avx512, f64, "avx512f,fma", 12, 16);
-    kernel!(f32_avx2, f32, "avx2,fma", 6, 16);
-    kernel!(f64_avx2, f64, "avx2,fma", 6, 8);
-    kernel!(f32_avx512_tail, f32, "avx512f,fma", 4, 32);
-    kernel!(f64_avx512_tail, f64, "avx512f,fma", 4, 16);
-    kernel!(f32_avx2_tail, f32, "avx2,fma", 2, 16);
-    kernel!(f64_avx2_tail, f64, "avx2,fma", 2, 8);
-    kernel!(f32_avx512_col, tile_col, f32, "avx512f,fma", 12, 32);
-    kernel!(f64_avx512_col, tile_col, f64, "avx512f,fma", 12, 16);
-    kernel!(f32_avx2_col, tile_col, f32, "avx2,fma", 6, 16);
-    kernel!(f64_avx2_col, tile_col, f64, "avx2,fma", 6, 8);
+    kernel!(f32_avx512, f32, avx512, 12, 32);
+    kernel!(f64_avx512, f64, avx512, 12, 16);
+    kernel!(f32_avx2, f32, avx2, 6, 16);
+    kernel!(f64_avx2, f64, avx2, 6, 8);
+    kernel!(f32_avx512_tail, f32, avx512, 4, 32);
+    kernel!(f64_avx512_tail, f64, avx512, 4, 16);
+    kernel!(f32_avx2_tail, f32, avx2, 2, 16);
+    kernel!(f64_avx2_tail, f64, avx2, 2, 8);
+    kernel!(f32_avx512_col, tile_col, f32, avx512, 12, 32);
+    kernel!(f64_avx512_col, tile_col, f64, avx512, 12, 16);
+    kernel!(f32_avx2_col, tile_col, f32, avx2, 6, 16);
+    kernel!(f64_avx2_col, tile_col, f64, avx2, 6, 8);
 }
 
 // ---------------------------------------------------------------- packing
@@ -662,9 +622,8 @@ pub(crate) fn matmul_packed<F: Float>(a: &ArrayView2<'_, F>, b: &PackedB<F>) -> 
     let (m, n) = (a.nrows(), b.n());
     let mut c = Array2::<F>::zeros((m, n));
     let ap = MatPtr::from_view(a);
-    let split = Split::new(m, m * n * b.k());
     let out = c.as_slice_mut().expect("fresh array");
-    let ranges = split_rows(m, split.threads(), b.tail_rows());
+    let ranges = split_rows(m, threads_for(m, m * n * b.k()), b.tail_rows());
     // One (rows, output rows) task per thread.
     let mut tasks: Vec<(Range<usize>, &mut [F])> = Vec::with_capacity(ranges.len());
     let mut rest = out;
@@ -710,23 +669,9 @@ mod tests {
         })
     }
 
-    fn levels() -> Vec<Level> {
-        let mut v = vec![Level::Portable];
-        #[cfg(target_arch = "x86_64")]
-        {
-            if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
-                v.push(Level::Avx2);
-            }
-            if level() == Level::Avx512 {
-                v.push(Level::Avx512);
-            }
-        }
-        v
-    }
-
     #[test]
     fn every_kernel_is_an_exact_fma_chain() {
-        for level in levels() {
+        for level in Level::available() {
             for &(m, k, n) in &[
                 (1, 1, 1),
                 (3, 5, 7),

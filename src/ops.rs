@@ -205,34 +205,25 @@ fn lane_min<F: Float>(x: &[F]) -> F {
 /// Whether every value of `x` is finite (and, with `nonneg`, `>= 0`), in one
 /// vectorised pass with the widest instructions the CPU has.
 pub(crate) fn screen<F: Float>(x: &[F], nonneg: bool) -> bool {
+    crate::cpu::dispatch(Screen { x, nonneg })
+}
+
+/// [`screen`]'s arguments, compiled per [`crate::cpu::Level`].
+struct Screen<'a, F> {
+    x: &'a [F],
+    nonneg: bool,
+}
+
+impl<F: Float> crate::cpu::Kernel for Screen<'_, F> {
+    type Output = bool;
     #[inline(always)]
-    fn dispatch<F: Float>(x: &[F], nonneg: bool) -> bool {
-        if nonneg {
-            screen_in_place::<F, true>(x)
+    fn run(self) -> bool {
+        if self.nonneg {
+            screen_in_place::<F, true>(self.x)
         } else {
-            screen_in_place::<F, false>(x)
+            screen_in_place::<F, false>(self.x)
         }
     }
-    #[cfg(target_arch = "x86_64")]
-    {
-        #[target_feature(enable = "avx512f,avx512vl,avx512dq,avx2,fma")]
-        unsafe fn wide<F: Float>(x: &[F], nonneg: bool) -> bool {
-            dispatch(x, nonneg)
-        }
-        #[target_feature(enable = "avx2,fma")]
-        unsafe fn avx2<F: Float>(x: &[F], nonneg: bool) -> bool {
-            dispatch(x, nonneg)
-        }
-        if crate::matmul::has_avx512() {
-            // SAFETY: the CPU has these features (checked at run time).
-            return unsafe { wide(x, nonneg) };
-        }
-        if crate::matmul::has_avx2() {
-            // SAFETY: as above.
-            return unsafe { avx2(x, nonneg) };
-        }
-    }
-    dispatch(x, nonneg)
 }
 
 /// [`screen`] compiled into the caller (for callers already inside a

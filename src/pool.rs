@@ -1,77 +1,53 @@
 //! Threads: when work is split over the cores, and the pool that runs it.
 //!
 //! Every parallel loop in the crate (the heads' row blocks, [`crate::matmul`]'s
-//! row split, the training step's row-wise passes) is sized by a [`Split`] and
+//! row split, the training step's row-wise passes) is sized by [`threads_for`] and
 //! run by [`join`]. Rows are independent and every kernel's arithmetic order is fixed,
 //! so a result is the same bits however it is split.
 //!
-//! The pool is micropool's global pool, not rayon's: its idle workers spin for a
-//! while before sleeping, and a thread outside the pool works on its own half of
-//! a [`join`] instead of sleeping on a latch. Handing half a `[50, 128]` forward
-//! pass to a spinning worker costs well under a microsecond; through rayon, from
-//! the caller's thread, it cost 10–20 µs on a 2-core Xeon VM (24 µs alone →
-//! 30–44 µs split with rayon, 16 µs with micropool).
+//! The pool is rayon's (cargo feature `threads`): the pool the caller installed
+//! (`ThreadPool::install`) when the call comes from inside one, otherwise rayon's
+//! global pool, whose size `RAYON_NUM_THREADS` sets. The crate never builds a
+//! pool of its own, so it shares the cores with the application's other rayon
+//! work instead of competing with it.
 //!
-//! Waking a *sleeping* worker still costs 15–50 µs on such a VM, more than a
-//! small job gains. So work between [`PARALLEL_MIN_FMAS`] and
-//! [`COLD_PARALLEL_MIN_FMAS`] multiply-adds is split only while the crate is busy:
-//! its previous piece of work ended less than [`WARM_NS`] ago, so a worker that
-//! helped with it is still spinning. A lone small call after an idle spell stays
-//! on the calling thread (`[50, 128]` after 2 ms idle: 26 µs, where splitting it
-//! cost 81 µs); in a stream of calls the first one wakes the worker and the rest
-//! find it awake.
-//!
-//! micropool aborts the process if a job panics, where rayon would unwind into
-//! the caller. The jobs here are the crate's own kernels on validated, pre-sized
-//! buffers; bad input is reported as an [`crate::Error`] before any split.
+//! Handing work to the pool costs tens of microseconds when its workers sleep,
+//! so work below [`PARALLEL_MIN_FMAS`] multiply-adds stays on the calling thread,
+//! and each thread of a split gets at least half that much.
 
 use std::ops::Range;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::OnceLock;
-use std::time::Instant;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Below this many multiply-adds work stays on the calling thread, and each
-/// thread gets at least half as many (an `[8, 128]` forward pass, 0.2 M, runs
-/// 6.2 → 3.8 µs split in a stream of calls).
-const PARALLEL_MIN_FMAS: usize = 100_000;
-
-/// From this many multiply-adds work is split even when the workers sleep: a
-/// wake-up (≤ 50 µs) is then a small part of the time saved.
-const COLD_PARALLEL_MIN_FMAS: usize = 8_000_000;
-
-/// A worker is taken to be awake if the crate's previous piece of work ended less
-/// than this many nanoseconds ago: inside micropool's idle spin (3000
-/// `spin_loop` rounds, 35 µs on the Xeon, where one takes 11.6 ns; longer on
-/// CPUs where `pause` is slower). A longer spin would not help on such a VM: when
-/// the scheduler puts the worker on the caller's core, its spin delays the
-/// caller's own half.
-const WARM_NS: u64 = 25_000;
+/// thread of a split gets at least half as many. A `[50, 128]` forward pass
+/// (1.2 M) stays on one thread; a `[512, 384]` one (88 M) is split.
+const PARALLEL_MIN_FMAS: usize = 4_000_000;
 
 /// Each thread gets at least this many rows (the tail kernels' step).
 const MIN_ROWS_PER_THREAD: usize = 4;
 
 static MAX_THREADS: AtomicUsize = AtomicUsize::new(0);
 
-/// When the crate's last piece of work worth splitting ended, in nanoseconds
-/// since [`epoch`] (0: never).
-static LAST_END_NS: AtomicU64 = AtomicU64::new(0);
-
 /// Limits the threads the matrix products and the heads use (`0`, the default,
-/// means all the cores; `1` switches threading off). Results are the same bits for
-/// any setting. Without the `threads` feature, everything runs on the calling
-/// thread whatever this says.
+/// means every thread of the current rayon pool; `1` switches threading off).
+/// Results are the same bits for any setting. Without the `threads` feature,
+/// everything runs on the calling thread whatever this says.
+///
+/// To give the crate a pool of its own size instead, run the calls inside
+/// `rayon::ThreadPool::install`, or set `RAYON_NUM_THREADS` for the global pool.
 pub fn set_num_threads(n: usize) {
     MAX_THREADS.store(n, Ordering::Relaxed);
 }
 
-/// The number of threads a large product uses now (1 without the `threads`
-/// feature).
+/// The number of threads a large product uses now: the current rayon pool's
+/// size, capped by [`set_num_threads`] (1 without the `threads` feature).
 pub fn num_threads() -> usize {
     #[cfg(feature = "threads")]
     {
+        let pool = rayon::current_num_threads().max(1);
         match MAX_THREADS.load(Ordering::Relaxed) {
-            0 => cores(),
-            n => n.min(cores()),
+            0 => pool,
+            n => n.min(pool),
         }
     }
     #[cfg(not(feature = "threads"))]
@@ -80,74 +56,16 @@ pub fn num_threads() -> usize {
     }
 }
 
-/// The threads a split can use: the caller plus micropool's workers (one fewer
-/// than the cores unless the application built the pool otherwise), at most the
-/// cores; counted once.
-#[cfg(feature = "threads")]
-fn cores() -> usize {
-    static CORES: OnceLock<usize> = OnceLock::new();
-    *CORES.get_or_init(|| {
-        let cores = std::thread::available_parallelism().map_or(1, usize::from);
-        (micropool::num_threads() + 1).min(cores)
-    })
+/// How many threads (parts) a job of `fmas` multiply-adds over `rows` rows is
+/// split into.
+pub(crate) fn threads_for(rows: usize, fmas: usize) -> usize {
+    split_for(rows, fmas, num_threads())
 }
 
-fn epoch() -> Instant {
-    static EPOCH: OnceLock<Instant> = OnceLock::new();
-    *EPOCH.get_or_init(Instant::now)
-}
-
-/// Nanoseconds since [`epoch`], at least 1.
-fn now_ns() -> u64 {
-    u64::try_from(epoch().elapsed().as_nanos())
-        .unwrap_or(u64::MAX)
-        .max(1)
-}
-
-/// How a job of `fmas` multiply-adds over `rows` rows is split; keep it until
-/// the job is done (dropping it notes the time, see the [module docs](self)).
-#[must_use = "the split marks the crate busy until it is dropped"]
-pub(crate) struct Split {
-    threads: usize,
-    timed: bool,
-}
-
-impl Split {
-    /// The split for a job starting now.
-    pub(crate) fn new(rows: usize, fmas: usize) -> Self {
-        let max = num_threads();
-        if max <= 1 || fmas < PARALLEL_MIN_FMAS {
-            return Self {
-                threads: 1,
-                timed: false,
-            };
-        }
-        let last = LAST_END_NS.load(Ordering::Relaxed);
-        let warm = last != 0 && now_ns().saturating_sub(last) < WARM_NS;
-        Self {
-            threads: split_for(rows, fmas, max, warm),
-            timed: true,
-        }
-    }
-
-    /// The number of threads (parts) to use.
-    pub(crate) fn threads(&self) -> usize {
-        self.threads
-    }
-}
-
-impl Drop for Split {
-    fn drop(&mut self) {
-        if self.timed {
-            LAST_END_NS.store(now_ns(), Ordering::Relaxed);
-        }
-    }
-}
-
-/// [`Split::new`]'s rule, without the clock: `max` threads at most, and jobs
-/// below [`COLD_PARALLEL_MIN_FMAS`] split only when `warm`.
-fn split_for(rows: usize, fmas: usize, max: usize, warm: bool) -> usize {
-    if fmas < PARALLEL_MIN_FMAS || (fmas < COLD_PARALLEL_MIN_FMAS && !warm) {
+/// [`threads_for`]'s rule: `max` threads at most, none for jobs below
+/// [`PARALLEL_MIN_FMAS`].
+fn split_for(rows: usize, fmas: usize, max: usize) -> usize {
+    if max <= 1 || fmas < PARALLEL_MIN_FMAS {
         return 1;
     }
     max.min(fmas / (PARALLEL_MIN_FMAS / 2))
@@ -155,15 +73,15 @@ fn split_for(rows: usize, fmas: usize, max: usize, warm: bool) -> usize {
         .max(1)
 }
 
-/// Runs `a` and `b`, on two threads when the `threads` feature is on and a worker
-/// is free (otherwise one after the other on this thread).
+/// Runs `a` and `b`, potentially in parallel on the current rayon pool when the
+/// `threads` feature is on (otherwise one after the other on this thread).
 pub(crate) fn join<A: Send, B: Send>(
     a: impl FnOnce() -> A + Send,
     b: impl FnOnce() -> B + Send,
 ) -> (A, B) {
     #[cfg(feature = "threads")]
     {
-        micropool::join(a, b)
+        rayon::join(a, b)
     }
     #[cfg(not(feature = "threads"))]
     {
@@ -197,10 +115,10 @@ pub(crate) fn par_rows<T: Send, U: Send>(
     f: impl Fn(usize, &mut [T], &mut [U]) + Sync,
 ) {
     let rows = a.len() / wa.max(1);
-    let split = Split::new(rows, rows * wa * cost);
-    let mut parts = Vec::with_capacity(split.threads());
+    let threads = threads_for(rows, rows * wa * cost);
+    let mut parts = Vec::with_capacity(threads);
     let (mut a, mut b) = (a, b);
-    for r in split_rows(rows, split.threads(), 1) {
+    for r in split_rows(rows, threads, 1) {
         let (ha, ta) = a.split_at_mut(r.len() * wa);
         let (hb, tb) = b.split_at_mut(r.len() * wb);
         parts.push((r.start, ha, hb));
@@ -239,20 +157,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn small_jobs_split_only_while_warm() {
-        let small = 1_228_800; // a [50, 128] forward pass
-        assert_eq!(split_for(50, small, 2, false), 1);
-        assert_eq!(split_for(50, small, 2, true), 2);
-        // Large jobs split whether or not a worker is awake; tiny ones never.
+    fn only_large_jobs_split() {
+        // A [50, 128] forward pass stays on the calling thread.
+        assert_eq!(split_for(50, 1_228_800, 2), 1);
         let large = 512 * 384 * 448;
-        assert_eq!(split_for(512, large, 2, false), 2);
-        assert_eq!(split_for(512, large, 8, false), 8);
-        assert_eq!(split_for(4096, 50_000, 2, true), 1);
+        assert_eq!(split_for(512, large, 2), 2);
+        assert_eq!(split_for(512, large, 8), 8);
+        assert_eq!(split_for(4096, 50_000, 2), 1);
         // Never more threads than allowed, than rows allow, or than work merits.
-        assert_eq!(split_for(512, large, 1, true), 1);
-        assert_eq!(split_for(7, small, 2, true), 1);
-        assert_eq!(split_for(8, small, 4, true), 2);
-        assert_eq!(split_for(4096, 3 * PARALLEL_MIN_FMAS, 8, true), 6);
+        assert_eq!(split_for(512, large, 1), 1);
+        assert_eq!(split_for(7, large, 2), 1);
+        assert_eq!(split_for(8, large, 4), 2);
+        assert_eq!(split_for(4096, 3 * PARALLEL_MIN_FMAS, 8), 6);
     }
 
     #[test]

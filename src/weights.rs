@@ -37,7 +37,7 @@
 //! use bfactor::boltz2::{Boltz2Head, Boltz2HeadConfig};
 //! use rand::{rngs::StdRng, SeedableRng};
 //!
-//! let head = Boltz2HeadConfig::new().init::<f32, _>(&mut StdRng::seed_from_u64(1))?;
+//! let head = Boltz2HeadConfig::new().init::<f32>(&mut StdRng::seed_from_u64(1))?;
 //! let path = std::env::temp_dir().join("bfactor_doc_boltz2.safetensors");
 //! head.save(&path)?;
 //! let back = Boltz2Head::<f32>::load(&path)?;

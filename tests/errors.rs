@@ -17,14 +17,14 @@ const BINS: usize = 16;
 fn head64() -> BFactorHead<f64> {
     BFactorHeadConfig::new(C_S)
         .with_num_bins(BINS)
-        .init::<f64, _>(&mut StdRng::seed_from_u64(7))
+        .init::<f64>(&mut StdRng::seed_from_u64(7))
         .unwrap()
 }
 
 fn head32() -> BFactorHead<f32> {
     BFactorHeadConfig::new(C_S)
         .with_num_bins(BINS)
-        .init::<f32, _>(&mut StdRng::seed_from_u64(7))
+        .init::<f32>(&mut StdRng::seed_from_u64(7))
         .unwrap()
 }
 
@@ -257,14 +257,8 @@ fn assert_config_error(cfg: BFactorHeadConfig, field: &str, value: &str, expecte
         assert_msg(&err, &["invalid configuration", field, value, expected]);
     };
     check(cfg.validate().unwrap_err());
-    check(
-        cfg.init::<f64, _>(&mut StdRng::seed_from_u64(0))
-            .unwrap_err(),
-    );
-    check(
-        cfg.init::<f32, _>(&mut StdRng::seed_from_u64(0))
-            .unwrap_err(),
-    );
+    check(cfg.init::<f64>(&mut StdRng::seed_from_u64(0)).unwrap_err());
+    check(cfg.init::<f32>(&mut StdRng::seed_from_u64(0)).unwrap_err());
     check(
         cfg.init_numpy::<f64>(&mut NumpyRandom::seed(0))
             .unwrap_err(),

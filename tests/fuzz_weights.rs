@@ -242,12 +242,12 @@ fn bases() -> Vec<(String, Kind, Vec<u8>)> {
     let b2 = Boltz2HeadConfig::new()
         .with_token_s(16)
         .with_num_bins(10)
-        .init::<f32, _>(&mut rng)
+        .init::<f32>(&mut rng)
         .unwrap();
     let nb = BFactorHeadConfig::new(8)
         .with_num_bins(12)
         .with_max_bfactor(300.0)
-        .init::<f64, _>(&mut rng)
+        .init::<f64>(&mut rng)
         .unwrap();
     let mut out = vec![];
     let b2t = b2.to_tensors(Boltz2Head::<f32>::DEFAULT_PREFIX);

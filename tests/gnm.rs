@@ -6,7 +6,7 @@
 
 use std::path::PathBuf;
 
-use bfactor::structure::gnm::{fit_bfactors, kirchhoff, Gnm, GnmConfig};
+use bfactor::structure::gnm::{fit_bfactors, fit_bfactors_masked, kirchhoff, Gnm, GnmConfig};
 use bfactor::Error;
 use ndarray::{array, s, Array1, Array2, ArrayBase, Axis, Data, Ix1};
 use ndarray_npy::{read_npy, ReadableElement};
@@ -427,14 +427,14 @@ fn fit_recovers_a_known_scale() {
     for i in (3..f.len()).step_by(11) {
         b[i] = 0.0;
     }
-    let (k, fitted) = fit_bfactors(&f, &b, Some(&mask)).unwrap();
+    let (k, fitted) = fit_bfactors_masked(&f, &b, &mask).unwrap();
     assert!((k - 37.5).abs() < 1e-12 * 37.5, "k = {k}");
     assert_close(&fitted, &f.mapv(|x| 37.5 * x), 1e-12, 0.0, "fitted");
     // Without a mask the garbage enters the fit.
-    let (k_all, _) = fit_bfactors(&f, &b, None::<&Array1<f64>>).unwrap();
+    let (k_all, _) = fit_bfactors(&f, &b).unwrap();
     assert!(k_all > 40.0);
     // Weights act as weights: doubling all of them changes nothing.
-    let (k2, _) = fit_bfactors(&f, &b, Some(&mask.mapv(|w| 2.0 * w))).unwrap();
+    let (k2, _) = fit_bfactors_masked(&f, &b, &mask.mapv(|w| 2.0 * w)).unwrap();
     assert!((k2 - k).abs() < 1e-12 * k);
 }
 
@@ -448,14 +448,14 @@ fn fit_to_ubiquitin_bfactors_matches_numpy() {
         .build(&coords("1ubi"))
         .unwrap()
         .square_fluctuations();
-    let (k, fitted) = fit_bfactors(&ours, &b, None::<&Array1<f64>>).unwrap();
+    let (k, fitted) = fit_bfactors(&ours, &b).unwrap();
     assert!(
         ((k - k_np[0]) / k_np[0]).abs() < RTOL,
         "k = {k}, NumPy {}",
         k_np[0]
     );
     assert_close(&fitted, &fitted_np, RTOL, 0.0, "fitted");
-    let (k_exact, _) = fit_bfactors(&f, &b, None::<&Array1<f64>>).unwrap();
+    let (k_exact, _) = fit_bfactors(&f, &b).unwrap();
     assert!(((k_exact - k_np[0]) / k_np[0]).abs() < 1e-12);
 }
 
@@ -463,29 +463,28 @@ fn fit_to_ubiquitin_bfactors_matches_numpy() {
 fn fit_errors() {
     let f = array![0.1, 0.2, 0.3];
     let b = array![10.0, 20.0, 30.0];
-    let none = None::<&Array1<f64>>;
     assert!(matches!(
-        fit_bfactors(&f, &array![1.0, 2.0], none),
+        fit_bfactors(&f, &array![1.0, 2.0]),
         Err(Error::ShapeMismatch { ref what, .. }) if what == "experimental"
     ));
     assert!(matches!(
-        fit_bfactors(&f, &b, Some(&array![1.0, 1.0])),
+        fit_bfactors_masked(&f, &b, &array![1.0, 1.0]),
         Err(Error::ShapeMismatch { ref what, .. }) if what == "mask"
     ));
     assert!(matches!(
-        fit_bfactors(&Array1::<f64>::zeros(0), &Array1::<f64>::zeros(0), none),
+        fit_bfactors(&Array1::<f64>::zeros(0), &Array1::<f64>::zeros(0)),
         Err(Error::Empty { .. })
     ));
     assert!(matches!(
-        fit_bfactors(&array![0.1, f64::NAN, 0.3], &b, none),
+        fit_bfactors(&array![0.1, f64::NAN, 0.3], &b),
         Err(Error::NonFinite { ref what, ref index, .. }) if what == "sq_flucts" && index == &vec![1]
     ));
     assert!(matches!(
-        fit_bfactors(&f, &array![10.0, 20.0, f64::INFINITY], none),
+        fit_bfactors(&f, &array![10.0, 20.0, f64::INFINITY]),
         Err(Error::NonFinite { ref what, .. }) if what == "experimental"
     ));
     assert!(matches!(
-        fit_bfactors(&f, &b, Some(&array![1.0, -1.0, 1.0])),
+        fit_bfactors_masked(&f, &b, &array![1.0, -1.0, 1.0]),
         Err(Error::InvalidMask { .. })
     ));
     // No valid token: all masked, all B missing, or only zero fluctuations.
@@ -494,7 +493,7 @@ fn fit_errors() {
         (f.clone(), array![0.0, 1e-6, -3.0], array![1.0, 1.0, 1.0]),
         (array![0.0, 0.0, 0.5], b.clone(), array![1.0, 1.0, 0.0]),
     ] {
-        let err = fit_bfactors(&f2, &b2, Some(&m2)).unwrap_err();
+        let err = fit_bfactors_masked(&f2, &b2, &m2).unwrap_err();
         assert!(
             matches!(
                 err,

@@ -51,7 +51,8 @@
 
 use bfactor::boltz2::{Boltz2Head, Boltz2HeadConfig};
 use bfactor::train::grad::{
-    loss_and_gradients, loss_and_parameter_gradients, Gradients, Objective, ParameterGradients,
+    loss_and_gradients, loss_and_gradients_masked, loss_and_parameter_gradients,
+    loss_and_parameter_gradients_masked, Gradients, Objective, ParameterGradients,
 };
 use bfactor::{bins, loss, ops, BFactorHead, BFactorHeadConfig};
 use ndarray::{Array, Array1, Array2, Array3, ArrayD, Axis, Ix1, Ix2, RemoveAxis};
@@ -101,14 +102,14 @@ impl Head {
             Kind::Notebook => Head::Notebook(
                 BFactorHeadConfig::new(c_s)
                     .with_num_bins(num_bins)
-                    .init::<f64, _>(&mut rng)
+                    .init::<f64>(&mut rng)
                     .unwrap(),
             ),
             Kind::Boltz2 => Head::Boltz2(
                 Boltz2HeadConfig::new()
                     .with_token_s(c_s)
                     .with_num_bins(num_bins)
-                    .init::<f64, _>(&mut rng)
+                    .init::<f64>(&mut rng)
                     .unwrap(),
             ),
         }
@@ -151,9 +152,11 @@ impl Head {
         target: &Array<f64, D::Smaller>,
         mask: Option<&Array<f64, D::Smaller>>,
     ) -> Gradients<f64, D> {
-        match self {
-            Head::Notebook(h) => loss_and_gradients(h, obj, s, target, mask),
-            Head::Boltz2(h) => loss_and_gradients(h, obj, s, target, mask),
+        match (self, mask) {
+            (Head::Notebook(h), None) => loss_and_gradients(h, obj, s, target),
+            (Head::Notebook(h), Some(m)) => loss_and_gradients_masked(h, obj, s, target, m),
+            (Head::Boltz2(h), None) => loss_and_gradients(h, obj, s, target),
+            (Head::Boltz2(h), Some(m)) => loss_and_gradients_masked(h, obj, s, target, m),
         }
         .unwrap()
     }
@@ -166,9 +169,13 @@ impl Head {
         target: &Array<f64, D::Smaller>,
         mask: Option<&Array<f64, D::Smaller>>,
     ) -> ParameterGradients<f64> {
-        match self {
-            Head::Notebook(h) => loss_and_parameter_gradients(h, obj, s, target, mask),
-            Head::Boltz2(h) => loss_and_parameter_gradients(h, obj, s, target, mask),
+        match (self, mask) {
+            (Head::Notebook(h), None) => loss_and_parameter_gradients(h, obj, s, target),
+            (Head::Notebook(h), Some(m)) => {
+                loss_and_parameter_gradients_masked(h, obj, s, target, m)
+            }
+            (Head::Boltz2(h), None) => loss_and_parameter_gradients(h, obj, s, target),
+            (Head::Boltz2(h), Some(m)) => loss_and_parameter_gradients_masked(h, obj, s, target, m),
         }
         .unwrap()
     }
@@ -188,11 +195,19 @@ impl Head {
         match self {
             Head::Notebook(h) => {
                 let h32 = BFactorHead::from_weights(h.config().clone(), c(h.w1()), c(h.w2()));
-                loss_and_gradients(&h32.unwrap(), obj, &s, &target, mask.as_ref())
+                let h32 = h32.unwrap();
+                match &mask {
+                    None => loss_and_gradients(&h32, obj, &s, &target),
+                    Some(m) => loss_and_gradients_masked(&h32, obj, &s, &target, m),
+                }
             }
             Head::Boltz2(h) => {
                 let h32 = Boltz2Head::from_weights(c(h.weight()), h.bias().mapv(|v| v as f32));
-                loss_and_gradients(&h32.unwrap(), obj, &s, &target, mask.as_ref())
+                let h32 = h32.unwrap();
+                match &mask {
+                    None => loss_and_gradients(&h32, obj, &s, &target),
+                    Some(m) => loss_and_gradients_masked(&h32, obj, &s, &target, m),
+                }
             }
         }
         .unwrap()
@@ -596,7 +611,7 @@ fn gradients_are_the_same_bits_on_one_and_all_threads() {
     let (batch, n, c_s) = (4, 1024, 128);
     let mut rng = StdRng::seed_from_u64(77);
     let head = BFactorHeadConfig::new(c_s)
-        .init::<f64, _>(&mut rng)
+        .init::<f64>(&mut rng)
         .expect("valid config");
     let s = Array3::from_shape_simple_fn((batch, n, c_s), || rng.sample::<f64, _>(StandardNormal));
     let target = Array2::from_shape_simple_fn((batch, n), || 30.0 + 10.0 * rng.random::<f64>());
@@ -606,7 +621,8 @@ fn gradients_are_the_same_bits_on_one_and_all_threads() {
         Objective::Pearson,
         Objective::BinnedCrossEntropy,
     ] {
-        let run = || loss_and_gradients(&head, obj, &s, &target, Some(&mask)).expect("valid input");
+        let run =
+            || loss_and_gradients_masked(&head, obj, &s, &target, &mask).expect("valid input");
         bfactor::matmul::set_num_threads(1);
         let one = run();
         bfactor::matmul::set_num_threads(0);

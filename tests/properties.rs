@@ -48,7 +48,7 @@ fn make_head<F: Float>(
         .with_num_bins(num_bins)
         .with_max_bfactor(max_bfactor);
     let head = cfg
-        .init::<F, _>(&mut StdRng::seed_from_u64(seed))
+        .init::<F>(&mut StdRng::seed_from_u64(seed))
         .expect("valid config");
     let w2 = head.w2().mapv(|v| v * F::from_f64_lossy(w2_scale));
     BFactorHead::from_weights(cfg, head.w1().clone(), w2).expect("finite weights")

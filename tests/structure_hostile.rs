@@ -340,7 +340,7 @@ fn gnm_skips_missing_atoms() {
     assert!(missing.len() > 60);
     // The README's recipe.
     let fluct = GnmConfig::new().square_fluctuations(&coords).unwrap();
-    let (_, predicted) = gnm::fit_bfactors(&fluct, &s.bfactors(), Some(&s.mask())).unwrap();
+    let (_, predicted) = gnm::fit_bfactors_masked(&fluct, &s.bfactors(), &s.mask()).unwrap();
     assert!(predicted.iter().all(|v| v.is_finite()));
     let model = GnmConfig::new().build(&coords).unwrap();
     assert_eq!(model.skipped_nodes(), &missing[..]);

@@ -2,7 +2,7 @@
 
 use bfactor::boltz2::Boltz2HeadConfig;
 use bfactor::train::fit::{fit, FitConfig, OptimizerConfig, Protein};
-use bfactor::train::grad::{loss_and_gradients, Objective};
+use bfactor::train::grad::{loss_and_gradients, loss_and_gradients_masked, Objective};
 use bfactor::train::optim::{AdamWConfig, LrSchedule, SgdConfig};
 use bfactor::{synthetic, BFactorHead, BFactorHeadConfig, Error};
 use ndarray::{s, Array1, Array2, Array3};
@@ -98,7 +98,7 @@ fn every_objective_and_optimizer_lowers_the_loss_for_both_heads() {
                 .with_patience(None)
                 .with_clip_grad_norm(5.0);
             let mut nb = BFactorHeadConfig::new(8)
-                .init::<f64, _>(&mut StdRng::seed_from_u64(1))
+                .init::<f64>(&mut StdRng::seed_from_u64(1))
                 .unwrap();
             let h = fit(&mut nb, &data, &config, |_| {}).unwrap();
             let (first, last) = (
@@ -112,7 +112,7 @@ fn every_objective_and_optimizer_lowers_the_loss_for_both_heads() {
 
             let mut bz = Boltz2HeadConfig::new()
                 .with_token_s(8)
-                .init::<f64, _>(&mut StdRng::seed_from_u64(1))
+                .init::<f64>(&mut StdRng::seed_from_u64(1))
                 .unwrap();
             let h = fit(&mut bz, &data, &config, |_| {}).unwrap();
             let (first, last) = (
@@ -157,7 +157,7 @@ fn padding_in_a_batch_changes_nothing() {
     let data = synthetic::flexibility_dataset::<f64>(2, 8, 4);
     let (a, b) = (&data[0], &data[1]);
     let h = BFactorHeadConfig::new(8)
-        .init::<f64, _>(&mut StdRng::seed_from_u64(0))
+        .init::<f64>(&mut StdRng::seed_from_u64(0))
         .unwrap();
     let len = a.len().max(b.len());
     let (short, n) = if a.len() < b.len() {
@@ -176,15 +176,8 @@ fn padding_in_a_batch_changes_nothing() {
         Objective::Pearson,
         Objective::BinnedCrossEntropy,
     ] {
-        let alone = loss_and_gradients(
-            &h,
-            objective,
-            short.s(),
-            short.target(),
-            None::<&Array1<f64>>,
-        )
-        .unwrap();
-        let padded = loss_and_gradients(&h, objective, &s3, &t, Some(&m)).unwrap();
+        let alone = loss_and_gradients(&h, objective, short.s(), short.target()).unwrap();
+        let padded = loss_and_gradients_masked(&h, objective, &s3, &t, &m).unwrap();
         assert!((alone.loss - padded.loss).abs() <= 1e-12 * alone.loss.abs().max(1.0));
         for (x, y) in alone.params.iter().zip(&padded.params) {
             let err = (x - y).mapv(f64::abs).fold(0.0_f64, |a, &b| a.max(b));
@@ -303,7 +296,7 @@ fn fit_with_nothing_to_learn_from_is_an_error() {
         .collect();
     let mut b = Boltz2HeadConfig::new()
         .with_token_s(8)
-        .init::<f32, _>(&mut StdRng::seed_from_u64(1))
+        .init::<f32>(&mut StdRng::seed_from_u64(1))
         .unwrap();
     let ce = config.clone().with_objective(Objective::BinnedCrossEntropy);
     let err = fit(&mut b, &zero, &ce, |_| {}).unwrap_err();

@@ -102,7 +102,7 @@ fn impossible_config_sizes_are_errors() {
         BFactorHeadConfig::new(1 << 32),
         BFactorHeadConfig::new(1 << 15).with_num_bins(1 << 15),
     ] {
-        let err = config.init::<f32, _>(&mut rng).unwrap_err();
+        let err = config.init::<f32>(&mut rng).unwrap_err();
         assert!(
             matches!(&err, Error::Config { expected, .. } if expected.contains("MAX_HEAD_PARAMETERS")),
             "{config:?}: {err:?}"
@@ -114,7 +114,7 @@ fn impossible_config_sizes_are_errors() {
         Boltz2HeadConfig::new().with_token_s(usize::MAX),
         Boltz2HeadConfig::new().with_num_bins(usize::MAX),
     ] {
-        let err = config.init::<f32, _>(&mut rng).unwrap_err();
+        let err = config.init::<f32>(&mut rng).unwrap_err();
         assert!(matches!(err, Error::Config { .. }), "{config:?}: {err:?}");
     }
     // The cap itself is allowed (not allocated here).
@@ -128,16 +128,16 @@ fn impossible_config_sizes_are_errors() {
 fn constants_the_float_type_cannot_hold_are_errors() {
     let mut rng = StdRng::seed_from_u64(0);
     let big = BFactorHeadConfig::new(4).with_max_bfactor(1e39);
-    let err = big.init::<f32, _>(&mut rng).unwrap_err();
+    let err = big.init::<f32>(&mut rng).unwrap_err();
     assert!(
         matches!(&err, Error::Config { field, expected, .. } if field == "max_bfactor" && expected.contains("f32")),
         "{err:?}"
     );
     assert!(big.validate_for::<f32>().is_err());
-    let h = big.init::<f64, _>(&mut rng).unwrap();
+    let h = big.init::<f64>(&mut rng).unwrap();
     assert_eq!(h.bin_centers()[63], 1e39);
     let tiny = BFactorHeadConfig::new(4).with_eps(1e-50);
-    let err = tiny.init::<f32, _>(&mut rng).unwrap_err();
+    let err = tiny.init::<f32>(&mut rng).unwrap_err();
     assert!(
         matches!(&err, Error::Config { field, .. } if field == "eps"),
         "{err:?}"
@@ -151,7 +151,7 @@ fn constants_the_float_type_cannot_hold_are_errors() {
     .unwrap_err();
     assert!(matches!(err, Error::Config { .. }), "{err:?}");
     // f64 takes both; a constant row stays finite with eps = 1e-50.
-    let h = tiny.init::<f64, _>(&mut rng).unwrap();
+    let h = tiny.init::<f64>(&mut rng).unwrap();
     let out = h.forward(&Array2::<f64>::ones((3, 4))).unwrap();
     assert!(out.bfactor.iter().all(|b| b.is_finite()));
     // Just inside f32's range.
@@ -230,7 +230,7 @@ fn saved_files_carry_the_heads_config() {
     let b2 = Boltz2HeadConfig::new()
         .with_token_s(4)
         .with_num_bins(5)
-        .init::<f64, _>(&mut StdRng::seed_from_u64(1))
+        .init::<f64>(&mut StdRng::seed_from_u64(1))
         .unwrap();
     let mut t = b2.to_tensors(Boltz2Head::<f64>::DEFAULT_PREFIX);
     assert_eq!(t.metadata()["bfactor_module.bfactor.head"], "Boltz2Head");

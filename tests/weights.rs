@@ -77,7 +77,7 @@ fn small_boltz2_head() -> Boltz2Head<f32> {
     Boltz2HeadConfig::new()
         .with_token_s(4)
         .with_num_bins(3)
-        .init::<f32, _>(&mut StdRng::seed_from_u64(0))
+        .init::<f32>(&mut StdRng::seed_from_u64(0))
         .unwrap()
 }
 
@@ -204,7 +204,7 @@ fn boltz2_round_trip<F: Float>(seed: u64) {
     let head = Boltz2HeadConfig::new()
         .with_token_s(TOKEN_S)
         .with_num_bins(NUM_BINS)
-        .init::<F, _>(&mut StdRng::seed_from_u64(seed))
+        .init::<F>(&mut StdRng::seed_from_u64(seed))
         .unwrap();
     for ext in ["safetensors", "npz", "SAFETENSORS"] {
         let path = TempPath::new(&format!("boltz2_{}.{ext}", F::NAME));
@@ -226,9 +226,7 @@ fn boltz2_round_trip<F: Float>(seed: u64) {
 
 fn notebook_round_trip<F: Float>(seed: u64) {
     let config = BFactorHeadConfig::new(NOTEBOOK_C_S).with_num_bins(12);
-    let head = config
-        .init::<F, _>(&mut StdRng::seed_from_u64(seed))
-        .unwrap();
+    let head = config.init::<F>(&mut StdRng::seed_from_u64(seed)).unwrap();
     for ext in ["safetensors", "npz"] {
         let path = TempPath::new(&format!("notebook_{}.{ext}", F::NAME));
         head.save(&path).unwrap();
@@ -252,7 +250,7 @@ fn f64_file_written_as_f32_rounds_to_nearest() {
     let head = Boltz2HeadConfig::new()
         .with_token_s(TOKEN_S)
         .with_num_bins(NUM_BINS)
-        .init::<f64, _>(&mut StdRng::seed_from_u64(9))
+        .init::<f64>(&mut StdRng::seed_from_u64(9))
         .unwrap();
     let t = head.to_tensors(Boltz2Head::<f64>::DEFAULT_PREFIX);
     let bytes = t.to_safetensors_bytes(WeightDtype::F32).unwrap();

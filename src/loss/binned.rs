@@ -1,29 +1,6 @@
 //! Boltz-2's training loss: cross-entropy of bin logits against the bin each
-//! experimental B-factor falls into.
-//!
-//! For logits `[..., K]` and B-factors `[...]`:
-//! 1. boundaries = [`bins::boltz2_boundaries`]`(K)` = `linspace(0, 100, K - 1)`;
-//! 2. target bin = number of boundaries strictly below the B-factor;
-//! 3. token weight = `B > 1e-5` (drops padding and atoms with no B-factor), times
-//!    an optional explicit mask;
-//! 4. error = `-log_softmax(logits)[target]`;
-//! 5. loss = `Σ weight · error / (Σ weight + 1e-5)` over **all** tokens of the
-//!    batch together (not per protein), so a fully masked batch gives 0.
-//!
-//! Nothing here depends on which head made the logits: the notebook head's logits
-//! train against crystallographic bins just as Boltz-2's do.
-//!
-//! ```
-//! use bfactor::loss::{binned_cross_entropy, bfactor_bins};
-//! use ndarray::{array, Array2};
-//!
-//! let logits = Array2::<f32>::zeros((3, 64)); // uniform over 64 bins
-//! let b = array![25.0_f32, 0.0, 130.0]; // the 0 is padding: masked out
-//! assert_eq!(bfactor_bins(&b, 64)?, array![16, 0, 63]);
-//! let loss = binned_cross_entropy(&logits, &b)?;
-//! assert!((loss - (64.0_f32).ln() * 2.0 / (2.0 + 1e-5)).abs() < 1e-5);
-//! # Ok::<(), bfactor::Error>(())
-//! ```
+//! experimental B-factor falls into
+//! (defined at [`binned_cross_entropy`]).
 
 use ndarray::{Array, ArrayBase, Axis, Data, Dimension, RemoveAxis};
 
@@ -36,6 +13,30 @@ pub const MIN_VALID_BFACTOR: f64 = 1e-5;
 pub const WEIGHT_SUM_EPS: f64 = 1e-5;
 
 /// Boltz-2's binned cross-entropy of `logits` `[..., K]` against B-factors `[...]`.
+///
+/// For logits `[..., K]` and B-factors `[...]`:
+/// 1. boundaries = [`bins::boltz2_boundaries`]`(K)` = `linspace(0, 100, K - 1)`;
+/// 2. target bin = number of boundaries strictly below the B-factor;
+/// 3. token weight = `B > 1e-5` (drops padding and atoms with no B-factor), times
+///    an optional explicit mask;
+/// 4. error = `-log_softmax(logits)[target]`;
+/// 5. loss = `Σ weight · error / (Σ weight + 1e-5)` over **all** tokens of the
+///    batch together (not per protein), so a fully masked batch gives 0.
+///
+/// Nothing here depends on which head made the logits: the notebook head's logits
+/// train against crystallographic bins just as Boltz-2's do.
+///
+/// ```
+/// use bfactor::loss::{binned_cross_entropy, bfactor_bins};
+/// use ndarray::{array, Array2};
+///
+/// let logits = Array2::<f32>::zeros((3, 64)); // uniform over 64 bins
+/// let b = array![25.0_f32, 0.0, 130.0]; // the 0 is padding: masked out
+/// assert_eq!(bfactor_bins(&b, 64)?, array![16, 0, 63]);
+/// let loss = binned_cross_entropy(&logits, &b)?;
+/// assert!((loss - (64.0_f32).ln() * 2.0 / (2.0 + 1e-5)).abs() < 1e-5);
+/// # Ok::<(), bfactor::Error>(())
+/// ```
 pub fn binned_cross_entropy<F, S1, S2, D>(
     logits: &ArrayBase<S1, D>,
     bfactor: &ArrayBase<S2, D::Smaller>,

@@ -38,7 +38,7 @@
 //!
 //! // Scale to experimental B-factors by least squares.
 //! let experimental: Array1<f64> = f.mapv(|x| 40.0 * x);
-//! let (scale, predicted) = fit_bfactors(&f, &experimental, None::<&Array1<f64>>)?;
+//! let (scale, predicted) = fit_bfactors(&f, &experimental)?;
 //! assert!((scale - 40.0).abs() < 1e-9);
 //! assert!((&predicted - &experimental).iter().all(|d| d.abs() < 1e-9));
 //! # Ok::<(), bfactor::Error>(())
@@ -458,8 +458,8 @@ impl Gnm {
 /// Least-squares scale of square fluctuations to experimental B-factors:
 /// `k = Σ w f b / Σ w f²` over the valid tokens, and `k · f` for every token.
 ///
-/// A token is valid when its mask weight is `> 0` (all weights 1 without a
-/// mask) and its experimental B-factor is `> 1e-5` (missing B-factors are
+/// A token is valid when its mask weight is `> 0` (all weights 1 here;
+/// [`fit_bfactors_masked`] takes a mask) and its experimental B-factor is `> 1e-5` (missing B-factors are
 /// stored as 0, as in Boltz-2's loss); the weights `w` are the mask weights.
 /// `sq_flucts` is [`Gnm::square_fluctuations`] (or any nonnegative profile).
 ///
@@ -468,7 +468,33 @@ impl Gnm {
 /// [`Error::InvalidMask`] for a negative or non-finite weight,
 /// [`Error::TooFewValid`] when no valid token has a nonzero fluctuation (so
 /// the scale is undefined).
-pub fn fit_bfactors<S1, S2, S3>(
+pub fn fit_bfactors<S1, S2>(
+    sq_flucts: &ArrayBase<S1, Ix1>,
+    experimental: &ArrayBase<S2, Ix1>,
+) -> Result<(f64, Array1<f64>)>
+where
+    S1: Data<Elem = f64>,
+    S2: Data<Elem = f64>,
+{
+    fit(sq_flucts, experimental, None::<&Array1<f64>>)
+}
+
+/// [`fit_bfactors`] with per-token weights `mask` (`[n_tokens]`, nonnegative):
+/// a token counts when its weight is `> 0`, weighted by it.
+pub fn fit_bfactors_masked<S1, S2, S3>(
+    sq_flucts: &ArrayBase<S1, Ix1>,
+    experimental: &ArrayBase<S2, Ix1>,
+    mask: &ArrayBase<S3, Ix1>,
+) -> Result<(f64, Array1<f64>)>
+where
+    S1: Data<Elem = f64>,
+    S2: Data<Elem = f64>,
+    S3: Data<Elem = f64>,
+{
+    fit(sq_flucts, experimental, Some(mask))
+}
+
+fn fit<S1, S2, S3>(
     sq_flucts: &ArrayBase<S1, Ix1>,
     experimental: &ArrayBase<S2, Ix1>,
     mask: Option<&ArrayBase<S3, Ix1>>,

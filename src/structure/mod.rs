@@ -136,6 +136,11 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use ndarray::{Array1, Array2};
+/// The `pdbtbx` this module reads with, so [`Structure::pdb`]'s types are
+/// reachable in the version the crate uses.
+pub use pdbtbx;
+
+use crate::Float;
 
 pub use read::{read, read_str, ReadOptions, DEFAULT_MAX_BYTES, MAX_BFACTOR};
 pub use token::{MoleculeKind, Token, TokenMode, PRODY_AMINO_ACIDS, WATER_NAMES};
@@ -287,8 +292,28 @@ impl Structure {
     }
 
     /// The parsed structure as pdbtbx holds it: all atoms of the first model, and
-    /// the unit cell and space group when the file has them.
+    /// the unit cell and space group when the file has them (the crate re-exports
+    /// [`pdbtbx`] for its types).
     pub fn pdb(&self) -> &pdbtbx::PDB {
         &self.pdb
+    }
+
+    /// [`Structure::bfactors`] as any [`Float`] (an `f32` head's targets
+    /// without a `mapv`).
+    pub fn bfactors_as<F: Float>(&self) -> Array1<F> {
+        self.tokens
+            .iter()
+            .map(|t| F::from_f64_lossy(t.bfactor))
+            .collect()
+    }
+
+    /// [`Structure::mask`] as any [`Float`].
+    pub fn mask_as<F: Float>(&self) -> Array1<F> {
+        self.mask().mapv(F::from_f64_lossy)
+    }
+
+    /// [`Structure::coords`] as any [`Float`].
+    pub fn coords_as<F: Float>(&self) -> Array2<F> {
+        self.coords().mapv(F::from_f64_lossy)
     }
 }

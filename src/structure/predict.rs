@@ -949,7 +949,7 @@ pub fn train_chains(
             .seed
             .wrapping_mul(0x9E37_79B9_7F4A_7C15)
             .wrapping_add(member as u64);
-        let mut head = head_config.init::<f32, _>(&mut StdRng::seed_from_u64(seed))?;
+        let mut head = head_config.init::<f32>(&mut StdRng::seed_from_u64(seed))?;
         let fit_config = FitConfig::new()
             .with_epochs(config.epochs)
             .with_batch_size(config.batch_size)

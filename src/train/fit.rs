@@ -9,7 +9,7 @@
 //! use rand::{rngs::StdRng, SeedableRng};
 //!
 //! let data: Vec<Protein<f32>> = synthetic::flexibility_dataset(24, 16, 7);
-//! let mut head = BFactorHeadConfig::new(16).init::<f32, _>(&mut StdRng::seed_from_u64(0))?;
+//! let mut head = BFactorHeadConfig::new(16).init::<f32>(&mut StdRng::seed_from_u64(0))?;
 //! let config = FitConfig::new().with_epochs(3).with_progress(false);
 //! let history = fit(&mut head, &data, &config, |_| {})?;
 //! assert_eq!(history.epochs.len(), 4); // epoch 0 (untrained) and 3 epochs
@@ -19,14 +19,14 @@
 //! The same seed gives the same weights bit for bit: shuffling and the split use a
 //! seeded [`StdRng`], and every reduction runs in a fixed order on one thread.
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use ndarray::{s, Array1, Array2, Array3};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 
-use super::grad::{loss_and_parameter_gradients, Objective, Trainable};
+use super::grad::{loss_and_parameter_gradients_masked, Objective, Trainable};
 use super::optim::{clip_grad_norm, AdamConfig, AdamWConfig, LrSchedule, Optimizer, SgdConfig};
+use super::progress::progress_bar;
 use crate::{check, loss, ops, Error, Float, Result};
 
 /// One protein: its single representation `s` `[N, c_s]`, experimental B-factors
@@ -141,7 +141,8 @@ pub struct FitConfig {
     pub patience: Option<usize>,
     /// Seed of the split and the shuffling. Default 0.
     pub seed: u64,
-    /// Draw a progress bar on stderr when it is a terminal. Default `true`.
+    /// Draw a progress bar on stderr when it is a terminal (with the cargo
+    /// feature `progress`, on by default). Default `true`.
     pub progress: bool,
 }
 
@@ -376,12 +377,12 @@ pub fn fit<F: Float, H: Trainable<F>>(
                     best_epoch,
                 })
             };
-            let mut g = match loss_and_parameter_gradients(
+            let mut g = match loss_and_parameter_gradients_masked(
                 head,
                 config.objective,
                 &s,
                 &target,
-                Some(&mask),
+                &mask,
             ) {
                 Ok(g) => g,
                 // A minibatch with nothing to learn from (e.g. every protein constant
@@ -624,17 +625,4 @@ fn fmt_opt(v: Option<f64>, digits: usize) -> String {
 
 fn mean(v: &[f64]) -> Option<f64> {
     (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
-}
-
-fn progress_bar(config: &FitConfig) -> Option<ProgressBar> {
-    if !config.progress {
-        return None;
-    }
-    // indicatif draws nothing when stderr is not a terminal.
-    let bar =
-        ProgressBar::with_draw_target(Some(config.epochs as u64), ProgressDrawTarget::stderr());
-    if let Ok(style) = ProgressStyle::with_template("{bar:30} epoch {pos}/{len} {msg}") {
-        bar.set_style(style);
-    }
-    Some(bar)
 }

@@ -7,10 +7,10 @@
 //! use ndarray::{Array2, Array1};
 //! use rand::{rngs::StdRng, SeedableRng};
 //!
-//! let head = BFactorHeadConfig::new(8).init::<f64, _>(&mut StdRng::seed_from_u64(0))?;
+//! let head = BFactorHeadConfig::new(8).init::<f64>(&mut StdRng::seed_from_u64(0))?;
 //! let s = Array2::from_shape_fn((6, 8), |(i, j)| ((i * 3 + j) % 7) as f64 - 3.0);
 //! let target = Array1::from(vec![50.0, 30.0, 20.0, 25.0, 35.0, 60.0]);
-//! let g = loss_and_gradients(&head, Objective::NormalizedMse, &s, &target, None::<&Array1<f64>>)?;
+//! let g = loss_and_gradients(&head, Objective::NormalizedMse, &s, &target)?;
 //! assert_eq!(g.params[0].shape(), &[8, 8]); // dL/dW1
 //! assert_eq!(g.params[1].shape(), &[8, 64]); // dL/dW2
 //! assert_eq!(g.input.shape(), &[6, 8]); // dL/ds
@@ -149,8 +149,8 @@ fn notebook_backward<F: Float>(
     let d_w2 = matmul::matmul(&c.h_norm.t(), &g.view());
     let mut d = matmul::matmul(&g.view(), &head.w2().t());
     // Through the second layer norm, then ReLU's derivative: a select, not a
-    // branch (the signs are random; a mispredicted branch per element cost
-    // 12 % of a training step).
+    // branch (the signs are random, so a branch would be mispredicted half the
+    // time).
     let pre = c.pre_relu.as_slice().expect("fresh");
     layer_norm_backward_rows(&mut d, &c.h_norm, &c.inv_std2, |row, dr| {
         let w = dr.len();
@@ -255,9 +255,52 @@ pub struct Gradients<F: Float, D: Dimension> {
     pub input: ndarray::Array<F, D>,
 }
 
-/// The loss of `head` on `s` against `target` (with an optional `mask`) and its
-/// gradients. See the [module docs](self) for shapes and semantics.
-pub fn loss_and_gradients<F, H, S1, S2, S3, D>(
+/// The loss of `head` on `s` against `target` and its gradients. See the
+/// [module docs](self) for shapes and semantics; [`loss_and_gradients_masked`]
+/// takes a mask.
+pub fn loss_and_gradients<F, H, S1, S2, D>(
+    head: &H,
+    objective: Objective,
+    s: &ArrayBase<S1, D>,
+    target: &ArrayBase<S2, D::Smaller>,
+) -> Result<Gradients<F, D>>
+where
+    F: Float,
+    H: Trainable<F>,
+    S1: Data<Elem = F>,
+    S2: Data<Elem = F>,
+    D: RemoveAxis,
+{
+    gradients(
+        head,
+        objective,
+        s,
+        target,
+        None::<&ndarray::Array<F, D::Smaller>>,
+    )
+}
+
+/// [`loss_and_gradients`] with per-token weights `mask` (the shape of
+/// `target`; see the [module docs](self)).
+pub fn loss_and_gradients_masked<F, H, S1, S2, S3, D>(
+    head: &H,
+    objective: Objective,
+    s: &ArrayBase<S1, D>,
+    target: &ArrayBase<S2, D::Smaller>,
+    mask: &ArrayBase<S3, D::Smaller>,
+) -> Result<Gradients<F, D>>
+where
+    F: Float,
+    H: Trainable<F>,
+    S1: Data<Elem = F>,
+    S2: Data<Elem = F>,
+    S3: Data<Elem = F>,
+    D: RemoveAxis,
+{
+    gradients(head, objective, s, target, Some(mask))
+}
+
+fn gradients<F, H, S1, S2, S3, D>(
     head: &H,
     objective: Objective,
     s: &ArrayBase<S1, D>,
@@ -291,13 +334,32 @@ pub struct ParameterGradients<F: Float> {
 
 /// [`loss_and_gradients`] without `∂L/∂s`, which a training step does not use:
 /// the same loss and the same parameter gradients (bit for bit), with less work
-/// ([`Trainable::backward_params`]). [`fit`](super::fit::fit) trains with it.
-pub fn loss_and_parameter_gradients<F, H, S1, S2, S3, D>(
+/// ([`Trainable::backward_params`]).
+pub fn loss_and_parameter_gradients<F, H, S1, S2, D>(
     head: &H,
     objective: Objective,
     s: &ArrayBase<S1, D>,
     target: &ArrayBase<S2, D::Smaller>,
-    mask: Option<&ArrayBase<S3, D::Smaller>>,
+) -> Result<ParameterGradients<F>>
+where
+    F: Float,
+    H: Trainable<F>,
+    S1: Data<Elem = F>,
+    S2: Data<Elem = F>,
+    D: RemoveAxis,
+{
+    let none = None::<&ndarray::Array<F, D::Smaller>>;
+    Ok(loss_and_backward(head, objective, s, target, none, false)?.0)
+}
+
+/// [`loss_and_parameter_gradients`] with per-token weights `mask`, as
+/// [`loss_and_gradients_masked`]. [`fit`](super::fit::fit) trains with it.
+pub fn loss_and_parameter_gradients_masked<F, H, S1, S2, S3, D>(
+    head: &H,
+    objective: Objective,
+    s: &ArrayBase<S1, D>,
+    target: &ArrayBase<S2, D::Smaller>,
+    mask: &ArrayBase<S3, D::Smaller>,
 ) -> Result<ParameterGradients<F>>
 where
     F: Float,
@@ -307,7 +369,7 @@ where
     S3: Data<Elem = F>,
     D: RemoveAxis,
 {
-    Ok(loss_and_backward(head, objective, s, target, mask, false)?.0)
+    Ok(loss_and_backward(head, objective, s, target, Some(mask), false)?.0)
 }
 
 /// The loss and parameter gradients, and `∂L/∂s` (the shape of `s`) if asked for.

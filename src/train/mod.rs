@@ -10,3 +10,4 @@
 pub mod fit;
 pub mod grad;
 pub mod optim;
+mod progress;

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# What a new user hits: fresh dependent crates (edition 2021 and 2024, no lock
+# file, so the newest versions the resolver allows), each adding this crate with
+# `cargo add --path` (default features, then every feature), then building and
+# running a small program that follows the README (re-exported ndarray and rand).
+# All four share one CARGO_TARGET_DIR, so the dependencies are built once per
+# feature set. Set DEPENDENTS_TARGET_DIR to keep that directory between runs.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+export CARGO_TARGET_DIR="${DEPENDENTS_TARGET_DIR:-$tmp/target}"
+# Every feature the crate declares, from its manifest's [features] table.
+all_features="$(awk '/^\[features\]/ { f = 1; next } /^\[/ { f = 0 }
+    f && /^[A-Za-z0-9_-]+ *=/ && $1 != "default" { print $1 }' "$root/Cargo.toml" | paste -sd, -)"
+echo "all features: $all_features"
+
+cat >"$tmp/main.rs" <<RS
+use bfactor::ndarray::Array2;
+use bfactor::rand::{rngs::StdRng, SeedableRng};
+use bfactor::structure::{self, gnm, ReadOptions};
+use bfactor::{loss, BFactorHeadConfig};
+
+fn main() -> Result<(), bfactor::Error> {
+    let mut rng = StdRng::seed_from_u64(0);
+    let head = BFactorHeadConfig::new(32).init::<f32>(&mut rng)?;
+    let s = Array2::<f32>::from_shape_fn((600, 32), |(i, j)| ((i * 7 + j) % 5) as f32);
+    let out = head.forward(&s)?;
+    let ubiquitin = structure::read("$root/tests/data/structures/1ubi.pdb", &ReadOptions::new())?;
+    let fluct = gnm::GnmConfig::new().build(&ubiquitin.coords())?.square_fluctuations();
+    let (_, fitted) = gnm::fit_bfactors_masked(&fluct, &ubiquitin.bfactors(), &ubiquitin.mask())?;
+    let r = loss::pearson(&fitted, &ubiquitin.bfactors())?;
+    let b: bfactor::ndarray::Array1<f32> = ubiquitin.bfactors_as::<f32>();
+    println!(
+        "forward {:?}, kernels {}, GNM Pearson {r:.3} over {} tokens",
+        out.bfactor.shape(),
+        bfactor::cpu::level().name(),
+        b.len()
+    );
+    Ok(())
+}
+RS
+
+for edition in 2021 2024; do
+    for features in default all; do
+        name="dependent_${edition}_${features}"
+        echo "== $name"
+        cargo new --quiet --edition "$edition" --name "$name" "$tmp/$name"
+        cd "$tmp/$name"
+        if [ "$features" = default ]; then
+            cargo add --quiet --path "$root"
+        else
+            cargo add --quiet --path "$root" --features "$all_features"
+        fi
+        cp "$tmp/main.rs" src/main.rs
+        cargo run --quiet
+        cd "$root"
+    done
+done
+echo "== every dependent built and ran"
