@@ -1,0 +1,126 @@
+#!/usr/bin/env python3
+"""Time `bfactor compare` over a directory of structures (the set364 benchmark)
+against a Python loop running ProDy's GNM on the same files in one process, and
+check that both give the same GNM Pearson correlations.
+
+Usage (ProDy from Debian: apt-get install python3-prody):
+
+    cargo build --release -p bfactor-cli
+    /usr/bin/python3 scripts/compare_prody_cli.py [DIR] [--bfactor target/release/bfactor]
+        [--cutoff 10] [--rounds 3]
+
+DIR defaults to data/set364 (CA-only PDB files, gzipped). For every file ProDy
+does what `bfactor compare --methods gnm` does: parse the file, take its CA atoms,
+build the Kirchhoff matrix (`GNM.buildKirchhoff`, the same cutoff), compute every
+nonzero mode (`calcModes(n_modes=None)`), the square fluctuations
+(`calcSqFlucts`) and their Pearson correlation with the CA B-factors. The ProDy
+time is the loop alone (imports excluded); the `bfactor` times are whole process
+runs (start, reading, computing, printing), the median of --rounds runs.
+"""
+
+import argparse
+import csv
+import io
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def structure_files(directory):
+    suffixes = (".pdb", ".ent", ".cif", ".mmcif")
+    out = []
+    for p in sorted(Path(directory).rglob("*")):
+        name = p.name.lower()
+        if name.endswith(".gz"):
+            name = name[:-3]
+        if p.is_file() and not p.name.startswith(".") and name.endswith(suffixes):
+            out.append(p)
+    return out
+
+
+def prody_loop(files, cutoff):
+    import numpy as np
+    import prody
+
+    prody.confProDy(verbosity="none")
+    results = {}
+    start = time.perf_counter()
+    for f in files:
+        atoms = prody.parsePDB(str(f)).select("name CA")
+        gnm = prody.GNM(f.name)
+        gnm.buildKirchhoff(atoms.getCoords(), cutoff=cutoff)
+        gnm.calcModes(n_modes=None)
+        sq = prody.calcSqFlucts(gnm)
+        b = atoms.getBetas()
+        results[f.name] = float(np.corrcoef(sq, b)[0, 1])
+    return time.perf_counter() - start, results
+
+
+def run_bfactor(exe, directory, extra, rounds, jobs=None):
+    threads = ["-j", str(jobs)] if jobs else []
+    cmd = [exe, "-q"] + threads + ["compare", str(directory), "--csv"] + extra
+    times, out = [], None
+    for _ in range(rounds):
+        start = time.perf_counter()
+        p = subprocess.run(cmd, capture_output=True, text=True)
+        times.append(time.perf_counter() - start)
+        if p.returncode != 0:
+            sys.exit(f"{' '.join(cmd)} failed ({p.returncode}):\n{p.stderr}")
+        out = p.stdout
+    rows = list(csv.DictReader(io.StringIO(out)))
+    return statistics.median(times), min(times), max(times), rows, " ".join(cmd)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("directory", nargs="?", default=ROOT / "data" / "set364")
+    ap.add_argument("--bfactor", default=str(ROOT / "target" / "release" / "bfactor"))
+    ap.add_argument("--cutoff", type=float, default=10.0)
+    ap.add_argument("--rounds", type=int, default=3)
+    args = ap.parse_args()
+
+    files = structure_files(args.directory)
+    if not files:
+        sys.exit(f"no structure files in {args.directory}")
+    print(f"{len(files)} files in {args.directory}; GNM cutoff {args.cutoff} Å; "
+          f"{os.cpu_count()} cores")
+
+    cutoff = ["--cutoff", str(args.cutoff)]
+    gnm_only = run_bfactor(args.bfactor, args.directory, ["--methods", "gnm"] + cutoff,
+                           args.rounds)
+    gnm_one_thread = run_bfactor(args.bfactor, args.directory,
+                                 ["--methods", "gnm"] + cutoff, args.rounds, jobs=1)
+    everything = run_bfactor(args.bfactor, args.directory, cutoff, args.rounds)
+
+    prody_time, prody_r = prody_loop(files, args.cutoff)
+
+    # Same GNM correlations (one chain per set364 file).
+    worst, compared = 0.0, 0
+    for row in gnm_only[3]:
+        name = Path(row["file"]).name
+        if name in prody_r and row["gnm"]:
+            worst = max(worst, abs(float(row["gnm"]) - prody_r[name]))
+            compared += 1
+    mean = statistics.mean(prody_r.values())
+    print(f"GNM Pearson r, bfactor vs ProDy: {compared} chains compared, "
+          f"largest difference {worst:.2e}; ProDy's mean r {mean:.4f}")
+
+    print(f"\n{'run':<58} {'median s':>9} {'(min-max)':>15} {'ProDy / run':>11}")
+    print(f"{'ProDy loop (parsePDB, GNM all modes, calcSqFlucts)':<58} "
+          f"{prody_time:>9.3f} {'':>15} {1.0:>11.1f}")
+    for label, r in [
+        ("bfactor compare --methods gnm", gnm_only),
+        ("bfactor -j 1 compare --methods gnm", gnm_one_thread),
+        ("bfactor compare (predictor, gnm, 1/wcn)", everything),
+    ]:
+        print(f"{label:<58} {r[0]:>9.3f} {f'({r[1]:.3f}-{r[2]:.3f})':>15} "
+              f"{prody_time / r[0]:>11.1f}")
+
+
+if __name__ == "__main__":
+    main()
