@@ -78,9 +78,9 @@ fn extension(format: FileFormat) -> &'static str {
 fn output_name(input: &Input, format: Option<OutputFormat>, reader: &Reader) -> String {
     match input {
         Input::Stdin => {
-            let ext = format.map(OutputFormat::extension).unwrap_or_else(|| {
-                extension(reader.stdin_format().unwrap_or(FileFormat::Pdb))
-            });
+            let ext = format
+                .map(OutputFormat::extension)
+                .unwrap_or_else(|| extension(reader.stdin_format().unwrap_or(FileFormat::Pdb)));
             format!("stdin.{ext}")
         }
         Input::File(path) => {
@@ -141,7 +141,8 @@ pub fn run(
     // Structures to standard output, then the table or the summary.
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    let write_failed = |e: std::io::Error| Exit::Fatal(format!("cannot write to standard output: {e}"));
+    let write_failed =
+        |e: std::io::Error| Exit::Fatal(format!("cannot write to standard output: {e}"));
     for r in results.iter().flatten() {
         if let Some(text) = &r.text {
             out.write_all(text.as_bytes()).map_err(write_failed)?;
@@ -255,8 +256,12 @@ fn target(
             )));
         }
     }
-    std::fs::create_dir_all(out)
-        .map_err(|e| Exit::Fatal(format!("cannot create the directory {}: {e}", out.display())))?;
+    std::fs::create_dir_all(out).map_err(|e| {
+        Exit::Fatal(format!(
+            "cannot create the directory {}: {e}",
+            out.display()
+        ))
+    })?;
     Ok(Target::Files(dests))
 }
 

@@ -37,7 +37,9 @@ pub fn plot(args: &PlotArgs, quiet: bool) -> Result<usize, Exit> {
             .map_err(|e| Exit::Usage(format!("--cutoff: {e}")))?;
     }
     let predictor = match args.model {
-        PlotModel::Predictor => Some(methods::predictor(args.weights.as_deref()).map_err(Exit::Fatal)?),
+        PlotModel::Predictor => {
+            Some(methods::predictor(args.weights.as_deref()).map_err(Exit::Fatal)?)
+        }
         PlotModel::Gnm => None,
     };
     batch.run(&expanded.inputs, |_, input| {
@@ -66,16 +68,20 @@ pub fn plot(args: &PlotArgs, quiet: bool) -> Result<usize, Exit> {
             .map(|c| methods::pearson(&predicted, &exp, c.tokens.clone()))
             .collect();
         let name = match input {
-            crate::input::Input::File(p) => p
-                .file_name()
-                .map_or_else(|| p.display().to_string(), |n| n.to_string_lossy().into_owned()),
+            crate::input::Input::File(p) => p.file_name().map_or_else(
+                || p.display().to_string(),
+                |n| n.to_string_lossy().into_owned(),
+            ),
             crate::input::Input::Stdin => "standard input".into(),
         };
         let series = Series {
-            title: format!("{name}: experimental and {} B-factors", match args.model {
-                PlotModel::Predictor => "predicted",
-                PlotModel::Gnm => "GNM",
-            }),
+            title: format!(
+                "{name}: experimental and {} B-factors",
+                match args.model {
+                    PlotModel::Predictor => "predicted",
+                    PlotModel::Gnm => "GNM",
+                }
+            ),
             experimental: &exp,
             predicted: &predicted,
             predicted_label: label,
@@ -121,7 +127,9 @@ pub fn train(args: &TrainArgs, quiet: bool) -> Result<usize, Exit> {
         .flatten()
         .collect();
     if structures.is_empty() {
-        return Err(Exit::Fatal("no structure could be read: nothing to train on".into()));
+        return Err(Exit::Fatal(
+            "no structure could be read: nothing to train on".into(),
+        ));
     }
     batch.note(&format!(
         "training on {} structures ({} tokens)",

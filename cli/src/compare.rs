@@ -72,9 +72,11 @@ pub fn run(args: &CompareArgs, quiet: bool) -> Result<usize, Exit> {
         let st = reader.read(input)?;
         let exp = methods::experimental(&st);
         if !exp.defined.iter().any(|&d| d) {
-            return Err("no experimental B-factors to compare with (all 0, as in NMR or \
+            return Err(
+                "no experimental B-factors to compare with (all 0, as in NMR or \
                         predicted models)"
-                .into());
+                    .into(),
+            );
         }
         let pred = match &predictor {
             Some(p) => Some(methods::predicted(p, &st)?),

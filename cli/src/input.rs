@@ -52,7 +52,9 @@ pub fn expand(paths: &[PathBuf]) -> Result<Inputs, Exit> {
     for path in paths {
         if path.as_os_str() == "-" {
             if stdin {
-                return Err(Exit::Usage("standard input (-) can be named only once".into()));
+                return Err(Exit::Usage(
+                    "standard input (-) can be named only once".into(),
+                ));
             }
             stdin = true;
             out.inputs.push(Input::Stdin);
@@ -67,7 +69,9 @@ pub fn expand(paths: &[PathBuf]) -> Result<Inputs, Exit> {
                             found.push(e.into_path());
                         }
                     }
-                    Err(e) => out.problems.push((path.display().to_string(), e.to_string())),
+                    Err(e) => out
+                        .problems
+                        .push((path.display().to_string(), e.to_string())),
                 }
             }
             if found.is_empty() {
@@ -83,8 +87,10 @@ pub fn expand(paths: &[PathBuf]) -> Result<Inputs, Exit> {
         } else if path.exists() {
             out.inputs.push(Input::File(path.clone()));
         } else {
-            out.problems
-                .push((path.display().to_string(), "no such file or directory".into()));
+            out.problems.push((
+                path.display().to_string(),
+                "no such file or directory".into(),
+            ));
         }
     }
     Ok(out)

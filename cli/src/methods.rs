@@ -81,9 +81,11 @@ pub fn gnm_fluctuations(st: &Structure, config: &GnmConfig) -> Result<Values, St
 pub fn gnm_fitted(sq: &Values, exp: &Values) -> Result<(f64, Values), String> {
     let mask = both(sq, exp);
     if mask.sum() == 0.0 {
-        return Err("no experimental B-factors to fit the GNM to (all 0, as in NMR or \
+        return Err(
+            "no experimental B-factors to fit the GNM to (all 0, as in NMR or \
                     predicted models); --scale none writes the square fluctuations instead"
-            .into());
+                .into(),
+        );
     }
     let (k, fitted) =
         gnm::fit_bfactors(&sq.values, &exp.values, Some(&mask)).map_err(|e| e.to_string())?;

@@ -75,7 +75,11 @@ pub fn draw(s: &Structure, series: &Series<'_>, path: &Path, kind: Kind) -> Resu
     let size = size(s);
     let result = match kind {
         Kind::Svg => panels(SVGBackend::new(path, size).into_drawing_area(), s, series),
-        Kind::Png => panels(BitMapBackend::new(path, size).into_drawing_area(), s, series),
+        Kind::Png => panels(
+            BitMapBackend::new(path, size).into_drawing_area(),
+            s,
+            series,
+        ),
     };
     result.map_err(|e| format!("cannot draw {}: {e}", path.display()))
 }
@@ -271,8 +275,7 @@ where
             chart.draw_series(std::iter::once(Text::new(
                 label.clone(),
                 (*x, top + ymax * 0.03),
-                TextStyle::from((FAMILY, 12).into_font())
-                    .pos(Pos::new(HPos::Center, VPos::Bottom)),
+                TextStyle::from((FAMILY, 12).into_font()).pos(Pos::new(HPos::Center, VPos::Bottom)),
             )))?;
         }
     }

@@ -138,8 +138,14 @@ pub fn write_atomically(
     {
         use std::os::unix::fs::PermissionsExt;
         // tempfile creates files readable by their owner only.
-        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o644))
-            .map_err(|e| format!("cannot set the permissions of {}: {e}", tmp.path().display()))?;
+        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o644)).map_err(
+            |e| {
+                format!(
+                    "cannot set the permissions of {}: {e}",
+                    tmp.path().display()
+                )
+            },
+        )?;
     }
     let persisted = if force {
         tmp.persist(dest).map(drop)

@@ -51,17 +51,14 @@ fn leftovers(dir: &Path) -> Vec<String> {
 
 #[test]
 fn help_shows_examples_for_every_subcommand() {
-    bfactor()
-        .arg("--help")
-        .assert()
-        .success()
-        .stdout(predicate::str::contains("Examples:").and(predicate::str::contains("bfactor compare")));
+    bfactor().arg("--help").assert().success().stdout(
+        predicate::str::contains("Examples:").and(predicate::str::contains("bfactor compare")),
+    );
     for sub in ["predict", "gnm", "compare", "plot", "train"] {
-        bfactor()
-            .args([sub, "--help"])
-            .assert()
-            .success()
-            .stdout(predicate::str::contains("Examples:").and(predicate::str::contains(format!("bfactor {sub} "))));
+        bfactor().args([sub, "--help"]).assert().success().stdout(
+            predicate::str::contains("Examples:")
+                .and(predicate::str::contains(format!("bfactor {sub} "))),
+        );
     }
 }
 
@@ -117,13 +114,20 @@ fn predict_writes_the_libraries_prediction_into_the_b_column() {
         .arg(&out)
         .assert()
         .success()
-        .stdout(predicate::str::contains("76 tokens in 1 chain").and(predicate::str::contains("Pearson r")));
+        .stdout(
+            predicate::str::contains("76 tokens in 1 chain")
+                .and(predicate::str::contains("Pearson r")),
+        );
     let original = structure::read(data("1ubi.pdb"), &ReadOptions::new()).unwrap();
     let expected = Predictor::pretrained().unwrap().predict(&original).unwrap();
     let written = structure::read(&out, &ReadOptions::new()).unwrap();
     assert_eq!(written.tokens().len(), 76);
     for (t, e) in written.tokens().iter().zip(expected.iter()) {
-        assert!((t.bfactor - e).abs() <= 0.005 + 1e-9, "{} vs {e}", t.bfactor);
+        assert!(
+            (t.bfactor - e).abs() <= 0.005 + 1e-9,
+            "{} vs {e}",
+            t.bfactor
+        );
     }
     assert!(leftovers(dir.path()).is_empty());
 }
@@ -316,10 +320,7 @@ fn compare_table_csv_and_failures() {
     assert!(stderr.contains("1a1p.pdb") && stderr.contains("no experimental B-factors"));
     let text = String::from_utf8(out.stdout).unwrap();
     let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(
-        lines[0],
-        "file,chain,tokens,predictor,gnm,inverse_wcn"
-    );
+    assert_eq!(lines[0], "file,chain,tokens,predictor,gnm,inverse_wcn");
     assert_eq!(lines.len(), 2);
     let fields: Vec<&str> = lines[1].split(',').collect();
     assert_eq!(fields[2], "76");
@@ -442,7 +443,11 @@ fn plot_draws_svg_and_png() {
     assert!(text.contains("<svg"));
     let st = structure::read(data("3mht.pdb.gz"), &ReadOptions::new()).unwrap();
     for c in st.chains() {
-        assert!(text.contains(&format!("chain {}:", c.id)), "panel of chain {}", c.id);
+        assert!(
+            text.contains(&format!("chain {}:", c.id)),
+            "panel of chain {}",
+            c.id
+        );
     }
     let png = dir.path().join("1ubi.png");
     bfactor()
