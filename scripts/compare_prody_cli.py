@@ -15,13 +15,16 @@ build the Kirchhoff matrix (`GNM.buildKirchhoff`, the same cutoff), compute ever
 nonzero mode (`calcModes(n_modes=None)`), the square fluctuations
 (`calcSqFlucts`) and their Pearson correlation with the CA B-factors. The ProDy
 time is the loop alone (imports excluded); the `bfactor` times are whole process
-runs (start, reading, computing, printing), the median of --rounds runs.
+runs (start, reading, computing, printing), the median of --rounds runs. Wall
+and CPU (user + system) times are both printed: on a shared machine the wall
+times depend on the load, the CPU times much less.
 """
 
 import argparse
 import csv
 import io
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -49,7 +52,7 @@ def prody_loop(files, cutoff):
 
     prody.confProDy(verbosity="none")
     results = {}
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     for f in files:
         atoms = prody.parsePDB(str(f)).select("name CA")
         gnm = prody.GNM(f.name)
@@ -58,22 +61,26 @@ def prody_loop(files, cutoff):
         sq = prody.calcSqFlucts(gnm)
         b = atoms.getBetas()
         results[f.name] = (float(np.corrcoef(sq, b)[0, 1]), len(b))
-    return time.perf_counter() - start, results
+    return time.perf_counter() - start, time.process_time() - cpu, results
 
 
 def run_bfactor(exe, directory, extra, rounds, jobs=None):
     threads = ["-j", str(jobs)] if jobs else []
     cmd = [exe, "-q"] + threads + ["compare", str(directory), "--csv"] + extra
-    times, out = [], None
+    times, cpus, out = [], [], None
     for _ in range(rounds):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
         p = subprocess.run(cmd, capture_output=True, text=True)
         times.append(time.perf_counter() - start)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
         if p.returncode != 0:
             sys.exit(f"{' '.join(cmd)} failed ({p.returncode}):\n{p.stderr}")
         out = p.stdout
     rows = list(csv.DictReader(io.StringIO(out)))
-    return statistics.median(times), min(times), max(times), rows, " ".join(cmd)
+    return (statistics.median(times), min(times), max(times), rows, " ".join(cmd),
+            statistics.median(cpus))
 
 
 def main():
@@ -90,6 +97,7 @@ def main():
     print(f"{len(files)} files in {args.directory}; GNM cutoff {args.cutoff} Å; "
           f"{os.cpu_count()} cores")
 
+    load = os.getloadavg()
     cutoff = ["--cutoff", str(args.cutoff)]
     gnm_only = run_bfactor(args.bfactor, args.directory, ["--methods", "gnm"] + cutoff,
                            args.rounds)
@@ -97,7 +105,7 @@ def main():
                                  ["--methods", "gnm"] + cutoff, args.rounds, jobs=1)
     everything = run_bfactor(args.bfactor, args.directory, cutoff, args.rounds)
 
-    prody_time, prody_r = prody_loop(files, args.cutoff)
+    prody_time, prody_cpu, prody_r = prody_loop(files, args.cutoff)
 
     # The same GNM correlations, on the files that are one chain for both
     # (ProDy correlates a whole file, `bfactor compare` each chain).
@@ -115,17 +123,18 @@ def main():
           f"largest difference {worst:.2e}; ProDy's mean r over {len(prody_r)} files "
           f"{mean:.4f}")
 
-    print(f"\n{'run':<58} {'median s':>9} {'(min-max)':>15} {'ProDy / run':>11}")
-    print(f"{'ProDy loop (parsePDB, GNM all modes, calcSqFlucts)':<58} "
-          f"{prody_time:>9.3f} {'':>15} {1.0:>11.1f}")
+    print(f"load average before the runs: {load[0]:.1f} (1 min), {load[1]:.1f} (5 min)")
+    print(f"\n{'run':<52} {'wall s':>8} {'(min-max)':>15} {'ProDy/run':>9} "
+          f"{'CPU s':>7} {'ProDy/run':>9}")
+    print(f"{'ProDy loop (parsePDB, GNM all modes, calcSqFlucts)':<52} "
+          f"{prody_time:>8.2f} {'':>15} {1.0:>9.1f} {prody_cpu:>7.2f} {1.0:>9.1f}")
     for label, r in [
         ("bfactor compare --methods gnm", gnm_only),
         ("bfactor -j 1 compare --methods gnm", gnm_one_thread),
         ("bfactor compare (predictor, gnm, 1/wcn)", everything),
     ]:
-        print(f"{label:<58} {r[0]:>9.3f} {f'({r[1]:.3f}-{r[2]:.3f})':>15} "
-              f"{prody_time / r[0]:>11.1f}")
-
+        print(f"{label:<52} {r[0]:>8.2f} {f'({r[1]:.2f}-{r[2]:.2f})':>15} "
+              f"{prody_time / r[0]:>9.1f} {r[5]:>7.2f} {prody_cpu / r[5]:>9.1f}")
 
 if __name__ == "__main__":
     main()
