@@ -117,11 +117,11 @@ pub struct ReadArgs {
     /// recognised by itself.
     #[arg(long, value_enum, value_name = "FORMAT")]
     pub input_format: Option<InputFormat>,
-    /// How residues become tokens: Boltz-2's tokens (one per standard
-    /// residue at CB, CA for glycine; one per ligand atom), one per amino acid
-    /// at CA, or auto: Boltz-2's unless most residues lack their
-    /// representative atom (CA-only files), then CA.
-    #[arg(long, value_enum, default_value_t = TokenChoice::Auto, value_name = "MODE")]
+    /// How residues become tokens: one per amino acid at CA (the predictor's
+    /// and the classical GNM's nodes, as `prody gnm`), or Boltz-2's tokens (one
+    /// per standard residue or nucleotide at CB, CA for glycine, C4/C2 for
+    /// nucleotides; one per ligand atom).
+    #[arg(long, value_enum, default_value_t = TokenChoice::Ca, value_name = "MODE")]
     pub tokens: TokenChoice,
 }
 
@@ -138,12 +138,10 @@ pub enum InputFormat {
 /// How residues become tokens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum TokenChoice {
-    /// Boltz-2 tokens, or CA for CA-only files.
-    Auto,
-    /// Boltz-2 tokens.
-    Boltz2,
     /// One token per amino acid, at CA.
     Ca,
+    /// Boltz-2 tokens.
+    Boltz2,
 }
 
 /// An output structure format.

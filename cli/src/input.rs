@@ -174,16 +174,8 @@ impl Reader {
             }
         };
         match self.tokens {
-            TokenChoice::Boltz2 => once(TokenMode::Boltz2),
             TokenChoice::Ca => once(TokenMode::CaOnly),
-            TokenChoice::Auto => {
-                let s = once(TokenMode::Boltz2)?;
-                if 2 * s.missing().len() > s.tokens().len() {
-                    once(TokenMode::CaOnly)
-                } else {
-                    Ok(s)
-                }
-            }
+            TokenChoice::Boltz2 => once(TokenMode::Boltz2),
         }
     }
 }

@@ -8,7 +8,7 @@ use assert_cmd::Command;
 use bfactor::loss;
 use bfactor::structure::gnm::GnmConfig;
 use bfactor::structure::predict::Predictor;
-use bfactor::structure::{self, FileFormat, ReadOptions, Structure};
+use bfactor::structure::{self, FileFormat, ReadOptions, Structure, TokenMode};
 use ndarray::{s, Array1, Array2};
 use predicates::prelude::*;
 use serde_json::Value;
@@ -17,6 +17,11 @@ fn data(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../tests/data/structures")
         .join(name)
+}
+
+/// How the command reads structures by default: one token per residue at CA.
+fn ca() -> ReadOptions {
+    ReadOptions::new().with_tokens(TokenMode::CaOnly)
 }
 
 fn bfactor() -> Command {
@@ -118,9 +123,9 @@ fn predict_writes_the_libraries_prediction_into_the_b_column() {
             predicate::str::contains("76 tokens in 1 chain")
                 .and(predicate::str::contains("Pearson r")),
         );
-    let original = structure::read(data("1ubi.pdb"), &ReadOptions::new()).unwrap();
+    let original = structure::read(data("1ubi.pdb"), &ca()).unwrap();
     let expected = Predictor::pretrained().unwrap().predict(&original).unwrap();
-    let written = structure::read(&out, &ReadOptions::new()).unwrap();
+    let written = structure::read(&out, &ca()).unwrap();
     assert_eq!(written.tokens().len(), 76);
     for (t, e) in written.tokens().iter().zip(expected.iter()) {
         assert!(
@@ -147,7 +152,7 @@ fn predict_table_lists_every_token() {
     );
     let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
     assert_eq!(rows.len(), 76);
-    let st = structure::read(data("1ubi.cif"), &ReadOptions::new()).unwrap();
+    let st = structure::read(data("1ubi.cif"), &ca()).unwrap();
     for (row, t) in rows.iter().zip(st.tokens()) {
         assert_eq!(row[1], t.chain);
         assert_eq!(row[2], t.residue_number.to_string());
@@ -185,7 +190,7 @@ fn gnm_json_table_holds_the_fitted_gnm() {
             .args(["--table", "json", "--cutoff", "7.3"]),
     );
     let rows: Vec<Value> = serde_json::from_str(&text).unwrap();
-    let st = structure::read(data("3mht.pdb.gz"), &ReadOptions::new()).unwrap();
+    let st = structure::read(data("3mht.pdb.gz"), &ca()).unwrap();
     assert_eq!(rows.len(), st.tokens().len());
     let (sq, defined) = library_gnm(&st, 7.3);
     let mask = &st.mask() * &defined;
@@ -228,7 +233,7 @@ fn a_malformed_file_does_not_stop_the_batch() {
     written.sort();
     assert_eq!(written, ["1ubi.pdb", "3mht.pdb.gz"]);
     // The gzip output is a readable structure with the GNM in its B column.
-    let back = structure::read(out_dir.join("3mht.pdb.gz"), &ReadOptions::new()).unwrap();
+    let back = structure::read(out_dir.join("3mht.pdb.gz"), &ca()).unwrap();
     assert!(back.bfactors().iter().all(|b| b.is_finite()));
 }
 
@@ -246,7 +251,7 @@ fn compare_reports_what_the_library_computes() {
     let predictor = Predictor::pretrained().unwrap();
     let mut checked = 0;
     for name in ["1ubi.pdb", "3mht.pdb.gz"] {
-        let st = structure::read(data(name), &ReadOptions::new()).unwrap();
+        let st = structure::read(data(name), &ca()).unwrap();
         let (sq, defined) = library_gnm(&st, 10.0);
         let pred = predictor.predict(&st).unwrap();
         let b = st.bfactors();
@@ -326,6 +331,19 @@ fn compare_table_csv_and_failures() {
     assert_eq!(fields[2], "76");
     assert_eq!(fields[3], "", "predictor not asked for");
     assert!(fields[4].parse::<f64>().unwrap() > 0.0);
+
+    // CA tokens by default (protein chains only); Boltz-2 tokens on request
+    // (3MHT's two DNA strands become chains too).
+    for (tokens, chains) in [("ca", 1), ("boltz2", 3)] {
+        let text = stdout_of(bfactor().arg("compare").arg(data("3mht.pdb.gz")).args([
+            "--csv",
+            "--methods",
+            "gnm",
+            "--tokens",
+            tokens,
+        ]));
+        assert_eq!(text.lines().count(), 1 + chains, "{tokens}: {text}");
+    }
 }
 
 #[test]
@@ -346,8 +364,8 @@ fn standard_input_plain_and_gzip() {
             .pipe_stdin(data("3mht.pdb.gz"))
             .unwrap(),
     );
-    let st = structure::read_str(&pdb, FileFormat::Pdb, &ReadOptions::new()).unwrap();
-    let original = structure::read(data("3mht.pdb.gz"), &ReadOptions::new()).unwrap();
+    let st = structure::read_str(&pdb, FileFormat::Pdb, &ca()).unwrap();
+    let original = structure::read(data("3mht.pdb.gz"), &ca()).unwrap();
     assert_eq!(st.tokens().len(), original.tokens().len());
     assert_ne!(st.bfactors(), original.bfactors());
     // mmCIF on standard input, written to a directory as stdin.cif.
@@ -386,7 +404,7 @@ fn existing_outputs_are_kept_without_force() {
         .assert()
         .success();
     // PDB in, mmCIF out (by the output's name).
-    let st = structure::read(&out, &ReadOptions::new()).unwrap();
+    let st = structure::read(&out, &ca()).unwrap();
     assert_eq!(st.format(), FileFormat::Mmcif);
     assert_eq!(st.tokens().len(), 76);
 }
@@ -405,7 +423,7 @@ fn directory_output_with_another_format() {
         .success()
         .stdout("");
     for name in ["1ubi.cif.gz", "3mht.cif.gz"] {
-        let st = structure::read(dir.path().join(name), &ReadOptions::new()).unwrap();
+        let st = structure::read(dir.path().join(name), &ca()).unwrap();
         assert_eq!(st.format(), FileFormat::Mmcif);
     }
     // Two inputs with the same name would overwrite each other: a usage error.
@@ -441,7 +459,7 @@ fn plot_draws_svg_and_png() {
         .success();
     let text = fs::read_to_string(&svg).unwrap();
     assert!(text.contains("<svg"));
-    let st = structure::read(data("3mht.pdb.gz"), &ReadOptions::new()).unwrap();
+    let st = structure::read(data("3mht.pdb.gz"), &ca()).unwrap();
     for c in st.chains() {
         assert!(
             text.contains(&format!("chain {}:", c.id)),
@@ -500,7 +518,7 @@ fn train_saves_weights_that_predict_loads() {
         .code(1) // the malformed file is reported; the others are trained on
         .stderr(predicate::str::contains("epoch 1/1").and(predicate::str::contains("broken.pdb")));
     let loaded = Predictor::load(&weights).unwrap();
-    let st = structure::read(data("1ubi.pdb"), &ReadOptions::new()).unwrap();
+    let st = structure::read(data("1ubi.pdb"), &ca()).unwrap();
     let expected = loaded.predict(&st).unwrap();
     let text = stdout_of(
         bfactor()
