@@ -1,0 +1,380 @@
+//! `bfactor predict` and `bfactor gnm`: values per token, written into the B
+//! column, summarised per chain or listed per token.
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use bfactor::structure::gnm::GnmConfig;
+use bfactor::structure::predict::Predictor;
+use bfactor::structure::{self, FileFormat, Structure};
+use serde::Serialize;
+
+use crate::args::{GnmScale, InputArgs, OutputArgs, OutputFormat, TableFormat};
+use crate::input::{expand, Input, Reader};
+use crate::methods::{self, Values};
+use crate::report::{Batch, Exit};
+
+/// What gives the values.
+pub enum Model {
+    /// The structure predictor.
+    Predictor(Predictor),
+    /// The Gaussian network model.
+    Gnm {
+        /// Cutoff and γ.
+        config: GnmConfig,
+        /// Fitted to experiment or not.
+        scale: GnmScale,
+    },
+}
+
+/// Where structures are written.
+enum Target {
+    /// Nowhere (summary or table only).
+    None,
+    /// To standard output, in this format.
+    Stdout(FileFormat),
+    /// One file per input: the destination of each.
+    Files(Vec<PathBuf>),
+}
+
+/// One row of `--table`.
+#[derive(Debug, Serialize)]
+pub struct TokenRow {
+    file: String,
+    chain: String,
+    residue_number: isize,
+    insertion_code: String,
+    residue_name: String,
+    atom_name: String,
+    experimental_b: Option<f64>,
+    prediction: Option<f64>,
+}
+
+struct FileResult {
+    summary: String,
+    rows: Vec<TokenRow>,
+    text: Option<String>,
+}
+
+fn format_of(f: OutputFormat) -> (FileFormat, bool) {
+    match f {
+        OutputFormat::Pdb => (FileFormat::Pdb, false),
+        OutputFormat::Cif => (FileFormat::Mmcif, false),
+        OutputFormat::PdbGz => (FileFormat::Pdb, true),
+        OutputFormat::CifGz => (FileFormat::Mmcif, true),
+    }
+}
+
+fn extension(format: FileFormat) -> &'static str {
+    match format {
+        FileFormat::Pdb => "pdb",
+        FileFormat::Mmcif => "cif",
+    }
+}
+
+/// The output name of an input in an output directory: the input's name, or
+/// its stem with the extension of `--format`.
+fn output_name(input: &Input, format: Option<OutputFormat>, reader: &Reader) -> String {
+    match input {
+        Input::Stdin => {
+            let ext = format
+                .map(OutputFormat::extension)
+                .unwrap_or_else(|| extension(reader.stdin_format().unwrap_or(FileFormat::Pdb)));
+            format!("stdin.{ext}")
+        }
+        Input::File(path) => {
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "structure.pdb".into());
+            match format {
+                None => name,
+                Some(f) => {
+                    let base = name
+                        .strip_suffix(".gz")
+                        .or_else(|| name.strip_suffix(".GZ"))
+                        .unwrap_or(&name);
+                    let stem = Path::new(base)
+                        .file_stem()
+                        .map(|s| s.to_string_lossy().into_owned())
+                        .unwrap_or_else(|| base.to_string());
+                    format!("{stem}.{}", f.extension())
+                }
+            }
+        }
+    }
+}
+
+/// Runs `bfactor predict` or `bfactor gnm`; returns the number of failures.
+pub fn run(
+    input: &InputArgs,
+    output: &OutputArgs,
+    model: &Model,
+    quiet: bool,
+) -> Result<usize, Exit> {
+    let expanded = expand(&input.paths)?;
+    let inputs = &expanded.inputs;
+    let reader = Reader::new(&input.read, inputs)?;
+    let target = target(output, &expanded, &reader)?;
+    let batch = Batch::new(inputs.len(), quiet);
+    for (path, message) in &expanded.problems {
+        batch.fail(path, message);
+    }
+    let results = batch.run(inputs, |i, inp| {
+        let dest = match &target {
+            Target::Files(dests) => Some(dests[i].as_path()),
+            _ => None,
+        };
+        if let Some(dest) = dest {
+            if !output.force && dest.exists() {
+                return Err(format!(
+                    "{} exists (use --force to overwrite it)",
+                    dest.display()
+                ));
+            }
+        }
+        let st = reader.read(inp)?;
+        process(inp, &st, model, &target, dest, output)
+    });
+
+    // Structures to standard output, then the table or the summary.
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let write_failed =
+        |e: std::io::Error| Exit::Fatal(format!("cannot write to standard output: {e}"));
+    for r in results.iter().flatten() {
+        if let Some(text) = &r.text {
+            out.write_all(text.as_bytes()).map_err(write_failed)?;
+        }
+    }
+    let rows = results.iter().flatten().flat_map(|r| r.rows.iter());
+    match output.table {
+        Some(TableFormat::Csv) => {
+            let mut w = csv::Writer::from_writer(&mut out);
+            for row in rows {
+                w.serialize(row)
+                    .map_err(|e| Exit::Fatal(format!("cannot write the table: {e}")))?;
+            }
+            w.flush().map_err(write_failed)?;
+        }
+        Some(TableFormat::Json) => {
+            let rows: Vec<&TokenRow> = rows.collect();
+            serde_json::to_writer_pretty(&mut out, &rows)
+                .map_err(|e| Exit::Fatal(format!("cannot write the table: {e}")))?;
+            writeln!(out).map_err(write_failed)?;
+        }
+        None if !quiet => {
+            for r in results.iter().flatten() {
+                if matches!(target, Target::Stdout(_)) {
+                    eprint!("{}", r.summary);
+                } else {
+                    out.write_all(r.summary.as_bytes()).map_err(write_failed)?;
+                }
+            }
+        }
+        None => {}
+    }
+    out.flush().map_err(write_failed)?;
+    Ok(batch.failures())
+}
+
+/// Where the structures go, checked before any work.
+fn target(
+    output: &OutputArgs,
+    expanded: &crate::input::Inputs,
+    reader: &Reader,
+) -> Result<Target, Exit> {
+    let Some(out) = &output.output else {
+        if output.format.is_some() {
+            return Err(Exit::Usage("--format needs an output (-o OUT)".into()));
+        }
+        return Ok(Target::None);
+    };
+    let inputs = &expanded.inputs;
+    let several = inputs.len() + expanded.problems.len() > 1 || expanded.any_directory;
+    if out.as_os_str() == "-" {
+        if several {
+            return Err(Exit::Usage(
+                "-o - (standard output) takes one input structure".into(),
+            ));
+        }
+        if output.table.is_some() {
+            return Err(Exit::Usage(
+                "-o - and --table both write to standard output: choose one".into(),
+            ));
+        }
+        let format = match output.format.map(format_of) {
+            Some((_, true)) => {
+                return Err(Exit::Usage(
+                    "standard output is not compressed: use --format pdb or --format cif".into(),
+                ))
+            }
+            Some((f, false)) => f,
+            None => match inputs.first() {
+                Some(Input::File(p)) => FileFormat::from_path(p)
+                    .map(|(f, _)| f)
+                    .unwrap_or(FileFormat::Pdb),
+                _ => reader.stdin_format().unwrap_or(FileFormat::Pdb),
+            },
+        };
+        return Ok(Target::Stdout(format));
+    }
+    let as_dir = several || out.is_dir() || out.to_string_lossy().ends_with('/');
+    if !as_dir {
+        let named = FileFormat::from_path(out).map_err(|_| {
+            Exit::Usage(format!(
+                "the output {} needs a structure file name (.pdb, .ent, .cif or .mmcif, \
+                 optionally followed by .gz), or a directory name ending in /",
+                out.display()
+            ))
+        })?;
+        if let Some(f) = output.format {
+            if format_of(f) != named {
+                return Err(Exit::Usage(format!(
+                    "--format {} disagrees with the output name {}",
+                    f.extension(),
+                    out.display()
+                )));
+            }
+        }
+        return Ok(Target::Files(vec![out.clone(); inputs.len()]));
+    }
+    let dests: Vec<PathBuf> = inputs
+        .iter()
+        .map(|i| out.join(output_name(i, output.format, reader)))
+        .collect();
+    let mut seen = std::collections::HashMap::new();
+    for (i, d) in dests.iter().enumerate() {
+        if let Some(j) = seen.insert(d.clone(), i) {
+            return Err(Exit::Usage(format!(
+                "{} and {} would both be written to {}: give them different names or run \
+                 them separately",
+                inputs[j].display(),
+                inputs[i].display(),
+                d.display()
+            )));
+        }
+    }
+    std::fs::create_dir_all(out).map_err(|e| {
+        Exit::Fatal(format!(
+            "cannot create the directory {}: {e}",
+            out.display()
+        ))
+    })?;
+    Ok(Target::Files(dests))
+}
+
+fn process(
+    input: &Input,
+    st: &Structure,
+    model: &Model,
+    target: &Target,
+    dest: Option<&Path>,
+    output: &OutputArgs,
+) -> Result<FileResult, String> {
+    let exp = methods::experimental(st);
+    let (values, what) = match model {
+        Model::Predictor(p) => (methods::predicted(p, st)?, "predicted B".to_string()),
+        Model::Gnm { config, scale } => {
+            let sq = methods::gnm_fluctuations(st, config)?;
+            match scale {
+                GnmScale::Fit => {
+                    let (k, v) = methods::gnm_fitted(&sq, &exp)?;
+                    (
+                        v,
+                        format!("GNM B = {k:.4}·<ΔR²> ({} Å cutoff)", config.cutoff),
+                    )
+                }
+                GnmScale::None => (sq, format!("GNM <ΔR²> ({} Å cutoff)", config.cutoff)),
+            }
+        }
+    };
+    let mut text = None;
+    match (target, dest) {
+        (Target::Stdout(format), _) => {
+            text = Some(
+                structure::write_string(st, &values.values, *format).map_err(|e| e.to_string())?,
+            );
+        }
+        (_, Some(dest)) => crate::report::write_atomically(dest, output.force, |tmp| {
+            structure::write(st, &values.values, tmp).map_err(|e| e.to_string())
+        })?,
+        _ => {}
+    }
+    let file = input.display();
+    let summary = summary(&file, st, &exp, &values, &what, dest);
+    let rows = if output.table.is_some() {
+        st.tokens()
+            .iter()
+            .enumerate()
+            .map(|(i, t)| TokenRow {
+                file: file.clone(),
+                chain: t.chain.clone(),
+                residue_number: t.residue_number,
+                insertion_code: t.insertion_code.clone().unwrap_or_default(),
+                residue_name: t.residue_name.clone(),
+                atom_name: t.atom_name.clone(),
+                experimental_b: exp.defined[i].then(|| exp.values[i]),
+                prediction: values.defined[i].then(|| values.values[i]),
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    Ok(FileResult {
+        summary,
+        rows,
+        text,
+    })
+}
+
+fn summary(
+    file: &str,
+    st: &Structure,
+    exp: &Values,
+    values: &Values,
+    what: &str,
+    dest: Option<&Path>,
+) -> String {
+    let chains = st.chains();
+    let mut s = format!(
+        "{file}: {} tokens in {} chain{}; {what}",
+        st.tokens().len(),
+        chains.len(),
+        if chains.len() == 1 { "" } else { "s" }
+    );
+    if let Some(d) = dest {
+        let _ = write!(s, " -> {}", d.display());
+    }
+    s.push('\n');
+    let undefined = values.defined.iter().filter(|d| !**d).count();
+    if undefined > 0 {
+        let _ = writeln!(
+            s,
+            "  {undefined} token(s) without a value (missing atom or no contact), written as 0"
+        );
+    }
+    let _ = writeln!(
+        s,
+        "  {:>5} {:>6} {:>10} {:>10} {:>9}",
+        "chain", "tokens", "exp mean", "mean", "Pearson r"
+    );
+    let num = |v: Option<f64>, width: usize, digits: usize| match v {
+        Some(v) => format!("{v:>width$.digits$}"),
+        None => format!("{:>width$}", "-"),
+    };
+    for c in &chains {
+        let r = c.tokens.clone();
+        let _ = writeln!(
+            s,
+            "  {:>5} {:>6} {} {} {}",
+            c.id,
+            r.len(),
+            num(methods::mean(exp, r.clone()), 10, 2),
+            num(methods::mean(values, r.clone()), 10, 2),
+            num(methods::pearson(values, exp, r), 9, 3),
+        );
+    }
+    s
+}

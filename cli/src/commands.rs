@@ -1,0 +1,159 @@
+//! `bfactor plot` and `bfactor train`.
+
+use bfactor::structure::gnm::GnmConfig;
+use bfactor::structure::predict::{self, EpochReport, TrainConfig};
+
+use crate::args::{PlotArgs, PlotModel, TrainArgs};
+use crate::input::{expand, Reader};
+use crate::methods;
+use crate::plot::{self, Kind, Series};
+use crate::report::{write_atomically, Batch, Exit};
+
+/// Runs `bfactor plot`; returns the number of failures (0 or 1).
+pub fn plot(args: &PlotArgs, quiet: bool) -> Result<usize, Exit> {
+    let kind = Kind::from_path(&args.output).ok_or_else(|| {
+        Exit::Usage(format!(
+            "the picture {} needs a name ending in .svg or .png",
+            args.output.display()
+        ))
+    })?;
+    let expanded = expand(std::slice::from_ref(&args.path))?;
+    if expanded.any_directory {
+        return Err(Exit::Usage(format!(
+            "plot draws one structure; {} is a directory",
+            args.path.display()
+        )));
+    }
+    let reader = Reader::new(&args.read, &expanded.inputs)?;
+    let batch = Batch::new(1, quiet);
+    if let Some((path, message)) = expanded.problems.first() {
+        batch.fail(path, message);
+        return Ok(batch.failures());
+    }
+    let config = GnmConfig::new().with_cutoff(args.cutoff);
+    if args.model == PlotModel::Gnm {
+        config
+            .validate()
+            .map_err(|e| Exit::Usage(format!("--cutoff: {e}")))?;
+    }
+    let predictor = match args.model {
+        PlotModel::Predictor => {
+            Some(methods::predictor(args.weights.as_deref()).map_err(Exit::Fatal)?)
+        }
+        PlotModel::Gnm => None,
+    };
+    batch.run(&expanded.inputs, |_, input| {
+        if !args.force && args.output.exists() {
+            return Err(format!(
+                "{} exists (use --force to overwrite it)",
+                args.output.display()
+            ));
+        }
+        let st = reader.read(input)?;
+        let exp = methods::experimental(&st);
+        let (predicted, label) = match &predictor {
+            Some(p) => (methods::predicted(p, &st)?, "predicted".to_string()),
+            None => {
+                let sq = methods::gnm_fluctuations(&st, &config)?;
+                let (_, fitted) = methods::gnm_fitted(&sq, &exp)?;
+                (
+                    fitted,
+                    format!("GNM, fitted to experiment ({} Å cutoff)", args.cutoff),
+                )
+            }
+        };
+        let correlations = st
+            .chains()
+            .iter()
+            .map(|c| methods::pearson(&predicted, &exp, c.tokens.clone()))
+            .collect();
+        let name = match input {
+            crate::input::Input::File(p) => p.file_name().map_or_else(
+                || p.display().to_string(),
+                |n| n.to_string_lossy().into_owned(),
+            ),
+            crate::input::Input::Stdin => "standard input".into(),
+        };
+        let series = Series {
+            title: format!(
+                "{name}: experimental and {} B-factors",
+                match args.model {
+                    PlotModel::Predictor => "predicted",
+                    PlotModel::Gnm => "GNM",
+                }
+            ),
+            experimental: &exp,
+            predicted: &predicted,
+            predicted_label: label,
+            correlations,
+        };
+        write_atomically(&args.output, args.force, |tmp| {
+            plot::draw(&st, &series, tmp, kind)
+        })?;
+        batch.note(&format!("wrote {}", args.output.display()));
+        Ok(())
+    });
+    Ok(batch.failures())
+}
+
+/// Runs `bfactor train`; returns the number of failures.
+pub fn train(args: &TrainArgs, quiet: bool) -> Result<usize, Exit> {
+    let mut config = TrainConfig::new();
+    if let Some(e) = args.epochs {
+        config = config.with_epochs(e);
+    }
+    if let Some(s) = args.seed {
+        config = config.with_seed(s);
+    }
+    if let Some(f) = args.validation_fraction {
+        config = config.with_validation_fraction(f);
+    }
+    config.validate().map_err(|e| Exit::Usage(e.to_string()))?;
+    if !args.force && args.output.exists() {
+        return Err(Exit::Fatal(format!(
+            "{} exists (use --force to overwrite it)",
+            args.output.display()
+        )));
+    }
+    let expanded = expand(&args.input.paths)?;
+    let reader = Reader::new(&args.input.read, &expanded.inputs)?;
+    let batch = Batch::new(expanded.inputs.len(), quiet);
+    for (path, message) in &expanded.problems {
+        batch.fail(path, message);
+    }
+    let structures: Vec<_> = batch
+        .run(&expanded.inputs, |_, input| reader.read(input))
+        .into_iter()
+        .flatten()
+        .collect();
+    if structures.is_empty() {
+        return Err(Exit::Fatal(
+            "no structure could be read: nothing to train on".into(),
+        ));
+    }
+    batch.note(&format!(
+        "training on {} structures ({} tokens)",
+        structures.len(),
+        structures.iter().map(|s| s.tokens().len()).sum::<usize>()
+    ));
+    let mut on_epoch = |r: &EpochReport| {
+        let validation = r
+            .validation_pearson
+            .map_or(String::new(), |p| format!(", validation Pearson r {p:.4}"));
+        batch.note(&format!(
+            "epoch {:>width$}/{}: training loss {:.5}{validation}",
+            r.epoch,
+            r.epochs,
+            r.train_loss,
+            width = r.epochs.to_string().len()
+        ));
+    };
+    let predictor = predict::train(&structures, &config, &mut on_epoch)
+        .map_err(|e| Exit::Fatal(format!("training failed: {e}")))?;
+    write_atomically(&args.output, args.force, |tmp| {
+        predictor.save(tmp).map_err(|e| e.to_string())
+    })
+    .map_err(Exit::Fatal)?;
+    batch.note(&format!("wrote {}", args.output.display()));
+    Ok(batch.failures())
+}

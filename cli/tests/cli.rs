@@ -1,0 +1,544 @@
+//! The `bfactor` command, run as a user runs it: every subcommand, batches with
+//! a malformed file, standard input, output files and exit statuses.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use bfactor::loss;
+use bfactor::structure::gnm::GnmConfig;
+use bfactor::structure::predict::Predictor;
+use bfactor::structure::{self, FileFormat, ReadOptions, Structure, TokenMode};
+use ndarray::{s, Array1, Array2};
+use predicates::prelude::*;
+use serde_json::Value;
+
+fn data(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/data/structures")
+        .join(name)
+}
+
+/// How the command reads structures by default: one token per residue at CA.
+fn ca() -> ReadOptions {
+    ReadOptions::new().with_tokens(TokenMode::CaOnly)
+}
+
+fn bfactor() -> Command {
+    Command::cargo_bin("bfactor").expect("the bfactor binary is built")
+}
+
+/// A PDB file whose second atom record is cut short: not a structure.
+const MALFORMED: &str = "\
+ATOM      1  N   MET A   1      27.340  24.430   2.614  1.00  9.67           N
+ATOM      2  CA  MET A   1      26.266  25.413
+END
+";
+
+fn stdout_of(cmd: &mut Command) -> String {
+    let out = cmd.output().expect("the command runs");
+    assert!(
+        out.status.success(),
+        "failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("UTF-8 output")
+}
+
+/// Temporary files left behind by an output that was not completed.
+fn leftovers(dir: &Path) -> Vec<String> {
+    fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".bfactor-"))
+        .collect()
+}
+
+#[test]
+fn help_shows_examples_for_every_subcommand() {
+    bfactor().arg("--help").assert().success().stdout(
+        predicate::str::contains("Examples:").and(predicate::str::contains("bfactor compare")),
+    );
+    for sub in ["predict", "gnm", "compare", "plot", "train"] {
+        bfactor().args([sub, "--help"]).assert().success().stdout(
+            predicate::str::contains("Examples:")
+                .and(predicate::str::contains(format!("bfactor {sub} "))),
+        );
+    }
+}
+
+#[test]
+fn usage_errors_exit_with_2() {
+    bfactor().arg("frobnicate").assert().code(2);
+    bfactor().arg("predict").assert().code(2); // no PATH
+    bfactor()
+        .args(["gnm", "-", "--table", "csv"])
+        .write_stdin("")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--input-format"));
+    bfactor()
+        .arg("compare")
+        .arg(data("1ubi.pdb"))
+        .args(["--csv", "--json"])
+        .assert()
+        .code(2);
+    bfactor()
+        .arg("gnm")
+        .arg(data("1ubi.pdb"))
+        .args(["--cutoff", "2"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("cutoff"));
+    let dir = tempfile::tempdir().unwrap();
+    bfactor()
+        .arg("plot")
+        .arg(data("1ubi.pdb"))
+        .arg("-o")
+        .arg(dir.path().join("picture.jpg"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(".svg or .png"));
+    bfactor()
+        .arg("gnm")
+        .arg(data("1ubi.pdb"))
+        .arg(data("1ubi.cif"))
+        .args(["-o", "-"])
+        .assert()
+        .code(2);
+}
+
+#[test]
+fn predict_writes_the_libraries_prediction_into_the_b_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("1ubi_predicted.pdb");
+    bfactor()
+        .arg("predict")
+        .arg(data("1ubi.pdb"))
+        .arg("-o")
+        .arg(&out)
+        .assert()
+        .success()
+        .stdout(
+            predicate::str::contains("76 tokens in 1 chain")
+                .and(predicate::str::contains("Pearson r")),
+        );
+    let original = structure::read(data("1ubi.pdb"), &ca()).unwrap();
+    let expected = Predictor::pretrained().unwrap().predict(&original).unwrap();
+    let written = structure::read(&out, &ca()).unwrap();
+    assert_eq!(written.tokens().len(), 76);
+    for (t, e) in written.tokens().iter().zip(expected.iter()) {
+        assert!(
+            (t.bfactor - e).abs() <= 0.005 + 1e-9,
+            "{} vs {e}",
+            t.bfactor
+        );
+    }
+    assert!(leftovers(dir.path()).is_empty());
+}
+
+#[test]
+fn predict_table_lists_every_token() {
+    let text = stdout_of(
+        bfactor()
+            .arg("predict")
+            .arg(data("1ubi.cif"))
+            .args(["--table", "csv"]),
+    );
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        "file,chain,residue_number,insertion_code,residue_name,atom_name,experimental_b,prediction"
+    );
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    assert_eq!(rows.len(), 76);
+    let st = structure::read(data("1ubi.cif"), &ca()).unwrap();
+    for (row, t) in rows.iter().zip(st.tokens()) {
+        assert_eq!(row[1], t.chain);
+        assert_eq!(row[2], t.residue_number.to_string());
+        assert_eq!(row[4], t.residue_name);
+        assert_eq!(row[6].parse::<f64>().unwrap(), t.bfactor);
+        assert!(row[7].parse::<f64>().unwrap().is_finite());
+    }
+}
+
+/// GNM square fluctuations on the present tokens, by the library directly.
+fn library_gnm(st: &Structure, cutoff: f64) -> (Array1<f64>, Array1<f64>) {
+    let n = st.tokens().len();
+    let nodes: Vec<usize> = (0..n).filter(|&i| st.tokens()[i].present).collect();
+    let c = st.coords();
+    let xyz = Array2::from_shape_fn((nodes.len(), 3), |(a, k)| c[[nodes[a], k]]);
+    let sq = GnmConfig::new()
+        .with_cutoff(cutoff)
+        .square_fluctuations(&xyz)
+        .unwrap();
+    let mut full = Array1::zeros(n);
+    let mut defined = Array1::zeros(n);
+    for (a, &i) in nodes.iter().enumerate() {
+        full[i] = sq[a];
+        defined[i] = if sq[a] > 0.0 { 1.0 } else { 0.0 };
+    }
+    (full, defined)
+}
+
+#[test]
+fn gnm_json_table_holds_the_fitted_gnm() {
+    let text = stdout_of(
+        bfactor()
+            .arg("gnm")
+            .arg(data("3mht.pdb.gz"))
+            .args(["--table", "json", "--cutoff", "7.3"]),
+    );
+    let rows: Vec<Value> = serde_json::from_str(&text).unwrap();
+    let st = structure::read(data("3mht.pdb.gz"), &ca()).unwrap();
+    assert_eq!(rows.len(), st.tokens().len());
+    let (sq, defined) = library_gnm(&st, 7.3);
+    let mask = &st.mask() * &defined;
+    let (_, fitted) =
+        bfactor::structure::gnm::fit_bfactors_masked(&sq, &st.bfactors(), &mask).unwrap();
+    for (i, row) in rows.iter().enumerate() {
+        match row["prediction"].as_f64() {
+            Some(v) => assert!((v - fitted[i]).abs() < 1e-9 * fitted[i].abs().max(1.0)),
+            None => assert_eq!(defined[i], 0.0),
+        }
+        match row["experimental_b"].as_f64() {
+            Some(b) => assert_eq!(b, st.tokens()[i].bfactor),
+            None => assert_eq!(st.mask()[i], 0.0),
+        }
+    }
+}
+
+#[test]
+fn a_malformed_file_does_not_stop_the_batch() {
+    let input = tempfile::tempdir().unwrap();
+    fs::copy(data("1ubi.pdb"), input.path().join("1ubi.pdb")).unwrap();
+    fs::copy(data("3mht.pdb.gz"), input.path().join("3mht.pdb.gz")).unwrap();
+    fs::write(input.path().join("broken.pdb"), MALFORMED).unwrap();
+    fs::write(input.path().join("notes.txt"), "not a structure").unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let out_dir = out.path().join("gnm");
+    bfactor()
+        .arg("gnm")
+        .arg(input.path())
+        .arg("-o")
+        .arg(&out_dir)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("broken.pdb").and(predicate::str::contains("line 2")))
+        .stdout(predicate::str::contains("1ubi.pdb").and(predicate::str::contains("3mht.pdb.gz")));
+    let mut written: Vec<String> = fs::read_dir(&out_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    written.sort();
+    assert_eq!(written, ["1ubi.pdb", "3mht.pdb.gz"]);
+    // The gzip output is a readable structure with the GNM in its B column.
+    let back = structure::read(out_dir.join("3mht.pdb.gz"), &ca()).unwrap();
+    assert!(back.bfactors().iter().all(|b| b.is_finite()));
+}
+
+#[test]
+fn compare_reports_what_the_library_computes() {
+    let text = stdout_of(
+        bfactor()
+            .arg("compare")
+            .arg(data("1ubi.pdb"))
+            .arg(data("3mht.pdb.gz"))
+            .arg("--json"),
+    );
+    let v: Value = serde_json::from_str(&text).unwrap();
+    let chains = v["chains"].as_array().unwrap();
+    let predictor = Predictor::pretrained().unwrap();
+    let mut checked = 0;
+    for name in ["1ubi.pdb", "3mht.pdb.gz"] {
+        let st = structure::read(data(name), &ca()).unwrap();
+        let (sq, defined) = library_gnm(&st, 10.0);
+        let pred = predictor.predict(&st).unwrap();
+        let b = st.bfactors();
+        for c in st.chains() {
+            let row = chains
+                .iter()
+                .find(|r| {
+                    r["file"].as_str().unwrap().ends_with(name) && r["chain"] == c.id.as_str()
+                })
+                .unwrap();
+            let r = c.tokens.clone();
+            let m = st.mask();
+            let gm = &m * &defined;
+            let want = loss::pearson_masked(
+                &sq.slice(s![r.clone()]),
+                &b.slice(s![r.clone()]),
+                &gm.slice(s![r.clone()]),
+            )
+            .ok();
+            match (row["gnm"].as_f64(), want) {
+                (Some(got), Some(want)) => assert!((got - want).abs() < 1e-12),
+                (None, None) => {}
+                other => panic!("gnm {other:?}"),
+            }
+            let want = loss::pearson_masked(
+                &pred.slice(s![r.clone()]),
+                &b.slice(s![r.clone()]),
+                &m.slice(s![r.clone()]),
+            )
+            .ok();
+            match (row["predictor"].as_f64(), want) {
+                (Some(got), Some(want)) => assert!((got - want).abs() < 1e-12),
+                (None, None) => {}
+                other => panic!("predictor {other:?}"),
+            }
+            let wcn = row["inverse_wcn"].as_f64().unwrap();
+            assert!((-1.0..=1.0).contains(&wcn));
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, chains.len());
+    let mean = &v["mean"];
+    let gnm: Vec<f64> = chains.iter().filter_map(|r| r["gnm"].as_f64()).collect();
+    let want = gnm.iter().sum::<f64>() / gnm.len() as f64;
+    assert!((mean["gnm"].as_f64().unwrap() - want).abs() < 1e-12);
+    assert_eq!(mean["chains"].as_u64().unwrap() as usize, chains.len());
+}
+
+#[test]
+fn compare_table_csv_and_failures() {
+    // The readable table: header, one line per chain, the means last.
+    let text = stdout_of(bfactor().arg("compare").arg(data("1ubi.pdb")));
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    for column in ["file", "chain", "tokens", "predictor", "gnm", "1/wcn"] {
+        assert!(lines[0].contains(column), "{}", lines[0]);
+    }
+    assert!(lines[2].starts_with("mean over 1 chains"));
+
+    // CSV, only the methods asked for; a file without experimental B-factors
+    // (1A1P, an NMR model) fails alone, with exit status 1.
+    let out = bfactor()
+        .arg("compare")
+        .arg(data("1ubi_ca.pdb"))
+        .arg(data("1a1p.pdb"))
+        .args(["--csv", "--methods", "gnm,wcn"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("1a1p.pdb") && stderr.contains("no experimental B-factors"));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "file,chain,tokens,predictor,gnm,inverse_wcn");
+    assert_eq!(lines.len(), 2);
+    let fields: Vec<&str> = lines[1].split(',').collect();
+    assert_eq!(fields[2], "76");
+    assert_eq!(fields[3], "", "predictor not asked for");
+    assert!(fields[4].parse::<f64>().unwrap() > 0.0);
+
+    // CA tokens by default (protein chains only); Boltz-2 tokens on request
+    // (3MHT's two DNA strands become chains too).
+    for (tokens, chains) in [("ca", 1), ("boltz2", 3)] {
+        let text = stdout_of(bfactor().arg("compare").arg(data("3mht.pdb.gz")).args([
+            "--csv",
+            "--methods",
+            "gnm",
+            "--tokens",
+            tokens,
+        ]));
+        assert_eq!(text.lines().count(), 1 + chains, "{tokens}: {text}");
+    }
+}
+
+#[test]
+fn standard_input_plain_and_gzip() {
+    let text = stdout_of(
+        bfactor()
+            .args(["gnm", "-", "--input-format", "pdb", "--table", "csv"])
+            .pipe_stdin(data("1ubi.pdb"))
+            .unwrap(),
+    );
+    assert_eq!(text.lines().count(), 77);
+    assert!(text.lines().nth(1).unwrap().starts_with("<stdin>,A,1,"));
+    // Gzip-compressed standard input is recognised; the structure goes to
+    // standard output, in the input's format.
+    let pdb = stdout_of(
+        bfactor()
+            .args(["-q", "gnm", "-", "--input-format", "pdb", "-o", "-"])
+            .pipe_stdin(data("3mht.pdb.gz"))
+            .unwrap(),
+    );
+    let st = structure::read_str(&pdb, FileFormat::Pdb, &ca()).unwrap();
+    let original = structure::read(data("3mht.pdb.gz"), &ca()).unwrap();
+    assert_eq!(st.tokens().len(), original.tokens().len());
+    assert_ne!(st.bfactors(), original.bfactors());
+    // mmCIF on standard input, written to a directory as stdin.cif.
+    let dir = tempfile::tempdir().unwrap();
+    bfactor()
+        .args(["predict", "-", "--input-format", "cif", "-o"])
+        .arg(format!("{}/", dir.path().display()))
+        .pipe_stdin(data("1ubi.cif"))
+        .unwrap()
+        .assert()
+        .success();
+    assert!(dir.path().join("stdin.cif").is_file());
+}
+
+#[test]
+fn existing_outputs_are_kept_without_force() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.cif");
+    fs::write(&out, "keep me").unwrap();
+    bfactor()
+        .arg("gnm")
+        .arg(data("1ubi.pdb"))
+        .arg("-o")
+        .arg(&out)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("--force"));
+    assert_eq!(fs::read_to_string(&out).unwrap(), "keep me");
+    assert!(leftovers(dir.path()).is_empty());
+    bfactor()
+        .arg("gnm")
+        .arg(data("1ubi.pdb"))
+        .arg("-o")
+        .arg(&out)
+        .arg("--force")
+        .assert()
+        .success();
+    // PDB in, mmCIF out (by the output's name).
+    let st = structure::read(&out, &ca()).unwrap();
+    assert_eq!(st.format(), FileFormat::Mmcif);
+    assert_eq!(st.tokens().len(), 76);
+}
+
+#[test]
+fn directory_output_with_another_format() {
+    let dir = tempfile::tempdir().unwrap();
+    bfactor()
+        .args(["-q", "-j", "2", "predict"])
+        .arg(data("1ubi.pdb"))
+        .arg(data("3mht.pdb.gz"))
+        .arg("-o")
+        .arg(dir.path())
+        .args(["--format", "cif.gz"])
+        .assert()
+        .success()
+        .stdout("");
+    for name in ["1ubi.cif.gz", "3mht.cif.gz"] {
+        let st = structure::read(dir.path().join(name), &ca()).unwrap();
+        assert_eq!(st.format(), FileFormat::Mmcif);
+    }
+    // Two inputs with the same name would overwrite each other: a usage error.
+    bfactor()
+        .arg("predict")
+        .arg(data("1ubi.pdb"))
+        .arg(dir.path().join("1ubi.cif.gz"))
+        .arg("-o")
+        .arg(dir.path().join("again"))
+        .args(["--format", "pdb"])
+        .assert()
+        .code(2);
+    // A missing input fails alone.
+    bfactor()
+        .arg("gnm")
+        .arg(data("1ubi.pdb"))
+        .arg(dir.path().join("missing.pdb"))
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("missing.pdb"));
+}
+
+#[test]
+fn plot_draws_svg_and_png() {
+    let dir = tempfile::tempdir().unwrap();
+    let svg = dir.path().join("3mht.svg");
+    bfactor()
+        .arg("plot")
+        .arg(data("3mht.pdb.gz"))
+        .arg("-o")
+        .arg(&svg)
+        .assert()
+        .success();
+    let text = fs::read_to_string(&svg).unwrap();
+    assert!(text.contains("<svg"));
+    let st = structure::read(data("3mht.pdb.gz"), &ca()).unwrap();
+    for c in st.chains() {
+        assert!(
+            text.contains(&format!("chain {}:", c.id)),
+            "panel of chain {}",
+            c.id
+        );
+    }
+    let png = dir.path().join("1ubi.png");
+    bfactor()
+        .args(["plot", "-", "--input-format", "pdb", "--model", "gnm", "-o"])
+        .arg(&png)
+        .pipe_stdin(data("1ubi.pdb"))
+        .unwrap()
+        .assert()
+        .success();
+    let bytes = fs::read(&png).unwrap();
+    assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"));
+    // Not overwritten without --force; a malformed file fails with status 1.
+    bfactor()
+        .arg("plot")
+        .arg(data("1ubi.pdb"))
+        .arg("-o")
+        .arg(&png)
+        .assert()
+        .code(1);
+    assert_eq!(fs::read(&png).unwrap(), bytes);
+    let broken = dir.path().join("broken.pdb");
+    fs::write(&broken, MALFORMED).unwrap();
+    bfactor()
+        .arg("plot")
+        .arg(&broken)
+        .arg("-o")
+        .arg(dir.path().join("broken.svg"))
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("broken.pdb"));
+    assert!(!dir.path().join("broken.svg").exists());
+    assert!(leftovers(dir.path()).is_empty());
+}
+
+#[test]
+fn train_saves_weights_that_predict_loads() {
+    let dir = tempfile::tempdir().unwrap();
+    let weights = dir.path().join("model.safetensors");
+    fs::write(dir.path().join("broken.pdb"), MALFORMED).unwrap();
+    bfactor()
+        .arg("train")
+        .arg(data("1ubi.pdb"))
+        .arg(data("1ubi.cif"))
+        .arg(data("1ubi_ca.pdb"))
+        .arg(data("3mht.pdb.gz"))
+        .arg(dir.path().join("broken.pdb"))
+        .args(["--epochs", "1", "--seed", "3", "-o"])
+        .arg(&weights)
+        .assert()
+        .code(1) // the malformed file is reported; the others are trained on
+        .stderr(predicate::str::contains("epoch 1/1").and(predicate::str::contains("broken.pdb")));
+    let loaded = Predictor::load(&weights).unwrap();
+    let st = structure::read(data("1ubi.pdb"), &ca()).unwrap();
+    let expected = loaded.predict(&st).unwrap();
+    let text = stdout_of(
+        bfactor()
+            .arg("predict")
+            .arg(data("1ubi.pdb"))
+            .arg("--weights")
+            .arg(&weights)
+            .args(["--table", "json"]),
+    );
+    let rows: Vec<Value> = serde_json::from_str(&text).unwrap();
+    for (row, e) in rows.iter().zip(expected.iter()) {
+        assert!((row["prediction"].as_f64().unwrap() - e).abs() <= 1e-12 * e.abs().max(1.0));
+    }
+    // Existing weights are kept without --force.
+    bfactor()
+        .arg("train")
+        .arg(data("1ubi.pdb"))
+        .args(["--epochs", "1", "-o"])
+        .arg(&weights)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("--force"));
+}
