@@ -35,7 +35,7 @@ use std::time::Instant;
 
 use bfactor::ndarray::Array1;
 use bfactor::structure::features::{self, Descriptors, FeatureConfig};
-use bfactor::structure::gnm::GnmConfig;
+use bfactor::structure::gnm::{self, GnmConfig};
 use bfactor::structure::predict::{
     chain_examples, chain_pearsons, train_chains, ChainExample, TrainConfig,
 };
@@ -193,20 +193,7 @@ fn load(data: &Path, features: &FeatureConfig) -> Result<Vec<Entry>, Box<dyn Std
 /// GNM (7 Å, each chain's CA atoms on their own, as the published figures), and
 /// 1/WCN and Lorentz FRI on all of the file's CA atoms.
 fn baselines(st: &Structure) -> Result<Vec<(&'static str, Array1<f64>)>, Box<dyn StdError>> {
-    let coords = st.coords();
-    let mut gnm = Array1::zeros(coords.nrows());
-    for chain in st.chains() {
-        // Tokens whose CA is missing are left out of the network (value 0, masked).
-        let present: Vec<usize> = chain.tokens.clone().filter(|&i| st.tokens()[i].present).collect();
-        if present.len() < 3 {
-            continue;
-        }
-        let part = coords.select(bfactor::ndarray::Axis(0), &present);
-        let fluct = GnmConfig::new().with_cutoff(7.0).build(&part)?.square_fluctuations();
-        for (k, &i) in present.iter().enumerate() {
-            gnm[i] = fluct[k];
-        }
-    }
+    let gnm = gnm::per_chain_square_fluctuations(st, &GnmConfig::new().with_cutoff(7.0))?;
     Ok(vec![
         ("GNM (7 Å)", gnm),
         ("1/WCN", features::inverse_wcn(st)?),

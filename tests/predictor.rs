@@ -7,9 +7,8 @@
 
 use std::path::PathBuf;
 
-use bfactor::ndarray::{Array1, Axis};
 use bfactor::structure::features::{self, FeatureConfig};
-use bfactor::structure::gnm::GnmConfig;
+use bfactor::structure::gnm::{self, GnmConfig};
 use bfactor::structure::predict::{
     chain_examples, chain_pearsons, train_chains, Predictor, TrainConfig,
 };
@@ -174,7 +173,8 @@ fn held_out_crystal_fold_beats_training_free_baselines() {
                 .into_iter()
                 .map(|r| r.1),
         );
-        gnm.extend(chain_pearsons(st, &gnm_per_chain(st), 20).unwrap().into_iter().map(|r| r.1));
+        let g = gnm::per_chain_square_fluctuations(st, &GnmConfig::new().with_cutoff(7.0)).unwrap();
+        gnm.extend(chain_pearsons(st, &g, 20).unwrap().into_iter().map(|r| r.1));
     }
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
     assert!(ours.len() >= 10, "{} held-out chains", ours.len());
@@ -182,21 +182,4 @@ fn held_out_crystal_fold_beats_training_free_baselines() {
     let (o, g, w) = (mean(&ours), mean(&gnm), mean(&wcn));
     eprintln!("held-out crystal fold: predictor {o:.3}, GNM {g:.3}, 1/WCN {w:.3}");
     assert!(o > g && o > w, "predictor {o:.3}, GNM {g:.3}, 1/WCN {w:.3}");
-}
-
-fn gnm_per_chain(st: &Structure) -> Array1<f64> {
-    let coords = st.coords();
-    let mut out = Array1::zeros(coords.nrows());
-    for chain in st.chains() {
-        let present: Vec<usize> = chain.tokens.clone().filter(|&i| st.tokens()[i].present).collect();
-        if present.len() < 3 {
-            continue;
-        }
-        let part = coords.select(Axis(0), &present);
-        let f = GnmConfig::new().with_cutoff(7.0).build(&part).unwrap().square_fluctuations();
-        for (k, &i) in present.iter().enumerate() {
-            out[i] = f[k];
-        }
-    }
-    out
 }

@@ -455,6 +455,48 @@ impl Gnm {
     }
 }
 
+/// The square fluctuations of a GNM built on each chain of `st` on its own
+/// (its tokens' representative atoms, the way the published per-protein GNM
+/// figures are computed), `[n_tokens]` in [`Structure::tokens`] order, in units
+/// of `1/γ`. Tokens whose representative atom is missing are left out of their
+/// chain's network and get 0, as do chains of fewer than 3 present tokens and
+/// isolated nodes; mask them with [`Structure::mask`] (missing atoms) or by the
+/// value. Uses [`GnmConfig::square_fluctuations`] (no eigenvectors).
+///
+/// ```
+/// use bfactor::structure::{self, gnm::{self, GnmConfig}, ReadOptions, TokenMode};
+///
+/// let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/structures/1ubi.pdb");
+/// let st = structure::read(path, &ReadOptions::new().with_tokens(TokenMode::CaOnly))?;
+/// let f = gnm::per_chain_square_fluctuations(&st, &GnmConfig::new().with_cutoff(7.0))?;
+/// let r = bfactor::loss::pearson_masked(&f, &st.bfactors(), &st.mask())?;
+/// assert!(r > 0.5);
+/// # Ok::<(), bfactor::Error>(())
+/// ```
+pub fn per_chain_square_fluctuations(
+    st: &crate::structure::Structure,
+    config: &GnmConfig,
+) -> Result<Array1<f64>> {
+    let coords = st.coords();
+    let mut out = Array1::zeros(coords.nrows());
+    for chain in st.chains() {
+        let present: Vec<usize> = chain
+            .tokens
+            .clone()
+            .filter(|&i| st.tokens()[i].present)
+            .collect();
+        if present.len() < 3 {
+            continue;
+        }
+        let part = coords.select(ndarray::Axis(0), &present);
+        let fluct = config.square_fluctuations(&part)?;
+        for (k, &i) in present.iter().enumerate() {
+            out[i] = fluct[k];
+        }
+    }
+    Ok(out)
+}
+
 /// Least-squares scale of square fluctuations to experimental B-factors:
 /// `k = Σ w f b / Σ w f²` over the valid tokens, and `k · f` for every token.
 ///
