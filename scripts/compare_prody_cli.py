@@ -104,6 +104,8 @@ def main():
     gnm_one_thread = run_bfactor(args.bfactor, args.directory,
                                  ["--methods", "gnm"] + cutoff, args.rounds, jobs=1)
     everything = run_bfactor(args.bfactor, args.directory, cutoff, args.rounds)
+    predictor_only = run_bfactor(args.bfactor, args.directory, ["--methods", "predictor"],
+                                 args.rounds)
 
     prody_time, prody_cpu, prody_r = prody_loop(files, args.cutoff)
 
@@ -132,6 +134,7 @@ def main():
         ("bfactor compare --methods gnm", gnm_only),
         ("bfactor -j 1 compare --methods gnm", gnm_one_thread),
         ("bfactor compare (predictor, gnm, 1/wcn)", everything),
+        ("bfactor compare --methods predictor (read + predict)", predictor_only),
     ]:
         print(f"{label:<52} {r[0]:>8.2f} {f'({r[1]:.2f}-{r[2]:.2f})':>15} "
               f"{prody_time / r[0]:>9.1f} {r[5]:>7.2f} {prody_cpu / r[5]:>9.1f}")

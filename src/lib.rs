@@ -84,8 +84,13 @@ pub use ndarray;
 /// The `rand` this crate draws from (`init` takes its `Rng`), re-exported likewise.
 pub use rand;
 
-/// The README's examples, compiled and run as doctests (with the default weight
-/// formats, which they save and load).
+/// The README's examples, compiled and run as doctests (with the default
+/// features: they save and load weights and read structures).
 #[doc = include_str!("../README.md")]
-#[cfg(all(doctest, feature = "safetensors", feature = "npy"))]
+#[cfg(all(
+    doctest,
+    feature = "safetensors",
+    feature = "npy",
+    feature = "structure"
+))]
 pub struct ReadmeDoctests;

@@ -30,7 +30,8 @@ pub(crate) enum NodeKind {
     Nucleotide,
 }
 
-/// One residue of the file (first conformer, atoms present).
+/// One residue of the file: its atoms without an alternate location and those
+/// of its first alternate location (in file order), atoms present.
 pub(crate) struct ResidueInfo {
     /// Its residue node, if it is an amino acid or nucleotide with a node atom.
     pub node: Option<usize>,
@@ -76,11 +77,22 @@ fn pos(atom: &Atom) -> [f64; 3] {
     [x, y, z]
 }
 
-fn find<'a>(residue: &'a Residue, name: &str) -> Option<&'a Atom> {
+/// A residue's atoms as the descriptors see them: those without an alternate
+/// location, and those of its first alternate location (in file order).
+fn residue_atoms(residue: &Residue) -> Vec<&Atom> {
+    let alt = residue
+        .conformers()
+        .find(|c| c.alternative_location().is_some());
     residue
         .conformers()
-        .next()
-        .and_then(|c| c.atoms().find(|a| a.name() == name))
+        .filter(|c| c.alternative_location().is_none())
+        .chain(alt)
+        .flat_map(|c| c.atoms())
+        .collect()
+}
+
+fn find<'a>(residue: &'a Residue, name: &str) -> Option<&'a Atom> {
+    residue_atoms(residue).into_iter().find(|a| a.name() == name)
 }
 
 fn peptide_bond(a: &Residue, b: &Residue) -> bool {
@@ -118,12 +130,13 @@ impl Model {
                     continue;
                 }
                 let name = conformer.name();
+                let atoms = residue_atoms(residue);
                 if WATER_NAMES.contains(&name) {
                     continue;
                 }
                 let r = m.residues.len();
                 let start = m.atoms.len();
-                for atom in conformer.atoms().filter(|a| !is_hydrogen(a)) {
+                for &atom in atoms.iter().filter(|a| !is_hydrogen(a)) {
                     let p = pos(atom);
                     if !p.iter().all(|v| v.is_finite()) {
                         return Err(Error::NonFinite {
@@ -140,8 +153,8 @@ impl Model {
                     m.atoms.push(p);
                     m.atom_residue.push(r as u32);
                 }
-                let has = |n: &str| conformer.atoms().any(|a| a.name() == n);
-                let node = if let Some(ca) = conformer.atoms().find(|a| a.name() == "CA") {
+                let has = |n: &str| atoms.iter().any(|a| a.name() == n);
+                let node = if let Some(ca) = atoms.iter().find(|a| a.name() == "CA") {
                     let amino = AMINO_ACIDS.contains(&name)
                         || (has("N")
                             && has("C")
@@ -151,14 +164,14 @@ impl Model {
                                     .is_some_and(|&next| peptide_bond(residue, next))));
                     amino.then(|| (pos(ca), NodeKind::Amino))
                 } else if NUCLEOTIDES.contains(&name) {
-                    conformer
-                        .atoms()
+                    atoms
+                        .iter()
                         .find(|a| a.name() == "C4'" || a.name() == "C4*")
                         .map(|a| (pos(a), NodeKind::Nucleotide))
                 } else {
                     None
                 };
-                let cb = conformer.atoms().find(|a| a.name() == "CB").map(pos);
+                let cb = atoms.iter().find(|a| a.name() == "CB").map(|a| pos(a));
                 let node = node.map(|(p, kind)| {
                     if kind == NodeKind::Amino && name != "GLY" {
                         non_gly += 1;
