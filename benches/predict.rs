@@ -51,7 +51,14 @@ fn doubled_7ok9() -> String {
         }
         let chain = l[21..22].to_ascii_lowercase();
         let x: f64 = l[30..38].trim().parse().unwrap();
-        out.push_str(&format!("{}{}{}{:8.3}{}\n", &l[..21], chain, &l[22..30], x + 400.0, &l[38..]));
+        out.push_str(&format!(
+            "{}{}{}{:8.3}{}\n",
+            &l[..21],
+            chain,
+            &l[22..30],
+            x + 400.0,
+            &l[38..]
+        ));
     }
     out.push_str("END\n");
     out

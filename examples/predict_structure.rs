@@ -55,7 +55,10 @@ fn main() -> Result<(), Box<dyn StdError>> {
             .map_or("not given".into(), |r| format!("{r} Å"))
     );
     println!("\nPearson r with the experimental CA B-factors (chains of >= 20 residues):");
-    println!("{:<8} {:>10} {:>10} {:>10}", "chain", "predictor", "GNM 7 Å", "1/WCN");
+    println!(
+        "{:<8} {:>10} {:>10} {:>10}",
+        "chain", "predictor", "GNM 7 Å", "1/WCN"
+    );
     let [p, g, w] = [&predicted, &gnm, &wcn].map(|v| chain_pearsons(&st, v, 20));
     let (p, g, w) = (p?, g?, w?);
     let find = |v: &[(String, f64)], id: &str| {
@@ -64,7 +67,11 @@ fn main() -> Result<(), Box<dyn StdError>> {
             .map_or("-".to_string(), |x| format!("{:.3}", x.1))
     };
     for (id, rp) in &p {
-        println!("{id:<8} {rp:>10.3} {:>10} {:>10}", find(&g, id), find(&w, id));
+        println!(
+            "{id:<8} {rp:>10.3} {:>10} {:>10}",
+            find(&g, id),
+            find(&w, id)
+        );
     }
     let mean = |v: &[(String, f64)]| v.iter().map(|x| x.1).sum::<f64>() / v.len().max(1) as f64;
     println!(

@@ -43,9 +43,10 @@ use bfactor::structure::{self, ReadOptions, Structure, TokenMode};
 
 const MIN_CHAIN: usize = 20;
 
+type BoxResult<T> = Result<T, Box<dyn StdError>>;
+
 struct Entry {
     set: String,
-    id: String,
     fold: usize,
     st: Structure,
     descriptors: Descriptors,
@@ -55,7 +56,10 @@ struct Entry {
 fn main() -> Result<(), Box<dyn StdError>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let weights_only = args.iter().any(|a| a == "--weights-only");
-    let ablation = !args.iter().any(|a| a == "--no-ablation" || a == "--cv-only") && !weights_only;
+    let ablation = !args
+        .iter()
+        .any(|a| a == "--no-ablation" || a == "--cv-only")
+        && !weights_only;
     let write = !args.iter().any(|a| a == "--cv-only");
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let config = TrainConfig::new();
@@ -111,11 +115,18 @@ fn evaluate(
     let t1 = Instant::now();
     let cv = cross_validate(entries, n_folds, config, None)?;
     for (set, rs) in cv {
-        scores.entry((set, "bfactor predictor (CV)")).or_default().extend(rs);
+        scores
+            .entry((set, "bfactor predictor (CV)"))
+            .or_default()
+            .extend(rs);
     }
     eprintln!("cross-validation in {:.1} s", t1.elapsed().as_secs_f64());
 
-    println!("\n| model | set-364 (blind, {} chains) | crystal/ ({} chains) |", count(&scores, "set364"), count(&scores, "crystal"));
+    println!(
+        "\n| model | set-364 (blind, {} chains) | crystal/ ({} chains) |",
+        count(&scores, "set364"),
+        count(&scores, "crystal")
+    );
     println!("|---|---|---|");
     let mut models: Vec<&str> = scores.keys().map(|k| k.1).collect();
     models.dedup();
@@ -138,7 +149,11 @@ fn evaluate(
         for g in std::iter::once(None).chain(groups.iter().map(Some)) {
             let cv = cross_validate(entries, n_folds, &reduced, g.map(|s| s.as_str()))?;
             let mean = |set: &str| {
-                let v: Vec<f64> = cv.iter().filter(|c| c.0 == set).flat_map(|c| c.1.clone()).collect();
+                let v: Vec<f64> = cv
+                    .iter()
+                    .filter(|c| c.0 == set)
+                    .flat_map(|c| c.1.clone())
+                    .collect();
                 format!("{:.3}", v.iter().sum::<f64>() / v.len() as f64)
             };
             println!(
@@ -170,7 +185,7 @@ fn load(data: &Path, features: &FeatureConfig) -> Result<Vec<Entry>, Box<dyn Std
     let mut entries = vec![];
     for line in table.lines().skip(1) {
         let f: Vec<&str> = line.split('\t').collect();
-        let [set, id, file, fold, _] = f[..] else {
+        let [set, _, file, fold, _] = f[..] else {
             return Err(format!("bad folds.tsv line: {line}").into());
         };
         let path = data.join(file);
@@ -180,7 +195,6 @@ fn load(data: &Path, features: &FeatureConfig) -> Result<Vec<Entry>, Box<dyn Std
         let chains = chain_examples(&st, &descriptors, MIN_CHAIN)?;
         entries.push(Entry {
             set: set.into(),
-            id: id.into(),
             fold: fold.parse()?,
             st,
             descriptors,
@@ -192,12 +206,15 @@ fn load(data: &Path, features: &FeatureConfig) -> Result<Vec<Entry>, Box<dyn Std
 
 /// GNM (7 Å, each chain's CA atoms on their own, as the published figures), and
 /// 1/WCN and Lorentz FRI on all of the file's CA atoms.
-fn baselines(st: &Structure) -> Result<Vec<(&'static str, Array1<f64>)>, Box<dyn StdError>> {
+fn baselines(st: &Structure) -> BoxResult<Vec<(&'static str, Array1<f64>)>> {
     let gnm = gnm::per_chain_square_fluctuations(st, &GnmConfig::new().with_cutoff(7.0))?;
     Ok(vec![
         ("GNM (7 Å)", gnm),
         ("1/WCN", features::inverse_wcn(st)?),
-        ("Lorentz FRI (η = 3, ν = 3)", features::lorentz_fri(st, 3.0, 3.0)?),
+        (
+            "Lorentz FRI (η = 3, ν = 3)",
+            features::lorentz_fri(st, 3.0, 3.0)?,
+        ),
     ])
 }
 
@@ -208,7 +225,7 @@ fn cross_validate<'a>(
     n_folds: usize,
     config: &TrainConfig,
     drop: Option<&str>,
-) -> Result<Vec<(&'a str, Vec<f64>)>, Box<dyn StdError>> {
+) -> BoxResult<Vec<(&'a str, Vec<f64>)>> {
     let cols: Vec<usize> = match drop {
         Some(g) => {
             let d = &entries[0].descriptors;
@@ -241,6 +258,5 @@ fn cross_validate<'a>(
         }
         eprintln!("  fold {k} done ({})", drop.unwrap_or("all groups"));
     }
-    let _ = entries.iter().map(|e| &e.id).count();
     Ok(out)
 }

@@ -87,7 +87,10 @@ fn pretrained_ranks_ubiquitin_like_its_crystal() {
 #[test]
 fn save_load_round_trip_gives_the_same_predictions() {
     let predictor = Predictor::pretrained().unwrap();
-    let path = std::env::temp_dir().join(format!("bfactor_predictor_{}.safetensors", std::process::id()));
+    let path = std::env::temp_dir().join(format!(
+        "bfactor_predictor_{}.safetensors",
+        std::process::id()
+    ));
     predictor.save(&path).unwrap();
     let back = Predictor::load(&path).unwrap();
     std::fs::remove_file(&path).ok();
@@ -122,7 +125,10 @@ fn damaged_weight_files_are_typed_errors() {
         out
     };
     let cases = [
-        edit("format=bfactor-structure-predictor", "format=bfactor-structure-predictoX"),
+        edit(
+            "format=bfactor-structure-predictor",
+            "format=bfactor-structure-predictoX",
+        ),
         edit("bfactor-structure-predictor", "bfactor-structure-predictoX"),
         edit("version=1", "version=9"),
         edit("features=", "features=bogus/feature,"),
@@ -132,7 +138,10 @@ fn damaged_weight_files_are_typed_errors() {
     for (k, case) in cases.iter().enumerate() {
         let err = Predictor::from_bytes(case).expect_err(&format!("case {k} loaded"));
         assert!(
-            matches!(err, Error::Format { .. } | Error::Config { .. } | Error::MissingTensor { .. }),
+            matches!(
+                err,
+                Error::Format { .. } | Error::Config { .. } | Error::MissingTensor { .. }
+            ),
             "case {k}: {err:?}"
         );
     }
@@ -166,7 +175,12 @@ fn held_out_crystal_fold_beats_training_free_baselines() {
     let (mut ours, mut gnm, mut wcn) = (vec![], vec![], vec![]);
     for st in &test {
         let pred = predictor.predict(st).unwrap();
-        ours.extend(chain_pearsons(st, &pred, 20).unwrap().into_iter().map(|r| r.1));
+        ours.extend(
+            chain_pearsons(st, &pred, 20)
+                .unwrap()
+                .into_iter()
+                .map(|r| r.1),
+        );
         wcn.extend(
             chain_pearsons(st, &features::inverse_wcn(st).unwrap(), 20)
                 .unwrap()

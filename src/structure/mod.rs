@@ -265,7 +265,12 @@ impl Structure {
     /// number). `None` for a file without one (NMR, models, CA-only extracts).
     pub fn resolution(&self) -> Option<f64> {
         let text = self.source.as_deref()?;
-        let positive = |v: &str| v.trim().parse::<f64>().ok().filter(|r| r.is_finite() && *r > 0.0);
+        let positive = |v: &str| {
+            v.trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|r| r.is_finite() && *r > 0.0)
+        };
         match self.format {
             FileFormat::Pdb => text
                 .lines()

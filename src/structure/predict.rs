@@ -624,7 +624,10 @@ impl Predictor {
         meta.insert("format".to_string(), FORMAT.to_string());
         meta.insert("version".to_string(), FORMAT_VERSION.to_string());
         meta.insert("features".to_string(), self.names.join(","));
-        meta.insert("feature_config".to_string(), feature_config_metadata(&self.features));
+        meta.insert(
+            "feature_config".to_string(),
+            feature_config_metadata(&self.features),
+        );
         meta.insert("ensemble".to_string(), self.heads.len().to_string());
         meta.insert("c_s".to_string(), c.c_s.to_string());
         meta.insert("num_bins".to_string(), c.num_bins.to_string());
@@ -726,7 +729,7 @@ impl Predictor {
         config.validate()?;
         let mean = tensor_f64(&st, "feature_mean", names.len())?;
         let scale = tensor_f64(&st, "feature_scale", names.len())?;
-        if scale.iter().any(|&v| !(v > 0.0)) {
+        if scale.iter().any(|&v| v.is_nan() || v <= 0.0) {
             return Err(format_err(
                 "feature_scale",
                 "every scale must be > 0".into(),
@@ -850,7 +853,7 @@ fn zscore(v: ArrayView1<'_, f64>) -> Array1<f64> {
     }
     let m = v.sum() / n;
     let sd = (v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / n).sqrt();
-    if !(sd > 1e-12 * m.abs().max(1.0)) {
+    if sd.is_nan() || sd <= 1e-12 * m.abs().max(1.0) {
         return Array1::zeros(v.len());
     }
     v.mapv(|x| (x - m) / sd)
@@ -926,7 +929,7 @@ pub fn train_chains(
         }
     });
     let mut proto = Predictor {
-        features: config.features.clone(),
+        features: config.features,
         names,
         mean,
         scale,
@@ -937,7 +940,7 @@ pub fn train_chains(
         .iter()
         .map(|c| {
             Protein::new(
-                proto.inputs(&c.features, &[0..c.features.nrows()]),
+                proto.inputs(&c.features, std::slice::from_ref(&(0..c.features.nrows()))),
                 c.bfactors.mapv(|v| v as f32),
             )?
             .with_mask(c.mask.mapv(|v| v as f32))

@@ -92,7 +92,9 @@ fn residue_atoms(residue: &Residue) -> Vec<&Atom> {
 }
 
 fn find<'a>(residue: &'a Residue, name: &str) -> Option<&'a Atom> {
-    residue_atoms(residue).into_iter().find(|a| a.name() == name)
+    residue_atoms(residue)
+        .into_iter()
+        .find(|a| a.name() == name)
 }
 
 fn peptide_bond(a: &Residue, b: &Residue) -> bool {
