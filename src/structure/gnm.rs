@@ -457,10 +457,10 @@ impl Gnm {
 
 /// The square fluctuations of a GNM built on each chain of `st` on its own
 /// (its tokens' representative atoms, the way the published per-protein GNM
-/// figures are computed), `[n_tokens]` in [`Structure::tokens`] order, in units
+/// figures are computed), `[n_tokens]` in [`Structure::tokens`](crate::structure::Structure::tokens) order, in units
 /// of `1/γ`. Tokens whose representative atom is missing are left out of their
 /// chain's network and get 0, as do chains of fewer than 3 present tokens and
-/// isolated nodes; mask them with [`Structure::mask`] (missing atoms) or by the
+/// isolated nodes; mask them with [`Structure::mask`](crate::structure::Structure::mask) (missing atoms) or by the
 /// value. Uses [`GnmConfig::square_fluctuations`] (no eigenvectors).
 ///
 /// ```
