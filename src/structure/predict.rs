@@ -289,6 +289,8 @@ pub fn chain_examples(
 ) -> Result<Vec<ChainExample>> {
     check_rows(st, descriptors)?;
     let (b, mask) = (st.bfactors(), st.mask());
+    // Read once: it scans the file's header text.
+    let resolution = st.resolution();
     let mut out = vec![];
     for chain in st.chains() {
         let r = chain.tokens.clone();
@@ -310,7 +312,7 @@ pub fn chain_examples(
             features: descriptors.values.slice(s![r.clone(), ..]).to_owned(),
             bfactors: bb.to_owned(),
             mask: m.to_owned(),
-            resolution: st.resolution(),
+            resolution,
         });
     }
     Ok(out)
