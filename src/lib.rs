@@ -3,21 +3,27 @@
 //! Crystallographic B-factor prediction from a structure model's per-token
 //! representation, on [`ndarray`], in pure Rust.
 //!
-//! Models:
+//! The source is grouped by role; the public modules keep short paths at the root.
+//!
+//! Heads (`src/heads/`):
 //! - [`head`]: the reference notebook's head (layer norm, `W1`, ReLU, layer norm,
 //!   `W2`, softmax expectation over bin centers), exact to NumPy.
 //! - [`boltz2`]: Boltz-2's released B-factor head (one linear layer to bin logits).
-//! - [`structure`] (cargo feature `structure`, on by default): PDB/mmCIF files in
-//!   and out, per-token experimental B-factors, and the Gaussian network model
-//!   ([`structure::gnm`]).
 //!
-//! Losses and training:
+//! Structures (`src/structure/`, cargo feature `structure`, on by default):
+//! - [`structure`]: PDB/mmCIF files in and out, per-token experimental B-factors,
+//!   the Gaussian network model ([`structure::gnm`]), per-residue descriptors
+//!   ([`structure::features`]) and the bundled predictor ([`structure::predict`]).
+//!
+//! Losses and training (`src/loss*`, `src/train/`):
 //! - [`loss`]: normalized MSE and Pearson correlation, masked per residue, and
 //!   Boltz-2's binned cross-entropy.
 //! - [`train`]: exact gradients, optimizers and the fit loop.
 //!
-//! Data and I/O:
+//! I/O (`src/io/`):
 //! - [`weights`]: safetensors and NumPy `.npz` weight files for both heads.
+//!
+//! Data helpers (`src/data/`):
 //! - [`tokens`]: per-token B-factors from per-atom ones, as Boltz-2 makes its
 //!   targets.
 //! - [`bins`]: bin centers and boundaries.
@@ -25,7 +31,7 @@
 //! - [`numpy_rng`]: NumPy's legacy `seed`/`randn` stream, bit for bit, to replay
 //!   notebook experiments.
 //!
-//! Kernels:
+//! Kernels (`src/kernels/`):
 //! - [`ops`]: the row kernels (layer norm, softmax, log-softmax, expectation) every
 //!   head and loss shares.
 //! - [`matmul`]: the deterministic matrix product, threaded on rayon's current
@@ -56,26 +62,25 @@
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-pub mod bins;
-pub mod boltz2;
 mod check;
-pub mod cpu;
+mod data;
 mod error;
 mod float;
-pub mod head;
+mod heads;
+mod io;
+mod kernels;
 pub mod loss;
-pub mod matmul;
-pub mod numpy_rng;
-pub mod ops;
-mod pool;
 #[cfg(feature = "structure")]
 #[cfg_attr(docsrs, doc(cfg(feature = "structure")))]
 pub mod structure;
-pub mod synthetic;
-pub mod tokens;
 pub mod train;
-pub mod weights;
 
+pub use data::{bins, numpy_rng, synthetic, tokens};
+pub use heads::{boltz2, head};
+pub use io::weights;
+pub use kernels::{cpu, matmul, ops};
+
+pub use boltz2::{Boltz2Head, Boltz2HeadConfig};
 pub use error::{Error, Result};
 pub use float::Float;
 pub use head::{BFactorHead, BFactorHeadConfig, HeadOutput};

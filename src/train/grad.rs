@@ -36,8 +36,9 @@ use ndarray::{
 };
 
 use crate::boltz2::Boltz2Head;
+use crate::kernels::pool;
 use crate::loss::{self, RowMoments, NORMALIZATION_EPS, WEIGHT_SUM_EPS};
-use crate::{bins, check, matmul, ops, pool, BFactorHead, Error, Float, Result};
+use crate::{bins, check, matmul, ops, BFactorHead, Error, Float, Result};
 
 /// The loss a head is trained on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

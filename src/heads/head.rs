@@ -26,9 +26,10 @@ use ndarray::{Array, Array1, Array2, ArrayBase, Axis, Data, Dimension, RemoveAxi
 use rand::Rng;
 use rand_distr::StandardNormal;
 
+use crate::kernels::pool;
 use crate::matmul::{self, AlignedBuf, MatPtr, PackedB};
 use crate::numpy_rng::NumpyRandom;
-use crate::{bins, check, cpu, ops, pool, Error, Float, Result};
+use crate::{bins, check, cpu, ops, Error, Float, Result};
 
 /// Sizes and constants of a [`BFactorHead`], with the notebook's defaults.
 #[derive(Clone, Debug, PartialEq)]

@@ -31,11 +31,11 @@ use std::ops::Range;
 
 use ndarray::{Array2, ArrayView2};
 
+use super::pool::{par_each, split_rows, threads_for};
 use crate::cpu::{self, Level};
-use crate::pool::{par_each, split_rows, threads_for};
 use crate::Float;
 
-pub use crate::pool::{num_threads, set_num_threads};
+pub use super::pool::{num_threads, set_num_threads};
 
 /// Reduction block: how many `k` steps one micro-kernel call runs before storing
 /// its accumulators. (Blocking never changes the result; see the module docs.)

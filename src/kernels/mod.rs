@@ -1,0 +1,8 @@
+//! The numeric kernels every head and loss shares: the instruction-set levels
+//! ([`cpu`]), the row kernels ([`ops`]), the matrix product ([`matmul`]) and the
+//! thread split on rayon's pool (`pool`, crate-private).
+
+pub mod cpu;
+pub mod matmul;
+pub mod ops;
+pub(crate) mod pool;
