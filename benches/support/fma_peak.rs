@@ -7,12 +7,12 @@
 //! "peak" column, the forward pass's products timed at this rate.
 //!
 //! Written in inline assembly because the work is the instruction count itself: a
-//! compiler may reorder or spill a loop of intrinsics (LLVM kept a third of
-//! 24 accumulators on the stack when we tried), and that would measure the spills.
+//! compiler may reorder or spill a loop of intrinsics (24 live accumulators exceed
+//! what LLVM keeps in registers), and that would measure the spills.
 
 use std::arch::asm;
 
-/// Rounds per thread per call: about 18 ms on one 2.6 GHz core with AVX-512.
+/// Rounds per thread per call (2^22 FMA groups: long enough to swamp timer overhead).
 pub const ITERS: usize = 1 << 22;
 
 /// The precision of the FMAs.
