@@ -233,7 +233,7 @@ pub enum Error {
 /// Constructors, one per variant, so that call sites name the values and not the
 /// fields. Text arguments take `impl Into<String>`; values shown as they print
 /// (config values, file paths, foreign error messages) take `impl Display`.
-#[allow(dead_code)]
+/// Some are only used by optional features, hence the `allow(dead_code)` without them.
 impl Error {
     /// An [`Error::Rank`]: `what` has `got` axes (full shape `shape`), `expected`
     /// describes the valid ranks.
@@ -317,6 +317,7 @@ impl Error {
     }
 
     /// An [`Error::TooFewValid`]: `what` had `got` valid residues, `needed` needed.
+    #[cfg_attr(not(feature = "structure"), allow(dead_code))]
     pub(crate) fn too_few_valid(what: impl Into<String>, needed: usize, got: usize) -> Self {
         Error::TooFewValid {
             what: what.into(),
@@ -326,6 +327,7 @@ impl Error {
     }
 
     /// An [`Error::ZeroVariance`]: `series` of `row` is constant in `what`.
+    #[cfg_attr(not(feature = "structure"), allow(dead_code))]
     pub(crate) fn zero_variance(
         what: impl Into<String>,
         series: impl Into<String>,
@@ -354,6 +356,7 @@ impl Error {
 
     /// An [`Error::Io`]: `path` (as it prints) could not be accessed; `error` is
     /// the operating system's (or the I/O library's) message.
+    #[cfg_attr(not(any(feature = "safetensors", feature = "npy")), allow(dead_code))]
     pub(crate) fn io(path: impl Display, error: impl Display) -> Self {
         Error::Io {
             path: path.to_string(),
@@ -392,6 +395,7 @@ impl Error {
 
     /// An [`Error::OutOfRange`]: `what` holds `value` at `index`, `expected`
     /// is the valid range.
+    #[cfg_attr(not(feature = "structure"), allow(dead_code))]
     pub(crate) fn out_of_range(
         what: impl Into<String>,
         index: Vec<usize>,
@@ -439,6 +443,7 @@ impl Error {
     }
 
     /// An [`Error::Numerical`]: the method `what` failed with `message`.
+    #[cfg_attr(not(feature = "structure"), allow(dead_code))]
     pub(crate) fn numerical(what: impl Into<String>, message: impl Into<String>) -> Self {
         Error::Numerical {
             what: what.into(),
