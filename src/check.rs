@@ -21,11 +21,11 @@ pub(crate) fn finite<F: Float, S: Data<Elem = F>, D: Dimension>(
     }
     match a.iter().enumerate().find(|(_, v)| !v.is_finite()) {
         None => Ok(()),
-        Some((flat, v)) => Err(Error::NonFinite {
-            what: what.to_string(),
-            index: unravel(flat, a.shape()),
-            value: v.to_f64_exact(),
-        }),
+        Some((flat, v)) => Err(Error::non_finite(
+            what,
+            unravel(flat, a.shape()),
+            v.to_f64_exact(),
+        )),
     }
 }
 
@@ -45,11 +45,11 @@ pub(crate) fn mask<F: Float, S: Data<Elem = F>, D: Dimension>(
         .find(|(_, v)| !(v.is_finite() && **v >= F::zero()))
     {
         None => Ok(()),
-        Some((flat, v)) => Err(Error::InvalidMask {
-            what: what.to_string(),
-            index: unravel(flat, m.shape()),
-            value: v.to_f64_exact(),
-        }),
+        Some((flat, v)) => Err(Error::invalid_mask(
+            what,
+            unravel(flat, m.shape()),
+            v.to_f64_exact(),
+        )),
     }
 }
 
@@ -62,19 +62,13 @@ pub(crate) fn last_axis<S: Data, D: Dimension>(
 ) -> Result<()> {
     let shape = a.shape();
     match shape.last() {
-        None => Err(Error::Rank {
-            what: what.to_string(),
-            expected: format!("at least 1 (the last one of length {expected}, {meaning})"),
-            got: 0,
-            shape: vec![],
-        }),
-        Some(&got) if got != expected => Err(Error::LastAxis {
-            what: what.to_string(),
-            meaning: meaning.to_string(),
-            expected,
-            got,
-            shape: shape.to_vec(),
-        }),
+        None => Err(Error::rank(
+            what,
+            format!("at least 1 (the last one of length {expected}, {meaning})"),
+            0,
+            vec![],
+        )),
+        Some(&got) if got != expected => Err(Error::last_axis(what, meaning, expected, got, shape)),
         Some(_) => Ok(()),
     }
 }
@@ -89,12 +83,7 @@ pub(crate) fn same_shape(
     if got == expected {
         Ok(())
     } else {
-        Err(Error::ShapeMismatch {
-            what: what.to_string(),
-            expected: expected.to_vec(),
-            got: got.to_vec(),
-            reason: reason.to_string(),
-        })
+        Err(Error::shape_mismatch(what, expected, got, reason))
     }
 }
 

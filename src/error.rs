@@ -1,5 +1,7 @@
 //! The crate's one error type.
 
+use std::fmt::Display;
+
 use thiserror::Error as ThisError;
 
 /// Shorthand for `std::result::Result<T, bfactor::Error>`.
@@ -226,4 +228,226 @@ pub enum Error {
         /// What went wrong.
         message: String,
     },
+}
+
+/// Constructors, one per variant, so that call sites name the values and not the
+/// fields. Text arguments take `impl Into<String>`; values shown as they print
+/// (config values, file paths, foreign error messages) take `impl Display`.
+/// Some are only used by optional features, hence the `allow(dead_code)` without them.
+impl Error {
+    /// An [`Error::Rank`]: `what` has `got` axes (full shape `shape`), `expected`
+    /// describes the valid ranks.
+    pub(crate) fn rank(
+        what: impl Into<String>,
+        expected: impl Into<String>,
+        got: usize,
+        shape: impl Into<Vec<usize>>,
+    ) -> Self {
+        Error::Rank {
+            what: what.into(),
+            expected: expected.into(),
+            got,
+            shape: shape.into(),
+        }
+    }
+
+    /// An [`Error::LastAxis`]: the last axis of `what` (meaning `meaning`) has
+    /// length `got` instead of `expected`.
+    pub(crate) fn last_axis(
+        what: impl Into<String>,
+        meaning: impl Into<String>,
+        expected: usize,
+        got: usize,
+        shape: impl Into<Vec<usize>>,
+    ) -> Self {
+        Error::LastAxis {
+            what: what.into(),
+            meaning: meaning.into(),
+            expected,
+            got,
+            shape: shape.into(),
+        }
+    }
+
+    /// An [`Error::ShapeMismatch`]: `what` has shape `got`, `reason` says why
+    /// `expected` was expected.
+    pub(crate) fn shape_mismatch(
+        what: impl Into<String>,
+        expected: impl Into<Vec<usize>>,
+        got: impl Into<Vec<usize>>,
+        reason: impl Into<String>,
+    ) -> Self {
+        Error::ShapeMismatch {
+            what: what.into(),
+            expected: expected.into(),
+            got: got.into(),
+            reason: reason.into(),
+        }
+    }
+
+    /// An [`Error::Empty`]: `what` (shape `shape`) holds no `unit`.
+    pub(crate) fn empty(
+        what: impl Into<String>,
+        shape: impl Into<Vec<usize>>,
+        unit: impl Into<String>,
+    ) -> Self {
+        Error::Empty {
+            what: what.into(),
+            shape: shape.into(),
+            unit: unit.into(),
+        }
+    }
+
+    /// An [`Error::NonFinite`]: `what` holds `value` at `index`.
+    pub(crate) fn non_finite(what: impl Into<String>, index: Vec<usize>, value: f64) -> Self {
+        Error::NonFinite {
+            what: what.into(),
+            index,
+            value,
+        }
+    }
+
+    /// An [`Error::InvalidMask`]: the mask `what` holds `value` at `index`.
+    pub(crate) fn invalid_mask(what: impl Into<String>, index: Vec<usize>, value: f64) -> Self {
+        Error::InvalidMask {
+            what: what.into(),
+            index,
+            value,
+        }
+    }
+
+    /// An [`Error::TooFewValid`]: `what` had `got` valid residues, `needed` needed.
+    #[cfg_attr(not(feature = "structure"), allow(dead_code))]
+    pub(crate) fn too_few_valid(what: impl Into<String>, needed: usize, got: usize) -> Self {
+        Error::TooFewValid {
+            what: what.into(),
+            needed,
+            got,
+        }
+    }
+
+    /// An [`Error::ZeroVariance`]: `series` of `row` is constant in `what`.
+    #[cfg_attr(not(feature = "structure"), allow(dead_code))]
+    pub(crate) fn zero_variance(
+        what: impl Into<String>,
+        series: impl Into<String>,
+        row: usize,
+    ) -> Self {
+        Error::ZeroVariance {
+            what: what.into(),
+            series: series.into(),
+            row,
+        }
+    }
+
+    /// An [`Error::Config`]: `field` is `value` (as it prints), `expected` says
+    /// what is valid.
+    pub(crate) fn config(
+        field: impl Into<String>,
+        value: impl Display,
+        expected: impl Into<String>,
+    ) -> Self {
+        Error::Config {
+            field: field.into(),
+            value: value.to_string(),
+            expected: expected.into(),
+        }
+    }
+
+    /// An [`Error::Io`]: `path` (as it prints) could not be accessed; `error` is
+    /// the operating system's (or the I/O library's) message.
+    #[cfg_attr(not(any(feature = "safetensors", feature = "npy")), allow(dead_code))]
+    pub(crate) fn io(path: impl Display, error: impl Display) -> Self {
+        Error::Io {
+            path: path.to_string(),
+            message: error.to_string(),
+        }
+    }
+
+    /// An [`Error::Format`]: `path` (as it prints) could not be parsed.
+    pub(crate) fn format(path: impl Display, message: impl Into<String>) -> Self {
+        Error::Format {
+            path: path.to_string(),
+            message: message.into(),
+        }
+    }
+
+    /// An [`Error::MissingTensor`]: no tensor `name` among `available`.
+    pub(crate) fn missing_tensor(name: impl Into<String>, available: Vec<String>) -> Self {
+        Error::MissingTensor {
+            name: name.into(),
+            available,
+        }
+    }
+
+    /// An [`Error::UnsupportedDtype`]: tensor `name` is of `dtype`.
+    pub(crate) fn unsupported_dtype(
+        name: impl Into<String>,
+        dtype: impl Into<String>,
+        supported: impl Into<String>,
+    ) -> Self {
+        Error::UnsupportedDtype {
+            name: name.into(),
+            dtype: dtype.into(),
+            supported: supported.into(),
+        }
+    }
+
+    /// An [`Error::OutOfRange`]: `what` holds `value` at `index`, `expected`
+    /// is the valid range.
+    #[cfg_attr(not(feature = "structure"), allow(dead_code))]
+    pub(crate) fn out_of_range(
+        what: impl Into<String>,
+        index: Vec<usize>,
+        value: f64,
+        expected: impl Into<String>,
+    ) -> Self {
+        Error::OutOfRange {
+            what: what.into(),
+            index,
+            value,
+            expected: expected.into(),
+        }
+    }
+
+    /// An [`Error::NothingToTrain`] for `reason`.
+    pub(crate) fn nothing_to_train(reason: impl Into<String>) -> Self {
+        Error::NothingToTrain {
+            reason: reason.into(),
+        }
+    }
+
+    /// An [`Error::Diverged`] in `epoch` because of `cause`.
+    pub(crate) fn diverged(epoch: usize, cause: impl Into<String>, best_epoch: usize) -> Self {
+        Error::Diverged {
+            epoch,
+            cause: cause.into(),
+            best_epoch,
+        }
+    }
+
+    /// An [`Error::SavedConfigMismatch`]: `path` (as it prints) stores `saved`
+    /// for `field`, the caller gave `given`.
+    pub(crate) fn saved_config_mismatch(
+        path: impl Display,
+        field: impl Into<String>,
+        saved: impl Into<String>,
+        given: impl Into<String>,
+    ) -> Self {
+        Error::SavedConfigMismatch {
+            path: path.to_string(),
+            field: field.into(),
+            saved: saved.into(),
+            given: given.into(),
+        }
+    }
+
+    /// An [`Error::Numerical`]: the method `what` failed with `message`.
+    #[cfg_attr(not(feature = "structure"), allow(dead_code))]
+    pub(crate) fn numerical(what: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::Numerical {
+            what: what.into(),
+            message: message.into(),
+        }
+    }
 }

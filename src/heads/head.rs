@@ -191,11 +191,7 @@ pub const MAX_HEAD_PARAMETERS: usize = 1 << 30;
 
 /// An [`Error::Config`] for `field`.
 pub(crate) fn config_error<T>(field: &str, value: String, expected: &str) -> Result<T> {
-    Err(Error::Config {
-        field: field.into(),
-        value,
-        expected: expected.into(),
-    })
+    Err(Error::config(field, value, expected))
 }
 
 /// The notebook's B-factor head with its two weight matrices.

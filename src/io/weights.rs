@@ -147,12 +147,12 @@ impl NamedTensors {
         };
         if let Some(ndim) = D::NDIM {
             if ndim != expected.len() {
-                return Err(Error::Rank {
-                    what: format!("the array type asked for tensor {name:?} (shape {expected:?})"),
-                    expected: expected.len().to_string(),
-                    got: ndim,
-                    shape: expected.to_vec(),
-                });
+                return Err(Error::rank(
+                    format!("the array type asked for tensor {name:?} (shape {expected:?})"),
+                    expected.len().to_string(),
+                    ndim,
+                    expected,
+                ));
             }
         }
         check::same_shape(name, t.shape(), expected, "what the head's config needs")?;
@@ -160,27 +160,19 @@ impl NamedTensors {
         let got = t.shape().to_vec();
         t.mapv(F::from_f64_lossy)
             .into_dimensionality()
-            .map_err(|_| Error::Rank {
-                what: name.to_string(),
-                expected: format!("{:?}", D::NDIM),
-                got: got.len(),
-                shape: got,
-            })
+            .map_err(|_| Error::rank(name, format!("{:?}", D::NDIM), got.len(), got))
     }
 
     /// The error for a name with no float tensor: unsupported dtype, or missing
     /// (listing the names that are there).
     fn absent(&self, name: &str) -> Error {
         match self.unsupported.get(name) {
-            Some(dtype) => Error::UnsupportedDtype {
-                name: name.to_string(),
-                dtype: dtype.clone(),
-                supported: "F16, BF16, F32, F64 (safetensors); float32, float64 (npy)".into(),
-            },
-            None => Error::MissingTensor {
-                name: name.to_string(),
-                available: self.names(),
-            },
+            Some(dtype) => Error::unsupported_dtype(
+                name,
+                dtype.clone(),
+                "F16, BF16, F32, F64 (safetensors); float32, float64 (npy)",
+            ),
+            None => Error::missing_tensor(name, self.names()),
         }
     }
 
@@ -227,26 +219,20 @@ fn unknown_extension(path: &Path, ext: &str) -> Error {
     if cfg!(feature = "npy") {
         known.push(".npz");
     }
-    Error::Format {
-        path: path.display().to_string(),
-        message: format!("unknown weight file extension {ext:?}, expected one of {known:?}"),
-    }
+    Error::format(
+        path.display(),
+        format!("unknown weight file extension {ext:?}, expected one of {known:?}"),
+    )
 }
 
 #[cfg(any(feature = "safetensors", feature = "npy"))]
 fn io_error(path: &Path, e: impl std::fmt::Display) -> Error {
-    Error::Io {
-        path: path.display().to_string(),
-        message: e.to_string(),
-    }
+    Error::io(path.display(), e)
 }
 
 #[cfg(any(feature = "safetensors", feature = "npy"))]
 fn format_error(path: &Path, e: impl std::fmt::Display) -> Error {
-    Error::Format {
-        path: path.display().to_string(),
-        message: e.to_string(),
-    }
+    Error::format(path.display(), e.to_string())
 }
 
 #[cfg(feature = "safetensors")]
@@ -642,24 +628,13 @@ mod npy {
         let bytes = std::fs::read(path).map_err(|e| io_error(path, e))?;
         let a = match parse_npy(&bytes).map_err(|e| format_error(path, e))? {
             Ok(a) => a,
-            Err(descr) => {
-                return Err(Error::UnsupportedDtype {
-                    name,
-                    dtype: descr,
-                    supported: "float32, float64".into(),
-                })
-            }
+            Err(descr) => return Err(Error::unsupported_dtype(name, descr, "float32, float64")),
         };
         check::finite(&name, &a)?;
         let got = a.shape().to_vec();
         a.mapv(F::from_f64_lossy)
             .into_dimensionality()
-            .map_err(|_| Error::Rank {
-                what: name,
-                expected: format!("{:?}", D::NDIM),
-                got: got.len(),
-                shape: got,
-            })
+            .map_err(|_| Error::rank(name, format!("{:?}", D::NDIM), got.len(), got))
     }
 
     /// Writes an array as a `.npy` file in its own float type.
@@ -698,12 +673,12 @@ impl<F: Float> Boltz2Head<F> {
         };
         let shape = w.shape().to_vec();
         if shape.len() != 2 {
-            return Err(Error::Rank {
-                what: w_name,
-                expected: "2 ([num_bins, token_s])".into(),
-                got: shape.len(),
+            return Err(Error::rank(
+                w_name,
+                "2 ([num_bins, token_s])",
+                shape.len(),
                 shape,
-            });
+            ));
         }
         let saved = SavedConfig::new(tensors, prefix, "Boltz2Head")?;
         if let Some(saved) = &saved {
@@ -777,12 +752,12 @@ impl<F: Float> BFactorHead<F> {
                 ),
             ] {
                 if given != stored {
-                    return Err(Error::SavedConfigMismatch {
-                        path: METADATA_SOURCE.into(),
-                        field: format!("{prefix}.{field}"),
-                        saved: stored,
+                    return Err(Error::saved_config_mismatch(
+                        METADATA_SOURCE,
+                        format!("{prefix}.{field}"),
+                        stored,
                         given,
-                    });
+                    ));
                 }
             }
         }
@@ -831,12 +806,14 @@ impl<F: Float> BFactorHead<F> {
         let tensors = NamedTensors::read(path)?;
         let config = BFactorHeadConfig::from_saved(&tensors, Self::DEFAULT_PREFIX)
             .map_err(|e| with_path(e, path))?
-            .ok_or_else(|| Error::Format {
-                path: path.display().to_string(),
-                message: format!(
-                    "no stored head config (metadata key {:?}); pass one to BFactorHead::load",
-                    format!("{}.head", Self::DEFAULT_PREFIX)
-                ),
+            .ok_or_else(|| {
+                Error::format(
+                    path.display(),
+                    format!(
+                        "no stored head config (metadata key {:?}); pass one to BFactorHead::load",
+                        format!("{}.head", Self::DEFAULT_PREFIX)
+                    ),
+                )
             })?;
         Self::from_tensors(&tensors, Self::DEFAULT_PREFIX, config).map_err(|e| with_path(e, path))
     }
@@ -877,16 +854,12 @@ fn with_path(e: Error, path: &Path) -> Error {
             field,
             saved,
             given,
-        } if p == METADATA_SOURCE => Error::SavedConfigMismatch {
-            path: path.display().to_string(),
-            field,
-            saved,
-            given,
-        },
-        Error::Format { path: p, message } if p == METADATA_SOURCE => Error::Format {
-            path: path.display().to_string(),
-            message,
-        },
+        } if p == METADATA_SOURCE => {
+            Error::saved_config_mismatch(path.display(), field, saved, given)
+        }
+        Error::Format { path: p, message } if p == METADATA_SOURCE => {
+            Error::format(path.display(), message)
+        }
         other => other,
     }
 }
@@ -904,12 +877,12 @@ impl<'a> SavedConfig<'a> {
             return Ok(None);
         };
         if stored != kind {
-            return Err(Error::SavedConfigMismatch {
-                path: METADATA_SOURCE.into(),
-                field: format!("{prefix}.head"),
-                saved: stored.clone(),
-                given: kind.into(),
-            });
+            return Err(Error::saved_config_mismatch(
+                METADATA_SOURCE,
+                format!("{prefix}.head"),
+                stored.clone(),
+                kind,
+            ));
         }
         Ok(Some(Self { tensors, prefix }))
     }
@@ -920,27 +893,25 @@ impl<'a> SavedConfig<'a> {
     {
         let key = format!("{}.{field}", self.prefix);
         let Some(v) = self.tensors.metadata.get(&key) else {
-            return Err(Error::Format {
-                path: METADATA_SOURCE.into(),
-                message: format!("metadata {key:?} is missing (the head's config is incomplete)"),
-            });
+            return Err(Error::format(
+                METADATA_SOURCE,
+                format!("metadata {key:?} is missing (the head's config is incomplete)"),
+            ));
         };
-        v.parse().map_err(|e| Error::Format {
-            path: METADATA_SOURCE.into(),
-            message: format!("metadata {key:?} = {v:?}: {e}"),
-        })
+        v.parse()
+            .map_err(|e| Error::format(METADATA_SOURCE, format!("metadata {key:?} = {v:?}: {e}")))
     }
 
     /// The stored `field` must equal `actual` (e.g. a tensor's size).
     fn check_usize(&self, field: &str, actual: usize) -> Result<()> {
         let saved: usize = self.parse(field)?;
         if saved != actual {
-            return Err(Error::SavedConfigMismatch {
-                path: METADATA_SOURCE.into(),
-                field: format!("{}.{field}", self.prefix),
-                saved: saved.to_string(),
-                given: format!("{actual} (from the tensors' shapes)"),
-            });
+            return Err(Error::saved_config_mismatch(
+                METADATA_SOURCE,
+                format!("{}.{field}", self.prefix),
+                saved.to_string(),
+                format!("{actual} (from the tensors' shapes)"),
+            ));
         }
         Ok(())
     }

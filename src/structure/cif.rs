@@ -1,19 +1,19 @@
-//! A minimal CIF 1.1 tokenizer (crate-private): just enough to find the
+//! A minimal CIF 1.1 lexer (crate-private): just enough to find the
 //! `_atom_site` loop of an mmCIF file and the byte span of every value in it, so
 //! that [`super::write`] can replace B-factors in place and leave every other byte
 //! of the file as it was.
 //!
-//! Tokens are: reserved words (`data_…`, `loop_`, `save_…`, `global_`, `stop_`),
+//! Lexemes are: reserved words (`data_…`, `loop_`, `save_…`, `global_`, `stop_`),
 //! tags (`_category.item`), bare values, quoted values (`'…'` or `"…"`, closed by
 //! the quote followed by whitespace) and semicolon text fields (a `;` in column 1
 //! up to the next line that starts with `;`). Comments (`#` at the start of a
-//! token) run to the end of the line.
+//! lexeme) run to the end of the line.
 
 use std::ops::Range;
 
-/// What a token is.
+/// What a lexeme is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum TokKind {
+pub(crate) enum LexemeKind {
     /// `data_NAME`, `save_…`, `global_` or `stop_`: ends a loop.
     Reserved,
     /// `loop_`.
@@ -28,18 +28,21 @@ pub(crate) enum TokKind {
     Text,
 }
 
-/// One token: its kind, its byte span in the text and its (1-based) line.
+/// One lexeme: its kind, its byte span in the text and its (1-based) line.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Tok {
-    pub kind: TokKind,
+pub(crate) struct Lexeme {
+    pub kind: LexemeKind,
     pub span: Range<usize>,
     pub line: usize,
 }
 
-impl Tok {
-    /// Whether this token is a data value (bare, quoted or text field).
+impl Lexeme {
+    /// Whether this lexeme is a data value (bare, quoted or text field).
     pub fn is_value(&self) -> bool {
-        matches!(self.kind, TokKind::Bare | TokKind::Quoted | TokKind::Text)
+        matches!(
+            self.kind,
+            LexemeKind::Bare | LexemeKind::Quoted | LexemeKind::Text
+        )
     }
 
     /// The value's content: quotes and text-field semicolons removed; `None` for
@@ -47,20 +50,20 @@ impl Tok {
     pub fn value<'t>(&self, text: &'t str) -> Option<&'t str> {
         let raw = &text[self.span.clone()];
         match self.kind {
-            TokKind::Bare if raw == "?" || raw == "." => None,
-            TokKind::Quoted => Some(&raw[1..raw.len() - 1]),
-            TokKind::Text => Some(raw[1..raw.len() - 1].trim_end_matches(['\n', '\r'])),
+            LexemeKind::Bare if raw == "?" || raw == "." => None,
+            LexemeKind::Quoted => Some(&raw[1..raw.len() - 1]),
+            LexemeKind::Text => Some(raw[1..raw.len() - 1].trim_end_matches(['\n', '\r'])),
             _ => Some(raw),
         }
     }
 }
 
-/// Splits `text` into CIF tokens, or says where the text stops being CIF (an
+/// Splits `text` into CIF lexemes, or says where the text stops being CIF (an
 /// unterminated quote or text field).
-pub(crate) fn tokenize(text: &str) -> Result<Vec<Tok>, String> {
+pub(crate) fn lex(text: &str) -> Result<Vec<Lexeme>, String> {
     let b = text.as_bytes();
     let n = b.len();
-    let mut toks = Vec::new();
+    let mut lexemes = Vec::new();
     let (mut i, mut line) = (0, 1);
     let mut line_start = true;
     while i < n {
@@ -79,8 +82,8 @@ pub(crate) fn tokenize(text: &str) -> Result<Vec<Tok>, String> {
                 ));
             };
             let end = i + 1 + rel + 2;
-            toks.push(Tok {
-                kind: TokKind::Text,
+            lexemes.push(Lexeme {
+                kind: LexemeKind::Text,
                 span: i..end,
                 line,
             });
@@ -115,8 +118,8 @@ pub(crate) fn tokenize(text: &str) -> Result<Vec<Tok>, String> {
                 }
                 j += 1;
             }
-            toks.push(Tok {
-                kind: TokKind::Quoted,
+            lexemes.push(Lexeme {
+                kind: LexemeKind::Quoted,
                 span: i..j + 1,
                 line,
             });
@@ -130,26 +133,26 @@ pub(crate) fn tokenize(text: &str) -> Result<Vec<Tok>, String> {
         let word = &text[i..j];
         let lower = word.to_ascii_lowercase();
         let kind = if word.starts_with('_') {
-            TokKind::Tag
+            LexemeKind::Tag
         } else if lower == "loop_" {
-            TokKind::Loop
+            LexemeKind::Loop
         } else if lower.starts_with("data_")
             || lower.starts_with("save_")
             || lower == "global_"
             || lower == "stop_"
         {
-            TokKind::Reserved
+            LexemeKind::Reserved
         } else {
-            TokKind::Bare
+            LexemeKind::Bare
         };
-        toks.push(Tok {
+        lexemes.push(Lexeme {
             kind,
             span: i..j,
             line,
         });
         i = j;
     }
-    Ok(toks)
+    Ok(lexemes)
 }
 
 /// The loop whose tags start with `prefix` (compared case-insensitively, e.g.
@@ -157,31 +160,31 @@ pub(crate) fn tokenize(text: &str) -> Result<Vec<Tok>, String> {
 /// its `loop_`. `None` if the text has no such loop.
 pub(crate) fn find_loop<'a>(
     text: &str,
-    toks: &'a [Tok],
+    lexemes: &'a [Lexeme],
     prefix: &str,
-) -> Option<(Vec<String>, &'a [Tok], usize)> {
+) -> Option<(Vec<String>, &'a [Lexeme], usize)> {
     let mut k = 0;
-    while k < toks.len() {
-        if toks[k].kind != TokKind::Loop {
+    while k < lexemes.len() {
+        if lexemes[k].kind != LexemeKind::Loop {
             k += 1;
             continue;
         }
-        let loop_line = toks[k].line;
+        let loop_line = lexemes[k].line;
         let tags_start = k + 1;
         let mut v = tags_start;
-        while v < toks.len() && toks[v].kind == TokKind::Tag {
+        while v < lexemes.len() && lexemes[v].kind == LexemeKind::Tag {
             v += 1;
         }
-        let tags: Vec<String> = toks[tags_start..v]
+        let tags: Vec<String> = lexemes[tags_start..v]
             .iter()
             .map(|t| text[t.span.clone()].to_ascii_lowercase())
             .collect();
         let mut end = v;
-        while end < toks.len() && toks[end].is_value() {
+        while end < lexemes.len() && lexemes[end].is_value() {
             end += 1;
         }
         if tags.first().is_some_and(|t| t.starts_with(prefix)) {
-            return Some((tags, &toks[v..end], loop_line));
+            return Some((tags, &lexemes[v..end], loop_line));
         }
         k = end.max(k + 1);
     }
@@ -202,22 +205,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn tokens_of_every_kind() {
+    fn lexemes_of_every_kind() {
         let text = "data_x\n# comment\n_a.b 'it''s ok' \nloop_\n_atom_site.id\n_atom_site.name\n1 \"N A\"\n2 ?\n;text\nfield\n;\n. \n";
-        let toks = tokenize(text).unwrap();
-        let kinds: Vec<TokKind> = toks.iter().map(|t| t.kind).collect();
-        use TokKind::*;
+        let lexemes = lex(text).unwrap();
+        let kinds: Vec<LexemeKind> = lexemes.iter().map(|t| t.kind).collect();
+        use LexemeKind::*;
         assert_eq!(
             kinds,
             [Reserved, Tag, Quoted, Loop, Tag, Tag, Bare, Quoted, Bare, Bare, Text, Bare]
         );
-        assert_eq!(toks[2].value(text), Some("it''s ok"));
-        assert_eq!(toks[7].value(text), Some("N A"));
-        assert_eq!(toks[9].value(text), None);
-        assert_eq!(toks[10].value(text), Some("text\nfield"));
-        assert_eq!(toks[10].line, 9);
-        assert_eq!(toks[11].line, 12);
-        let (tags, values, line) = find_loop(text, &toks, "_atom_site.").unwrap();
+        assert_eq!(lexemes[2].value(text), Some("it''s ok"));
+        assert_eq!(lexemes[7].value(text), Some("N A"));
+        assert_eq!(lexemes[9].value(text), None);
+        assert_eq!(lexemes[10].value(text), Some("text\nfield"));
+        assert_eq!(lexemes[10].line, 9);
+        assert_eq!(lexemes[11].line, 12);
+        let (tags, values, line) = find_loop(text, &lexemes, "_atom_site.").unwrap();
         assert_eq!(tags, ["_atom_site.id", "_atom_site.name"]);
         assert_eq!(values.len(), 6);
         assert_eq!(line, 4);
@@ -225,9 +228,7 @@ mod tests {
 
     #[test]
     fn unterminated_quote_and_text_field() {
-        assert!(tokenize("_a 'open\n").unwrap_err().contains("line 1"));
-        assert!(tokenize("_a\n;never closed\n")
-            .unwrap_err()
-            .contains("line 2"));
+        assert!(lex("_a 'open\n").unwrap_err().contains("line 1"));
+        assert!(lex("_a\n;never closed\n").unwrap_err().contains("line 2"));
     }
 }

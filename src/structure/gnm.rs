@@ -209,20 +209,21 @@ impl GnmConfig {
     /// finite and `> 0`; [`Error::Config`] otherwise.
     pub fn validate(&self) -> Result<()> {
         if !(self.cutoff.is_finite() && self.cutoff >= MIN_CUTOFF) {
-            return Err(Error::Config {
-                field: "cutoff".into(),
-                value: self.cutoff.to_string(),
-                expected: format!(
-                    "a finite distance >= {MIN_CUTOFF} Å (as ProDy; 10 is ProDy's default, 7.3 the classical GNM cutoff)"
+            return Err(Error::config(
+                "cutoff",
+                self.cutoff,
+                format!(
+                    "a finite distance >= {MIN_CUTOFF} Å (as ProDy; 10 is ProDy's default, 7.3 \
+                     the classical GNM cutoff)"
                 ),
-            });
+            ));
         }
         if !(self.gamma.is_finite() && self.gamma > 0.0) {
-            return Err(Error::Config {
-                field: "gamma".into(),
-                value: self.gamma.to_string(),
-                expected: "a finite spring constant > 0 (default 1)".into(),
-            });
+            return Err(Error::config(
+                "gamma",
+                self.gamma,
+                "a finite spring constant > 0 (default 1)",
+            ));
         }
         Ok(())
     }
@@ -562,11 +563,7 @@ where
         )?;
     }
     if n == 0 {
-        return Err(Error::Empty {
-            what: "sq_flucts".into(),
-            shape: vec![0],
-            unit: "token".into(),
-        });
+        return Err(Error::empty("sq_flucts", vec![0], "token"));
     }
     check::finite("sq_flucts", sq_flucts)?;
     check::finite("experimental", experimental)?;
@@ -590,11 +587,12 @@ where
                     && sq_flucts[i] != 0.0
             })
             .count();
-        return Err(Error::TooFewValid {
-            what: "fit_bfactors (tokens with mask > 0, experimental B > 1e-5 and a nonzero square fluctuation)".into(),
-            needed: 1,
-            got: valid,
-        });
+        return Err(Error::too_few_valid(
+            "fit_bfactors (tokens with mask > 0, experimental B > 1e-5 and a nonzero square \
+             fluctuation)",
+            1,
+            valid,
+        ));
     }
     let k = fb / ff;
     Ok((k, sq_flucts.mapv(|f| k * f)))
@@ -608,11 +606,11 @@ where
 fn checked_coords<S: Data<Elem = f64>>(coords: &ArrayBase<S, Ix2>) -> Result<ArrayView2<'_, f64>> {
     check::last_axis("coords", "x, y, z in Å", coords, 3)?;
     if coords.nrows() == 0 {
-        return Err(Error::Empty {
-            what: "coords".into(),
-            shape: coords.shape().to_vec(),
-            unit: "node (one row [x, y, z] per token, e.g. its CA atom)".into(),
-        });
+        return Err(Error::empty(
+            "coords",
+            coords.shape(),
+            "node (one row [x, y, z] per token, e.g. its CA atom)",
+        ));
     }
     // A row of three NaN is a missing atom: skipped (no contact). Anything else
     // that is not finite is an error.
@@ -621,11 +619,7 @@ fn checked_coords<S: Data<Elem = f64>>(coords: &ArrayBase<S, Ix2>) -> Result<Arr
             continue;
         }
         if let Some(k) = row.iter().position(|v| !v.is_finite()) {
-            return Err(Error::NonFinite {
-                what: "coords".into(),
-                index: vec![i, k],
-                value: row[k],
-            });
+            return Err(Error::non_finite("coords", vec![i, k], row[k]));
         }
     }
     Ok(coords.view())
@@ -652,18 +646,18 @@ pub fn memory_estimate(n: usize) -> u128 {
 fn check_size(n: usize, config: &GnmConfig) -> Result<()> {
     if n > config.max_nodes {
         let gib = memory_estimate(n) as f64 / (1u64 << 30) as f64;
-        return Err(Error::OutOfRange {
-            what: "gnm nodes (rows of coords)".into(),
-            index: vec![],
-            value: n as f64,
-            expected: format!(
+        return Err(Error::out_of_range(
+            "gnm nodes (rows of coords)",
+            vec![],
+            n as f64,
+            format!(
                 "at most {} nodes (GnmConfig::max_nodes): the dense network model of {n} nodes \
                  would need about {gib:.1} GiB and O(n³) time; raise GnmConfig::with_max_nodes \
                  if the machine has the memory, or use fewer nodes (TokenMode::CaOnly, one \
                  chain)",
                 config.max_nodes
             ),
-        });
+        ));
     }
     Ok(())
 }
@@ -715,23 +709,23 @@ impl Network {
         check_size(n, config)?;
         let skipped = missing_rows(&coords);
         if n - skipped.len() < 2 {
-            return Err(Error::TooFewValid {
-                what: "gnm (nodes in coords with coordinates; a network needs two)".into(),
-                needed: 2,
-                got: n - skipped.len(),
-            });
+            return Err(Error::too_few_valid(
+                "gnm (nodes in coords with coordinates; a network needs two)",
+                2,
+                n - skipped.len(),
+            ));
         }
         let edges = contacts(&coords, config.cutoff);
         if edges.is_empty() {
             let (d, i, j) = closest_pair(&coords);
-            return Err(Error::Config {
-                field: "cutoff".into(),
-                value: config.cutoff.to_string(),
-                expected: format!(
-                    "a distance that puts at least one pair of the {n} nodes in contact: none is within it, \
-                     the closest pair (nodes {i} and {j}) is {d:.3} Å apart"
+            return Err(Error::config(
+                "cutoff",
+                config.cutoff,
+                format!(
+                    "a distance that puts at least one pair of the {n} nodes in contact: none is \
+                     within it, the closest pair (nodes {i} and {j}) is {d:.3} Å apart"
                 ),
-            });
+            ));
         }
         let mut degree = vec![0usize; n];
         let mut parent: Vec<usize> = (0..n).collect();
@@ -832,12 +826,14 @@ fn eigh(a: &Mat<f64>) -> Result<(Vec<f64>, Mat<f64>)> {
         MemStack::new(&mut mem),
         Default::default(),
     )
-    .map_err(|e| Error::Numerical {
-        what: "GNM eigendecomposition".into(),
-        message: format!(
-            "faer's self-adjoint eigendecomposition of a {n}-node Kirchhoff matrix did not \
-             converge ({e:?})"
-        ),
+    .map_err(|e| {
+        Error::numerical(
+            "GNM eigendecomposition",
+            format!(
+                "faer's self-adjoint eigendecomposition of a {n}-node Kirchhoff matrix did \
+                 not converge ({e:?})"
+            ),
+        )
     })?;
     let values = (0..n).map(|k| s[k]).collect();
     Ok((values, u))

@@ -200,50 +200,43 @@ impl TrainConfig {
 
     /// Checks every field.
     pub fn validate(&self) -> Result<()> {
-        let bad = |field: &str, value: String, expected: &str| {
-            Err(Error::Config {
-                field: field.into(),
-                value,
-                expected: expected.into(),
-            })
-        };
         self.features.validate()?;
         if self.epochs == 0 {
-            return bad("epochs", "0".into(), "at least 1");
+            return Err(Error::config("epochs", 0, "at least 1"));
         }
         if self.batch_size == 0 {
-            return bad("batch_size", "0".into(), "at least 1");
+            return Err(Error::config("batch_size", 0, "at least 1"));
         }
         if self.ensemble == 0 || self.ensemble > 64 {
-            return bad("ensemble", self.ensemble.to_string(), "1 to 64 members");
+            return Err(Error::config("ensemble", self.ensemble, "1 to 64 members"));
         }
         if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
-            return bad(
+            return Err(Error::config(
                 "learning_rate",
-                self.learning_rate.to_string(),
+                self.learning_rate,
                 "a finite number > 0",
-            );
+            ));
         }
         if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
-            return bad(
+            return Err(Error::config(
                 "weight_decay",
-                self.weight_decay.to_string(),
+                self.weight_decay,
                 "a finite number >= 0",
-            );
+            ));
         }
         if !(0.0..1.0).contains(&self.validation_fraction) {
-            return bad(
+            return Err(Error::config(
                 "validation_fraction",
-                self.validation_fraction.to_string(),
+                self.validation_fraction,
                 "a number in [0, 1)",
-            );
+            ));
         }
         if self.min_chain_tokens < 2 {
-            return bad(
+            return Err(Error::config(
                 "min_chain_tokens",
-                self.min_chain_tokens.to_string(),
+                self.min_chain_tokens,
                 "at least 2",
-            );
+            ));
         }
         Ok(())
     }
@@ -320,12 +313,12 @@ pub fn chain_examples(
 
 fn check_rows(st: &Structure, d: &Descriptors) -> Result<()> {
     if d.values.nrows() != st.tokens().len() || d.values.ncols() != d.names.len() {
-        return Err(Error::ShapeMismatch {
-            what: "descriptors".into(),
-            got: d.values.shape().to_vec(),
-            expected: vec![st.tokens().len(), d.names.len()],
-            reason: "one row per token of the structure, one column per descriptor name".into(),
-        });
+        return Err(Error::shape_mismatch(
+            "descriptors",
+            vec![st.tokens().len(), d.names.len()],
+            d.values.shape(),
+            "one row per token of the structure, one column per descriptor name",
+        ));
     }
     Ok(())
 }
@@ -457,18 +450,12 @@ impl Predictor {
     /// A model saved by [`save`](Self::save) (for example by `bfactor train`).
     pub fn load(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|e| Error::Io {
-            path: path.display().to_string(),
-            message: e.to_string(),
-        })?;
+        let bytes = std::fs::read(path).map_err(|e| Error::io(path.display(), e))?;
         Self::from_bytes(&bytes).map_err(|e| match e {
             Error::Format {
                 path: what,
                 message,
-            } => Error::Format {
-                path: format!("{} ({what})", path.display()),
-                message,
-            },
+            } => Error::format(format!("{} ({what})", path.display()), message),
             other => other,
         })
     }
@@ -478,10 +465,7 @@ impl Predictor {
     pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
         let path = path.as_ref();
         let bytes = self.to_bytes()?;
-        std::fs::write(path, bytes).map_err(|e| Error::Io {
-            path: path.display().to_string(),
-            message: e.to_string(),
-        })
+        std::fs::write(path, bytes).map_err(|e| Error::io(path.display(), e))
     }
 
     /// The names of the descriptors the model reads, in its input order.
@@ -530,14 +514,14 @@ impl Predictor {
     ) -> Result<Array1<f64>> {
         check_rows(st, descriptors)?;
         if descriptors.names != self.names {
-            return Err(Error::Config {
-                field: "descriptors".into(),
-                value: format!("{} columns", descriptors.names.len()),
-                expected: format!(
+            return Err(Error::config(
+                "descriptors",
+                format!("{} columns", descriptors.names.len()),
+                format!(
                     "the {} descriptors the model was trained on, in its order",
                     self.names.len()
                 ),
-            });
+            ));
         }
         let n = st.tokens().len();
         let mut z = Array1::zeros(n);
@@ -691,14 +675,14 @@ impl Predictor {
         let features = feature_config_from_metadata(get("feature_config")?)?;
         let expected = features::names();
         if expected != names {
-            return Err(Error::Config {
-                field: "features".into(),
-                value: format!("{} descriptors in the file", names.len()),
-                expected: format!(
+            return Err(Error::config(
+                "features",
+                format!("{} descriptors in the file", names.len()),
+                format!(
                     "the {} descriptors this build computes for the file's feature config",
                     expected.len()
                 ),
-            });
+            ));
         }
         let members: usize = parse(get("ensemble")?, "ensemble")?;
         let c_s: usize = parse(get("c_s")?, "c_s")?;
@@ -791,10 +775,7 @@ fn feature_config_from_metadata(text: &str) -> Result<FeatureConfig> {
 }
 
 fn format_err(what: &str, message: String) -> Error {
-    Error::Format {
-        path: format!("predictor weights, {what}"),
-        message,
-    }
+    Error::format(format!("predictor weights, {what}"), message)
 }
 
 fn parse<T: std::str::FromStr>(v: &str, key: &str) -> Result<T> {
@@ -809,9 +790,8 @@ fn tensor_bytes<'a>(
     dtype: Dtype,
     shape: &[usize],
 ) -> Result<&'a [u8]> {
-    let t = st.tensor(name).map_err(|_| Error::MissingTensor {
-        name: name.into(),
-        available: st.names().iter().map(|s| s.to_string()).collect(),
+    let t = st.tensor(name).map_err(|_| {
+        Error::missing_tensor(name, st.names().iter().map(|s| s.to_string()).collect())
     })?;
     if t.dtype() != dtype || t.shape() != shape {
         return Err(format_err(
@@ -892,21 +872,21 @@ pub fn train_chains(
         .filter(|c| c.mask.iter().filter(|&&w| w > 0.0).count() >= config.min_chain_tokens)
         .collect();
     if chains.len() < 2 {
-        return Err(Error::TooFewValid {
-            what: "training chains (with enough usable, non-constant B-factors)".into(),
-            got: chains.len(),
-            needed: 2,
-        });
+        return Err(Error::too_few_valid(
+            "training chains (with enough usable, non-constant B-factors)",
+            2,
+            chains.len(),
+        ));
     }
     for (i, c) in chains.iter().enumerate() {
         if c.features.ncols() != width {
-            return Err(Error::LastAxis {
-                what: format!("chains[{i}].features"),
-                meaning: "descriptors of the feature config".into(),
-                expected: width,
-                got: c.features.ncols(),
-                shape: c.features.shape().to_vec(),
-            });
+            return Err(Error::last_axis(
+                format!("chains[{i}].features"),
+                "descriptors of the feature config",
+                width,
+                c.features.ncols(),
+                c.features.shape(),
+            ));
         }
     }
     // Standardisation over every token of the training chains.
@@ -1010,12 +990,12 @@ pub fn chain_pearsons(
     min_tokens: usize,
 ) -> Result<Vec<(String, f64)>> {
     if prediction.len() != st.tokens().len() {
-        return Err(Error::ShapeMismatch {
-            what: "prediction".into(),
-            got: vec![prediction.len()],
-            expected: vec![st.tokens().len()],
-            reason: "one value per token".into(),
-        });
+        return Err(Error::shape_mismatch(
+            "prediction",
+            vec![st.tokens().len()],
+            vec![prediction.len()],
+            "one value per token",
+        ));
     }
     let (b, mask) = (st.bfactors(), st.mask());
     let mut out = vec![];

@@ -110,12 +110,11 @@ impl FileFormat {
             Some("pdb" | "ent") => FileFormat::Pdb,
             Some("cif" | "mmcif") => FileFormat::Mmcif,
             _ => {
-                return Err(Error::Format {
-                    path: path.display().to_string(),
-                    message: "unknown structure format: expected a name ending in .pdb, .ent, \
-                              .cif or .mmcif, optionally followed by .gz"
-                        .into(),
-                })
+                return Err(Error::format(
+                    path.display(),
+                    "unknown structure format: expected a name ending in .pdb, .ent, .cif or \
+                     .mmcif, optionally followed by .gz",
+                ))
             }
         };
         Ok((format, gz))
@@ -135,17 +134,16 @@ pub fn read(path: impl AsRef<Path>, options: &ReadOptions) -> Result<Structure> 
     let path = path.as_ref();
     let shown = path.display().to_string();
     let (format, gz) = FileFormat::from_path(path)?;
-    let io = |e: std::io::Error| Error::Io {
-        path: shown.clone(),
-        message: e.to_string(),
-    };
+    let io = |e: std::io::Error| Error::io(&shown, e);
     let limit = options.max_bytes;
-    let too_large = |what: &str| Error::Format {
-        path: shown.clone(),
-        message: format!(
-            "{what} is larger than the limit of {limit} bytes (ReadOptions::max_bytes; raise it \
-             with ReadOptions::with_max_decompressed_bytes if the file is genuine)"
-        ),
+    let too_large = |what: &str| {
+        Error::format(
+            &shown,
+            format!(
+                "{what} is larger than the limit of {limit} bytes (ReadOptions::max_bytes; \
+                 raise it with ReadOptions::with_max_decompressed_bytes if the file is genuine)"
+            ),
+        )
     };
     let file = std::fs::File::open(path).map_err(io)?;
     let size = file.metadata().map_err(io)?.len();
@@ -161,10 +159,10 @@ pub fn read(path: impl AsRef<Path>, options: &ReadOptions) -> Result<Structure> 
             Ok(Some(bytes)) => bytes,
             Ok(None) => return Err(too_large("the decompressed text")),
             Err(e) => {
-                return Err(Error::Format {
-                    path: shown.clone(),
-                    message: format!("not a valid gzip file ({e}); is it truncated?"),
-                })
+                return Err(Error::format(
+                    &shown,
+                    format!("not a valid gzip file ({e}); is it truncated?"),
+                ))
             }
         }
     } else {
@@ -180,10 +178,10 @@ pub fn read(path: impl AsRef<Path>, options: &ReadOptions) -> Result<Structure> 
     let (text, latin1) = decode(bytes, gz);
     let mut s = match (parse_text(text, format, options, &shown), &latin1) {
         (Err(Error::Empty { unit, .. }), Some(note)) if unit == "atom" => {
-            return Err(Error::Format {
-                path: shown.clone(),
-                message: format!("{note}, and it holds no atom records: not a structure file"),
-            })
+            return Err(Error::format(
+                &shown,
+                format!("{note}, and it holds no atom records: not a structure file"),
+            ))
         }
         (result, _) => result?,
     };
@@ -231,15 +229,15 @@ fn gunzip(bytes: &[u8], limit: u64) -> std::io::Result<Option<Vec<u8>>> {
 /// [`ReadOptions::max_bytes`] applies to the text's length.
 pub fn read_str(text: &str, format: FileFormat, options: &ReadOptions) -> Result<Structure> {
     if text.len() as u64 > options.max_bytes {
-        return Err(Error::Format {
-            path: "<text>".into(),
-            message: format!(
+        return Err(Error::format(
+            "<text>",
+            format!(
                 "the text ({} bytes) is larger than the limit of {} bytes \
                  (ReadOptions::max_bytes)",
                 text.len(),
                 options.max_bytes
             ),
-        });
+        ));
     }
     parse_text(text.to_string(), format, options, "<text>")
 }
@@ -250,10 +248,7 @@ fn parse_text(
     options: &ReadOptions,
     shown: &str,
 ) -> Result<Structure> {
-    let format_error = |message: String| Error::Format {
-        path: shown.to_string(),
-        message,
-    };
+    let format_error = |message: String| Error::format(shown, message);
     let scanned = scan(&text, format).map_err(format_error)?;
     let index = occupancy_index(&scanned.sites);
     let (pdb, warnings) = build_pdb(scanned, shown)?;
@@ -352,20 +347,15 @@ fn build_pdb(scanned: Scan, shown: &str) -> Result<(PDB, Vec<String>)> {
     ));
     let model = match built {
         Ok(Ok(model)) => model,
-        Ok(Err(message)) => {
-            return Err(Error::Format {
-                path: shown.to_string(),
-                message,
-            })
-        }
+        Ok(Err(message)) => return Err(Error::format(shown, message)),
         Err(payload) => {
-            return Err(Error::Format {
-                path: shown.to_string(),
-                message: format!(
+            return Err(Error::format(
+                shown,
+                format!(
                     "pdbtbx failed on input that passed the checks ({}): please report it",
                     panic_message(&*payload)
                 ),
-            })
+            ))
         }
     };
     if model.atom_count() > 0 {
@@ -400,18 +390,14 @@ fn build(
         None => Vec::new(),
     };
     if pdb.atom_count() == 0 {
-        return Err(Error::Empty {
-            what: shown.to_string(),
-            shape: vec![0],
-            unit: "atom".into(),
-        });
+        return Err(Error::empty(shown, vec![0], "atom"));
     }
     if tokens.is_empty() {
-        return Err(Error::Empty {
-            what: format!("the tokens of {shown} (with {options:?})"),
-            shape: vec![0],
-            unit: "token".into(),
-        });
+        return Err(Error::empty(
+            format!("the tokens of {shown} (with {options:?})"),
+            vec![0],
+            "token",
+        ));
     }
     Ok(Structure {
         pdb,

@@ -128,19 +128,19 @@ where
     for (c, span) in spans {
         let r = &span.tokens;
         if r.start > r.end || r.end > n {
-            return Err(Error::ShapeMismatch {
-                what: format!("chains[{c}] (chain {}, tokens {r:?})", span.id),
-                expected: vec![n],
-                got: vec![r.end],
-                reason: "a token range within the values".into(),
-            });
+            return Err(Error::shape_mismatch(
+                format!("chains[{c}] (chain {}, tokens {r:?})", span.id),
+                vec![n],
+                vec![r.end],
+                "a token range within the values",
+            ));
         }
         if r.start < end && !r.is_empty() {
-            return Err(Error::Config {
-                field: format!("chains[{c}]"),
-                value: format!("chain {} tokens {r:?}", span.id),
-                expected: "token ranges that do not overlap".into(),
-            });
+            return Err(Error::config(
+                format!("chains[{c}]"),
+                format!("chain {} tokens {r:?}", span.id),
+                "token ranges that do not overlap",
+            ));
         }
         end = end.max(r.end);
     }
@@ -169,11 +169,11 @@ fn moments<F: Float, S1: Data<Elem = F>, S2: Data<Elem = F>>(
     let r = span.tokens.clone();
     let valid = valid_tokens(mask, span);
     if valid < 2 {
-        return Err(Error::TooFewValid {
-            what: format!("{what} (chain {}, tokens {:?})", span.id, span.tokens),
-            needed: 2,
-            got: valid,
-        });
+        return Err(Error::too_few_valid(
+            format!("{what} (chain {}, tokens {:?})", span.id, span.tokens),
+            2,
+            valid,
+        ));
     }
     let (mut sw, mut swx) = (0.0, 0.0);
     for i in r.clone() {
@@ -194,11 +194,11 @@ fn moments<F: Float, S1: Data<Elem = F>, S2: Data<Elem = F>>(
     let std = var.sqrt();
     let floor = 4.0 * valid as f64 * F::epsilon().to_f64_exact() * scale;
     if std.is_nan() || std <= floor || std.is_infinite() {
-        return Err(Error::ZeroVariance {
-            what: format!("{what} (chain {})", span.id),
-            series: series.to_string(),
-            row: c,
-        });
+        return Err(Error::zero_variance(
+            format!("{what} (chain {})", span.id),
+            series,
+            c,
+        ));
     }
     Ok((mean, std))
 }

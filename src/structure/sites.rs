@@ -44,7 +44,7 @@
 use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 
-use super::cif::{self, excerpt, Tok};
+use super::cif::{self, excerpt, Lexeme};
 use super::FileFormat;
 
 /// B-factors above this (Å²) are not physical: they read as 0 (masked), with a
@@ -518,8 +518,8 @@ fn read_cryst1(line: &str, line_no: usize, out: &mut Scan) {
 
 /// A CIF number: `?` and `.` are `None`, as is anything that is not a number;
 /// a standard uncertainty in parentheses (`12.3(4)`) is dropped.
-fn cif_number(tok: &Tok, text: &str) -> Option<f64> {
-    let v = tok.value(text)?;
+fn cif_number(lexeme: &Lexeme, text: &str) -> Option<f64> {
+    let v = lexeme.value(text)?;
     let v = match v.find('(') {
         Some(p) if v.ends_with(')') => &v[..p],
         _ => v,
@@ -528,10 +528,10 @@ fn cif_number(tok: &Tok, text: &str) -> Option<f64> {
 }
 
 fn scan_mmcif(text: &str) -> Result<Scan, String> {
-    let toks = cif::tokenize(text)?;
+    let lexemes = cif::lex(text)?;
     let mut out = Scan::default();
-    read_cell(text, &toks, &mut out);
-    let Some((tags, values, loop_line)) = cif::find_loop(text, &toks, "_atom_site.") else {
+    read_cell(text, &lexemes, &mut out);
+    let Some((tags, values, loop_line)) = cif::find_loop(text, &lexemes, "_atom_site.") else {
         // No atom loop: no atoms (reading reports the empty file).
         return Ok(out);
     };
@@ -624,14 +624,14 @@ fn scan_mmcif(text: &str) -> Result<Scan, String> {
         };
         let mut xyz = [0.0; 3];
         for k in 0..3 {
-            let tok = &row[xyz_c[k]];
-            match cif_number(tok, text) {
+            let lexeme = &row[xyz_c[k]];
+            match cif_number(lexeme, text) {
                 Some(v) if v.is_finite() => xyz[k] = v,
                 _ => {
                     return row_err(format!(
                         "_atom_site.Cartn_{} is not a finite number: `{}`",
                         ["x", "y", "z"][k],
-                        excerpt(&text[tok.span.clone()])
+                        excerpt(&text[lexeme.span.clone()])
                     ))
                 }
             }
@@ -787,10 +787,10 @@ fn scan_mmcif(text: &str) -> Result<Scan, String> {
 
 /// The unit cell (`_cell.*`) and space group of an mmCIF file, from single
 /// items (not loops).
-fn read_cell(text: &str, toks: &[Tok], out: &mut Scan) {
-    let item = |tag: &str| -> Option<(&Tok, usize)> {
-        toks.windows(2).find_map(|w| {
-            (w[0].kind == cif::TokKind::Tag
+fn read_cell(text: &str, lexemes: &[Lexeme], out: &mut Scan) {
+    let item = |tag: &str| -> Option<(&Lexeme, usize)> {
+        lexemes.windows(2).find_map(|w| {
+            (w[0].kind == cif::LexemeKind::Tag
                 && w[1].is_value()
                 && text[w[0].span.clone()].eq_ignore_ascii_case(tag))
             .then_some((&w[1], w[0].line))

@@ -61,10 +61,7 @@ where
     let (format, gz) = FileFormat::from_path(path)?;
     let values = checked(structure, values, format)?;
     let text = render(structure, &values, format, &shown)?;
-    let io = |e: std::io::Error| Error::Io {
-        path: shown.clone(),
-        message: e.to_string(),
-    };
+    let io = |e: std::io::Error| Error::io(&shown, e);
     // A file read as Latin-1 is written back as Latin-1, byte for byte.
     let text = if structure.latin1 && structure.source.is_some() && format == structure.format {
         text.chars().map(|c| c as u32 as u8).collect()
@@ -115,14 +112,13 @@ fn checked<F: Float, S: Data<Elem = F>>(
     let values: Vec<f64> = values.iter().map(|v| v.to_f64_exact()).collect();
     if format == FileFormat::Pdb {
         if let Some(i) = values.iter().position(|v| format!("{v:.2}").len() > 6) {
-            return Err(Error::OutOfRange {
-                what: "values".into(),
-                index: vec![i],
-                value: values[i],
-                expected: "-99.99 to 999.99 (the PDB B-factor column, %6.2f); write mmCIF, or \
-                           rescale (see structure::scale)"
-                    .into(),
-            });
+            return Err(Error::out_of_range(
+                "values",
+                vec![i],
+                values[i],
+                "-99.99 to 999.99 (the PDB B-factor column, %6.2f); write mmCIF, or rescale \
+                 (see structure::scale)",
+            ));
         }
     }
     Ok(values)
@@ -177,9 +173,9 @@ fn unmatched(structure: &Structure, hit: &[bool], shown: &str) -> Result<()> {
         None => Ok(()),
         Some(i) => {
             let t = &structure.tokens()[i];
-            Err(Error::Format {
-                path: shown.to_string(),
-                message: format!(
+            Err(Error::format(
+                shown,
+                format!(
                     "token {i} (chain {} residue {}{} {} atom {}) matches no atom record of the \
                      structure",
                     t.chain,
@@ -188,7 +184,7 @@ fn unmatched(structure: &Structure, hit: &[bool], shown: &str) -> Result<()> {
                     t.residue_name,
                     t.atom_name
                 ),
-            })
+            ))
         }
     }
 }
@@ -212,10 +208,8 @@ fn render(
                     FileFormat::Mmcif => pdbtbx::save_mmcif_raw(&pdb, sink),
                 }
             })?;
-            String::from_utf8(buf).map_err(|e| Error::Format {
-                path: shown.to_string(),
-                message: format!("pdbtbx wrote invalid UTF-8: {e}"),
-            })
+            String::from_utf8(buf)
+                .map_err(|e| Error::format(shown, format!("pdbtbx wrote invalid UTF-8: {e}")))
         }
     }
 }
@@ -224,10 +218,7 @@ fn render(
 fn in_place(structure: &Structure, source: &str, values: &[f64], shown: &str) -> Result<String> {
     let index = TokenIndex::new(structure);
     let sites = scan(source, structure.format)
-        .map_err(|message| Error::Format {
-            path: shown.to_string(),
-            message,
-        })?
+        .map_err(|message| Error::format(shown, message))?
         .sites;
     let mut hit = vec![false; values.len()];
     let mut out = String::with_capacity(source.len() + source.len() / 16);
@@ -238,12 +229,11 @@ fn in_place(structure: &Structure, source: &str, values: &[f64], shown: &str) ->
             continue;
         };
         let Some(field) = site.b_field.clone() else {
-            return Err(Error::Format {
-                path: shown.to_string(),
-                message: "cannot write in place: the _atom_site loop has no B_iso_or_equiv \
-                          column to write into (write PDB, a .pdb name, instead)"
-                    .into(),
-            });
+            return Err(Error::format(
+                shown,
+                "cannot write in place: the _atom_site loop has no B_iso_or_equiv column to \
+                 write into (write PDB, a .pdb name, instead)",
+            ));
         };
         hit[i] = true;
         out.push_str(&source[copied..field.start]);
@@ -286,10 +276,8 @@ fn assigned(structure: &Structure, values: &[f64], format: FileFormat, shown: &s
                         continue;
                     };
                     hit[i] = true;
-                    set_bfactor(atom, values[i]).map_err(|message| Error::Format {
-                        path: shown.to_string(),
-                        message,
-                    })?;
+                    set_bfactor(atom, values[i])
+                        .map_err(|message| Error::format(shown, message))?;
                 }
             }
         }
@@ -298,14 +286,14 @@ fn assigned(structure: &Structure, values: &[f64], format: FileFormat, shown: &s
     if format == FileFormat::Pdb {
         // pdbtbx's PDB writer cuts fields that are too wide without a word.
         if let Some(e) = pdbtbx::validate_pdb(&pdb).first() {
-            return Err(Error::Format {
-                path: shown.to_string(),
-                message: format!(
+            return Err(Error::format(
+                shown,
+                format!(
                     "cannot be written as PDB ({}: {}); write mmCIF",
                     e.short_description(),
                     e.long_description()
                 ),
-            });
+            ));
         }
     }
     Ok(pdb)
@@ -346,8 +334,10 @@ fn set_bfactor(atom: &mut Atom, b: f64) -> std::result::Result<(), String> {
 /// Runs a pdbtbx writer, turning its panics (it unwraps I/O results and some
 /// lookups) into [`Error::Format`].
 fn pdbtbx_call<T>(shown: &str, f: impl FnOnce() -> T) -> Result<T> {
-    catch_unwind(AssertUnwindSafe(f)).map_err(|payload| Error::Format {
-        path: shown.to_string(),
-        message: format!("pdbtbx's writer failed ({})", panic_message(&*payload)),
+    catch_unwind(AssertUnwindSafe(f)).map_err(|payload| {
+        Error::format(
+            shown,
+            format!("pdbtbx's writer failed ({})", panic_message(&*payload)),
+        )
     })
 }

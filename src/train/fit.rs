@@ -237,26 +237,19 @@ impl FitConfig {
         if let Some(schedule) = &self.schedule {
             schedule.validate()?;
         }
-        let bad = |field: &str, value: String, expected: &str| {
-            Err(Error::Config {
-                field: field.into(),
-                value,
-                expected: expected.into(),
-            })
-        };
         if self.batch_size == 0 {
-            return bad("batch_size", "0".into(), "at least 1");
+            return Err(Error::config("batch_size", 0, "at least 1"));
         }
         if !(0.0..1.0).contains(&self.validation_fraction) {
-            return bad(
+            return Err(Error::config(
                 "validation_fraction",
-                self.validation_fraction.to_string(),
+                self.validation_fraction,
                 "a number in [0, 1)",
-            );
+            ));
         }
         if let Some(c) = self.clip_grad_norm {
             if !(c.is_finite() && c > 0.0) {
-                return bad("clip_grad_norm", c.to_string(), "a finite number > 0");
+                return Err(Error::config("clip_grad_norm", c, "a finite number > 0"));
             }
         }
         Ok(())
@@ -317,11 +310,7 @@ pub fn fit<F: Float, H: Trainable<F>>(
 ) -> Result<History> {
     config.validate()?;
     if data.is_empty() {
-        return Err(Error::Empty {
-            what: "data".into(),
-            shape: vec![0],
-            unit: "protein".into(),
-        });
+        return Err(Error::empty("data", vec![0], "protein"));
     }
     let width = head.input_width();
     for (i, p) in data.iter().enumerate() {
@@ -371,11 +360,7 @@ pub fn fit<F: Float, H: Trainable<F>>(
             let (s, target, mask) = pad_batch(data, batch, width);
             let diverged = |cause: String, best_head: &H, head: &mut H, best_epoch: usize| {
                 *head = best_head.clone();
-                Err(Error::Diverged {
-                    epoch,
-                    cause,
-                    best_epoch,
-                })
+                Err(Error::diverged(epoch, cause, best_epoch))
             };
             let mut g = match loss_and_parameter_gradients_masked(
                 head,
@@ -432,13 +417,11 @@ pub fn fit<F: Float, H: Trainable<F>>(
         }
         if step == 0 {
             *head = best_head;
-            return Err(Error::NothingToTrain {
-                reason: format!(
-                    "every minibatch of epoch 1 was skipped (each had too few valid \
-                     residues or a constant series under {:?})",
-                    config.objective
-                ),
-            });
+            return Err(Error::nothing_to_train(format!(
+                "every minibatch of epoch 1 was skipped (each had too few valid \
+                 residues or a constant series under {:?})",
+                config.objective
+            )));
         }
         let train_loss = mean(&losses);
         let (val_loss, val_pearson) = evaluate(head, data, val_idx, config.objective)?;
@@ -545,18 +528,16 @@ fn check_trainable<F: Float>(
         Objective::BinnedCrossEntropy => "1 valid token with a B-factor",
         _ => "2 valid residues",
     };
-    Err(Error::NothingToTrain {
-        reason: format!(
-            "none of the {} training proteins can be learnt from under {objective:?}: \
-             {too_few} have fewer than {needed}{}",
-            train_idx.len(),
-            if objective == Objective::Pearson {
-                format!(", {constant} have a constant target over their valid residues")
-            } else {
-                String::new()
-            }
-        ),
-    })
+    Err(Error::nothing_to_train(format!(
+        "none of the {} training proteins can be learnt from under {objective:?}: \
+         {too_few} have fewer than {needed}{}",
+        train_idx.len(),
+        if objective == Objective::Pearson {
+            format!(", {constant} have a constant target over their valid residues")
+        } else {
+            String::new()
+        }
+    )))
 }
 
 /// Validation loss (mean over proteins) and mean per-protein Pearson.

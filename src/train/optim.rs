@@ -82,20 +82,12 @@ pub trait Optimizer<F: Float> {
 // Validation helpers.
 // ---------------------------------------------------------------------------
 
-fn config_error(field: &str, value: impl std::fmt::Display, expected: &str) -> Error {
-    Error::Config {
-        field: field.to_string(),
-        value: value.to_string(),
-        expected: expected.to_string(),
-    }
-}
-
 /// `value` must be finite and `>= 0`.
 fn non_negative(field: &str, value: f64) -> Result<()> {
     if value.is_finite() && value >= 0.0 {
         Ok(())
     } else {
-        Err(config_error(field, value, "a finite number >= 0"))
+        Err(Error::config(field, value, "a finite number >= 0"))
     }
 }
 
@@ -104,7 +96,7 @@ fn beta(field: &str, value: f64) -> Result<()> {
     if (0.0..1.0).contains(&value) {
         Ok(())
     } else {
-        Err(config_error(field, value, "a number in [0, 1)"))
+        Err(Error::config(field, value, "a number in [0, 1)"))
     }
 }
 
@@ -113,7 +105,7 @@ fn positive(field: &str, value: f64) -> Result<()> {
     if value.is_finite() && value > 0.0 {
         Ok(())
     } else {
-        Err(config_error(field, value, "a finite number > 0"))
+        Err(Error::config(field, value, "a finite number > 0"))
     }
 }
 
@@ -135,34 +127,32 @@ fn check_step<F: Float>(
     let same =
         params.len() == grads.len() && params.iter().zip(grads).all(|(p, g)| p.len() == g.len());
     if !same {
-        return Err(Error::ShapeMismatch {
-            what: "grads (tensor lengths)".to_string(),
-            expected: lengths(params),
-            got: lengths(grads),
-            reason: "grads[i] must have the length of params[i]".to_string(),
-        });
+        return Err(Error::shape_mismatch(
+            "grads (tensor lengths)",
+            lengths(params),
+            lengths(grads),
+            "grads[i] must have the length of params[i]",
+        ));
     }
     if let Some(expected) = state {
         let same = expected.len() == params.len()
             && expected.iter().zip(params).all(|(&n, p)| n == p.len());
         if !same {
-            return Err(Error::ShapeMismatch {
-                what: "params (tensor lengths)".to_string(),
-                expected: expected.to_vec(),
-                got: lengths(params),
-                reason: "the optimizer state was allocated for these tensor lengths at \
-                         the first step"
-                    .to_string(),
-            });
+            return Err(Error::shape_mismatch(
+                "params (tensor lengths)",
+                expected,
+                lengths(params),
+                "the optimizer state was allocated for these tensor lengths at the first step",
+            ));
         }
     }
     for (i, g) in grads.iter().enumerate() {
         if let Some((j, v)) = g.iter().enumerate().find(|(_, v)| !v.is_finite()) {
-            return Err(Error::NonFinite {
-                what: format!("grads[{i}]"),
-                index: vec![j],
-                value: v.to_f64_exact(),
-            });
+            return Err(Error::non_finite(
+                format!("grads[{i}]"),
+                vec![j],
+                v.to_f64_exact(),
+            ));
         }
     }
     Ok(())
@@ -256,11 +246,15 @@ impl SgdConfig {
         non_negative("lr", self.lr)?;
         non_negative("momentum", self.momentum)?;
         if !self.dampening.is_finite() {
-            return Err(config_error("dampening", self.dampening, "a finite number"));
+            return Err(Error::config(
+                "dampening",
+                self.dampening,
+                "a finite number",
+            ));
         }
         non_negative("weight_decay", self.weight_decay)?;
         if self.nesterov && !(self.momentum > 0.0 && self.dampening == 0.0) {
-            return Err(config_error(
+            return Err(Error::config(
                 "nesterov",
                 format!(
                     "true (momentum = {}, dampening = {})",
@@ -834,17 +828,17 @@ impl LrSchedule {
                 non_negative("peak_lr", peak_lr)?;
                 non_negative("min_lr", min_lr)?;
                 if min_lr > peak_lr {
-                    return Err(config_error(
+                    return Err(Error::config(
                         "min_lr",
                         min_lr,
-                        &format!("at most peak_lr = {peak_lr}"),
+                        format!("at most peak_lr = {peak_lr}"),
                     ));
                 }
                 if warmup_steps > total_steps {
-                    return Err(config_error(
+                    return Err(Error::config(
                         "warmup_steps",
                         warmup_steps,
-                        &format!("at most total_steps = {total_steps}"),
+                        format!("at most total_steps = {total_steps}"),
                     ));
                 }
                 Ok(())

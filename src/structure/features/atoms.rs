@@ -141,16 +141,16 @@ impl Model {
                 for &atom in atoms.iter().filter(|a| !is_hydrogen(a)) {
                     let p = pos(atom);
                     if !p.iter().all(|v| v.is_finite()) {
-                        return Err(Error::NonFinite {
-                            what: format!(
+                        return Err(Error::non_finite(
+                            format!(
                                 "coordinates of atom {} of residue {name} {:?} in chain {}",
                                 atom.name(),
                                 residue.id(),
                                 chain.id()
                             ),
-                            index: vec![atom.serial_number()],
-                            value: p.into_iter().find(|v| !v.is_finite()).unwrap_or(f64::NAN),
-                        });
+                            vec![atom.serial_number()],
+                            p.into_iter().find(|v| !v.is_finite()).unwrap_or(f64::NAN),
+                        ));
                     }
                     m.atoms.push(p);
                     m.atom_residue.push(r as u32);

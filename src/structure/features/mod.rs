@@ -227,18 +227,18 @@ impl FeatureConfig {
     /// `gnm_max_nodes >= 16`.
     pub fn validate(&self) -> Result<()> {
         if !(self.gnm_cutoff.is_finite() && self.gnm_cutoff >= MIN_CUTOFF) {
-            return Err(Error::Config {
-                field: "gnm_cutoff".into(),
-                value: self.gnm_cutoff.to_string(),
-                expected: format!("a finite distance >= {MIN_CUTOFF} Å (7.3 is the classical one)"),
-            });
+            return Err(Error::config(
+                "gnm_cutoff",
+                self.gnm_cutoff,
+                format!("a finite distance >= {MIN_CUTOFF} Å (7.3 is the classical one)"),
+            ));
         }
         if self.gnm_max_nodes < 16 {
-            return Err(Error::Config {
-                field: "gnm_max_nodes".into(),
-                value: self.gnm_max_nodes.to_string(),
-                expected: "at least 16 nodes".into(),
-            });
+            return Err(Error::config(
+                "gnm_max_nodes",
+                self.gnm_max_nodes,
+                "at least 16 nodes",
+            ));
         }
         Ok(())
     }
@@ -665,13 +665,13 @@ pub fn compute(st: &Structure, config: &FeatureConfig) -> Result<Descriptors> {
     }
     debug_assert!(values.iter().all(|v| v.is_finite()));
     if let Some((index, v)) = values.indexed_iter().find(|(_, v)| !v.is_finite()) {
-        return Err(Error::Numerical {
-            what: "structure descriptors".into(),
-            message: format!(
+        return Err(Error::numerical(
+            "structure descriptors",
+            format!(
                 "{} of token {} is {v}, expected a finite value",
                 names[index.1], index.0
             ),
-        });
+        ));
     }
     Ok(Descriptors { names, values })
 }
@@ -718,21 +718,19 @@ fn inverse_node_sum(st: &Structure, what: &str, eta: f64, nu: f64) -> Result<Arr
             }),
         };
         let Some(c) = src else {
-            return Err(Error::TooFewValid {
-                what: format!("{what} (tokens with coordinates)"),
-                needed: 1,
-                got: 0,
-            });
+            return Err(Error::too_few_valid(
+                format!("{what} (tokens with coordinates)"),
+                1,
+                0,
+            ));
         };
         let s = sums[c][which];
         if !(s > 0.0 && s.is_finite()) {
-            return Err(Error::TooFewValid {
-                what: format!(
-                    "{what} (residue nodes, CA or C4', of other residues than token {t}'s)"
-                ),
-                needed: 1,
-                got: 0,
-            });
+            return Err(Error::too_few_valid(
+                format!("{what} (residue nodes, CA or C4', of other residues than token {t}'s)"),
+                1,
+                0,
+            ));
         }
         out[t] = 1.0 / s;
     }
@@ -761,11 +759,11 @@ pub fn inverse_wcn(st: &Structure) -> Result<Array1<f64>> {
 pub fn lorentz_fri(st: &Structure, eta: f64, nu: f64) -> Result<Array1<f64>> {
     for (field, v) in [("eta", eta), ("nu", nu)] {
         if !(v.is_finite() && v > 0.0) {
-            return Err(Error::Config {
-                field: field.into(),
-                value: v.to_string(),
-                expected: "a finite number > 0 (the published FRI uses η = 3 Å, ν = 3)".into(),
-            });
+            return Err(Error::config(
+                field,
+                v,
+                "a finite number > 0 (the published FRI uses η = 3 Å, ν = 3)",
+            ));
         }
     }
     inverse_node_sum(st, "lorentz_fri", eta, nu)
