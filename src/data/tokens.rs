@@ -90,12 +90,12 @@ where
         .map(|(t, idx)| match *idx {
             None => Ok(F::zero()),
             Some(a) if a < n_atoms => Ok(atom_bfactors[a]),
-            Some(a) => Err(Error::ShapeMismatch {
-                what: format!("rep_atoms[{t}]"),
-                expected: vec![n_atoms],
-                got: vec![a],
-                reason: "an atom index below the number of atoms".into(),
-            }),
+            Some(a) => Err(Error::shape_mismatch(
+                format!("rep_atoms[{t}]"),
+                [n_atoms],
+                [a],
+                "an atom index below the number of atoms",
+            )),
         })
         .collect()
 }
@@ -115,12 +115,12 @@ where
 {
     let shape = token_to_rep_atom.shape();
     if shape.len() < 2 {
-        return Err(Error::Rank {
-            what: "token_to_rep_atom".into(),
-            expected: "at least 2 ([..., tokens, atoms])".into(),
-            got: shape.len(),
-            shape: shape.to_vec(),
-        });
+        return Err(Error::rank(
+            "token_to_rep_atom",
+            "at least 2 ([..., tokens, atoms])",
+            shape.len(),
+            shape,
+        ));
     }
     let (lead, t_axis) = (&shape[..shape.len() - 2], shape.len() - 2);
     let mut expected = lead.to_vec();
