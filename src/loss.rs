@@ -473,6 +473,9 @@ impl Regression {
                 }
             }
             Self::Pearson => {
+                // `r` from a direct weighted sum of the deviations, the summation
+                // order the gradient's values are defined by (the statistic uses
+                // the merged `m.cov`; the two agree to rounding).
                 let norm = (m.var_p * m.var_t).sqrt();
                 let cov = p
                     .iter()

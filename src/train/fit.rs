@@ -569,9 +569,11 @@ fn evaluate<F: Float, H: Trainable<F>>(
     objective: Objective,
 ) -> Result<(Option<f64>, Option<f64>)> {
     let (mut losses, mut rs) = (vec![], vec![]);
+    // The forward pass's buffers, reused from protein to protein.
+    let (mut logits, mut cache) = (Array2::zeros((0, 0)), None);
     for &i in idx {
         let p = &data[i];
-        let (logits, _) = head.forward_cached(p.s.clone());
+        head.forward_cached_into(p.s.view(), &mut logits, &mut cache);
         let centers = head.decode_centers();
         let b: Array1<F> = logits
             .rows()

@@ -345,8 +345,7 @@ impl<F: Float, H: Trainable<F>> TrainWorkspace<F, H> {
         }
     }
 
-    /// [`loss_and_parameter_gradients_masked`](super::grad::loss_and_parameter_gradients_masked)
-    /// with this workspace's buffers.
+    /// [`loss_and_parameter_gradients_masked`] with this workspace's buffers.
     pub fn loss_and_parameter_gradients_masked<S1, S2, S3, D>(
         &mut self,
         head: &H,
