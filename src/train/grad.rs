@@ -646,3 +646,92 @@ fn regression_backward<F: Float>(
         Regression::Pearson => F::one() - F::from_f64_lossy(mean),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::boltz2::Boltz2HeadConfig;
+    use crate::BFactorHeadConfig;
+    use ndarray::{Array3, Axis};
+    use rand::{rngs::StdRng, SeedableRng};
+
+    fn value(i: usize, j: usize, salt: usize) -> f64 {
+        ((i * 131 + j * 17 + salt * 7) % 29) as f64 * 0.7 - 5.0
+    }
+
+    /// The regression gradients report the loss [`crate::loss`] computes, to the
+    /// bit: one implementation of the value.
+    fn losses_are_the_public_losses<F: Float>() {
+        let (r, n) = (4, 45);
+        let pred = Array2::from_shape_fn((r, n), |(i, j)| F::from_f64_lossy(value(i, j, 1)));
+        let target = Array2::from_shape_fn((r, n), |(i, j)| F::from_f64_lossy(value(j, i, 2)));
+        // Row 2 has a single valid residue and is skipped; row 3 has weights != 1.
+        let mask = Array2::from_shape_fn((r, n), |(i, j)| {
+            F::from_f64_lossy(match i {
+                2 => (j == 4) as u8 as f64,
+                3 => (j % 3) as f64 * 0.5,
+                _ => (j % 7 != 0) as u8 as f64,
+            })
+        });
+        let (p, t, m) = (pred.view(), target.view(), mask.view());
+        let (l, _) = normalized_mse_backward(p, t, Some(m)).unwrap();
+        assert_eq!(
+            l,
+            loss::normalized_mse_masked(&pred, &target, &mask).unwrap()
+        );
+        let (l, _) = normalized_mse_backward(p, t, None).unwrap();
+        assert_eq!(l, loss::normalized_mse(&pred, &target).unwrap());
+        let (l, _) = pearson_loss_backward(p, t, Some(m)).unwrap();
+        assert_eq!(
+            l,
+            F::one() - loss::pearson_masked(&pred, &target, &mask).unwrap()
+        );
+        // A row with too few valid residues gets exactly zero gradient.
+        let (_, d) = pearson_loss_backward(p, t, Some(m)).unwrap();
+        assert!(d.index_axis(Axis(0), 2).iter().all(|&g| g == F::zero()));
+        assert!(d.index_axis(Axis(0), 0).iter().any(|&g| g != F::zero()));
+    }
+
+    #[test]
+    fn regression_losses_are_the_public_losses() {
+        losses_are_the_public_losses::<f32>();
+        losses_are_the_public_losses::<f64>();
+    }
+
+    /// One workspace over batches of different sizes gives the bits of a fresh
+    /// one each time, for both heads and every objective.
+    fn workspace_reuse_gives_fresh_bits<H: Trainable<f64>>(head: &H) {
+        let c = head.input_width();
+        let mut ws = TrainWorkspace::new();
+        for (b, n) in [(2, 9), (3, 5), (1, 12), (3, 5)] {
+            let s = Array3::from_shape_fn((b, n, c), |(i, j, k)| value(i * 13 + j, k, 3));
+            let target = Array2::from_shape_fn((b, n), |(i, j)| 30.0 + value(i, j, 4) * 4.0);
+            let mask = Array2::from_shape_fn((b, n), |(i, j)| ((i + j) % 4 != 0) as u8 as f64);
+            for objective in [
+                Objective::NormalizedMse,
+                Objective::Pearson,
+                Objective::BinnedCrossEntropy,
+            ] {
+                let reused = ws
+                    .loss_and_parameter_gradients_masked(head, objective, &s, &target, &mask)
+                    .unwrap();
+                let fresh =
+                    loss_and_parameter_gradients_masked(head, objective, &s, &target, &mask)
+                        .unwrap();
+                assert_eq!(reused, fresh, "{objective:?} [{b}, {n}]");
+            }
+        }
+    }
+
+    #[test]
+    fn a_reused_workspace_gives_the_bits_of_a_fresh_one() {
+        let mut rng = StdRng::seed_from_u64(5);
+        let nb = BFactorHeadConfig::new(6).init::<f64>(&mut rng).unwrap();
+        workspace_reuse_gives_fresh_bits(&nb);
+        let bz = Boltz2HeadConfig::new()
+            .with_token_s(6)
+            .init::<f64>(&mut rng)
+            .unwrap();
+        workspace_reuse_gives_fresh_bits(&bz);
+    }
+}
