@@ -427,15 +427,12 @@ impl<F: Float, H: Trainable<F>> TrainWorkspace<F, H> {
         head.forward_cached_into(rows, &mut self.logits, &mut self.cache);
         let logits = &self.logits;
         let loss = match objective {
-            Objective::BinnedCrossEntropy => {
-                let (loss, d) = binned_cross_entropy_backward(
-                    logits,
-                    flat_tokens(self.target.view(), tokens),
-                    mask2.map(|m| flat_tokens(m, tokens)),
-                )?;
-                self.d_logits = d;
-                loss
-            }
+            Objective::BinnedCrossEntropy => binned_cross_entropy_backward_into(
+                logits,
+                flat_tokens(self.target.view(), tokens),
+                mask2.map(|m| flat_tokens(m, tokens)),
+                &mut self.d_logits,
+            )?,
             Objective::NormalizedMse | Objective::Pearson => {
                 let centers = head.decode_centers();
                 reuse(&mut self.bfactor, shape);
@@ -579,6 +576,19 @@ pub fn binned_cross_entropy_backward<F: Float>(
     bfactor: ArrayView1<'_, F>,
     mask: Option<ArrayView1<'_, F>>,
 ) -> Result<(F, Array2<F>)> {
+    let mut d = Array2::zeros((0, 0));
+    let loss = binned_cross_entropy_backward_into(logits, bfactor, mask, &mut d)?;
+    Ok((loss, d))
+}
+
+/// [`binned_cross_entropy_backward`] with `∂L/∂logits` into `d`, reshaped to the
+/// logits' shape.
+fn binned_cross_entropy_backward_into<F: Float>(
+    logits: &Array2<F>,
+    bfactor: ArrayView1<'_, F>,
+    mask: Option<ArrayView1<'_, F>>,
+    d: &mut Array2<F>,
+) -> Result<F> {
     let loss = match mask {
         Some(m) => loss::binned_cross_entropy_masked(logits, &bfactor, &m)?,
         None => loss::binned_cross_entropy(logits, &bfactor)?,
@@ -590,7 +600,9 @@ pub fn binned_cross_entropy_backward<F: Float>(
         mask.map(|m| m.into_iter().copied()),
     );
     let scale = 1.0 / (weights.iter().sum::<f64>() + WEIGHT_SUM_EPS);
-    let mut d = Array2::zeros(logits.raw_dim());
+    reuse(d, logits.dim());
+    d.fill(F::zero());
+    let logits = logits.as_standard_layout();
     for (((l, mut dl), &b), &w) in logits
         .rows()
         .into_iter()
@@ -601,13 +613,13 @@ pub fn binned_cross_entropy_backward<F: Float>(
         if w == 0.0 {
             continue;
         }
-        let dl = dl.as_slice_mut().expect("fresh");
-        ops::softmax_row(l.as_slice().expect("fresh"), dl);
+        let dl = dl.as_slice_mut().expect("standard layout");
+        ops::softmax_row(l.as_slice().expect("standard layout"), dl);
         dl[bins::bin_index(b, boundaries)] -= F::one();
         let f = F::from_f64_lossy(w * scale);
         dl.iter_mut().for_each(|v| *v *= f);
     }
-    Ok((loss, d))
+    Ok(loss)
 }
 
 /// A regression loss over rows `[R, N]` (the statistic averaged over the rows
