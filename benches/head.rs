@@ -206,10 +206,13 @@ fn bench_losses<F: Float>(c: &mut Criterion) {
 
 /// One training step of the notebook head at `[8, 512, 384]` f32: forward, the
 /// normalized MSE and its gradient, backward through the head, an AdamW update;
-/// then the same without the input's gradient (`params_only`, as `fit` trains).
+/// then the same without the input's gradient (`params_only`), and that with a
+/// [`TrainWorkspace`](bfactor::train::grad::TrainWorkspace) (`workspace`, as
+/// `fit` trains).
 fn bench_train_step(c: &mut Criterion) {
     use bfactor::train::grad::{
-        loss_and_gradients_masked, loss_and_parameter_gradients_masked, Objective, Trainable,
+        loss_and_gradients_masked, loss_and_parameter_gradients_masked, Objective, TrainWorkspace,
+        Trainable,
     };
     use bfactor::train::optim::{AdamWConfig, Optimizer};
     let (batch, n, c_s) = (8, 512, 384);
@@ -225,10 +228,14 @@ fn bench_train_step(c: &mut Criterion) {
     let mut group = c.benchmark_group("train_step_f32");
     group.throughput(Throughput::Elements((batch * n) as u64));
     let size = format!("{batch}x{n}x{c_s}");
-    // `params_only`: the step as `fit` takes it, without ∂L/∂s (NumPy's step
-    // computes it, like the first).
-    for params_only in [false, true] {
-        let id = if params_only {
+    // `params_only`: without ∂L/∂s (NumPy's step computes it, like the first);
+    // `workspace`: that, with the buffers reused from step to step, as `fit`
+    // takes it.
+    let mut workspace = TrainWorkspace::new();
+    for (params_only, reuse) in [(false, false), (true, false), (true, true)] {
+        let id = if reuse {
+            BenchmarkId::new("workspace", &size)
+        } else if params_only {
             BenchmarkId::new("params_only", &size)
         } else {
             BenchmarkId::from_parameter(&size)
@@ -236,7 +243,12 @@ fn bench_train_step(c: &mut Criterion) {
         group.bench_function(id, |b| {
             b.iter(|| {
                 let objective = Objective::NormalizedMse;
-                let (loss, params) = if params_only {
+                let (loss, params) = if reuse {
+                    let g = workspace
+                        .loss_and_parameter_gradients_masked(&head, objective, &s, &target, &mask);
+                    let g = g.expect("valid input");
+                    (g.loss, g.params)
+                } else if params_only {
                     let g =
                         loss_and_parameter_gradients_masked(&head, objective, &s, &target, &mask);
                     let g = g.expect("valid input");

@@ -62,7 +62,7 @@ where
         pred,
         target,
         None::<&ArrayBase<S1, D>>,
-        row_mse,
+        Regression::NormalizedMse,
     )
 }
 
@@ -80,7 +80,13 @@ where
     S3: Data<Elem = F>,
     D: Dimension,
 {
-    per_row("normalized_mse_masked", pred, target, Some(mask), row_mse)
+    per_row(
+        "normalized_mse_masked",
+        pred,
+        target,
+        Some(mask),
+        Regression::NormalizedMse,
+    )
 }
 
 /// Pearson's correlation of `pred` and `target`, as NumPy's
@@ -97,7 +103,7 @@ where
         pred,
         target,
         None::<&ArrayBase<S1, D>>,
-        row_pearson,
+        Regression::Pearson,
     )
 }
 
@@ -115,7 +121,13 @@ where
     S3: Data<Elem = F>,
     D: Dimension,
 {
-    per_row("pearson_masked", pred, target, Some(mask), row_pearson)
+    per_row(
+        "pearson_masked",
+        pred,
+        target,
+        Some(mask),
+        Regression::Pearson,
+    )
 }
 
 /// Weighted first and second moments of one row, the shared core of both losses
@@ -391,34 +403,110 @@ fn mse_from(m: &RowMoments) -> f64 {
     m.weight * (d * d + 2.0 * (a * b) * (1.0 - rho)) / (m.weight + NORMALIZATION_EPS)
 }
 
-fn row_mse(m: &RowMoments, _row: usize) -> Result<f64> {
-    Ok(mse_from(m))
+/// A regression loss of one row: the statistic it is built on (from the row's
+/// [`RowMoments`]) and that loss's gradient. The losses and their gradients
+/// ([`crate::train::grad`]) share it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Regression {
+    /// The normalized MSE; its statistic is the loss itself.
+    NormalizedMse,
+    /// `1 - r`; its statistic is Pearson's `r`.
+    Pearson,
 }
 
-fn row_pearson(m: &RowMoments, row: usize) -> Result<f64> {
-    for (i, series) in ["prediction", "target"].into_iter().enumerate() {
-        if m.is_constant(i) {
-            return Err(Error::ZeroVariance {
-                what: "pearson".into(),
-                series: series.into(),
-                row,
-            });
+impl Regression {
+    /// The loss's name in the errors of its gradient.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Self::NormalizedMse => "normalized_mse",
+            Self::Pearson => "pearson",
         }
     }
-    Ok((m.cov / m.var_p.sqrt() / m.var_t.sqrt()).clamp(-1.0, 1.0))
+
+    /// The statistic of row `row`: the normalized MSE, or Pearson's `r` (an error
+    /// if either series is constant).
+    fn statistic(self, m: &RowMoments, row: usize) -> Result<f64> {
+        match self {
+            Self::NormalizedMse => Ok(mse_from(m)),
+            Self::Pearson => {
+                for (i, series) in ["prediction", "target"].into_iter().enumerate() {
+                    if m.is_constant(i) {
+                        return Err(Error::ZeroVariance {
+                            what: "pearson".into(),
+                            series: series.into(),
+                            row,
+                        });
+                    }
+                }
+                Ok((m.cov / m.var_p.sqrt() / m.var_t.sqrt()).clamp(-1.0, 1.0))
+            }
+        }
+    }
+
+    /// `∂L/∂p` of the row's loss (the normalized MSE, or `1 - r`) into `d`, given
+    /// the row's moments `m` (whose statistic succeeded).
+    fn gradient<F: Float>(self, m: &RowMoments, p: &[F], t: &[F], w: Option<&[F]>, d: &mut [f64]) {
+        let weight = |i: usize| w.map_or(1.0, |w| w[i].to_f64_exact());
+        match self {
+            Self::NormalizedMse => {
+                let (sd_p, sd_t) = (m.var_p.sqrt(), m.var_t.sqrt());
+                let (sp, st) = (sd_p + NORMALIZATION_EPS, sd_t + NORMALIZATION_EPS);
+                let denom = m.weight + NORMALIZATION_EPS;
+                // g_i = ∂L/∂z_i with z the z-scored prediction.
+                let (mut g_sum, mut g_dev) = (0.0, 0.0);
+                for (i, ((&p, &t), g)) in p.iter().zip(t).zip(d.iter_mut()).enumerate() {
+                    let dev = p.to_f64_exact() - m.mean_p;
+                    let diff = dev / sp - (t.to_f64_exact() - m.mean_t) / st;
+                    *g = 2.0 * weight(i) * diff / denom;
+                    g_sum += *g;
+                    g_dev += *g * dev;
+                }
+                // ∂z_i/∂p_j = (δ_ij - w_j/W)/s - (p_i - μ)/s² · w_j (p_j - μ)/(W σ).
+                let var_term = if sd_p > 0.0 {
+                    g_dev / (sp * sp * m.weight * sd_p)
+                } else {
+                    0.0
+                };
+                for (i, (&p, g)) in p.iter().zip(d.iter_mut()).enumerate() {
+                    let (w, dev) = (weight(i), p.to_f64_exact() - m.mean_p);
+                    *g = (*g - w / m.weight * g_sum) / sp - var_term * w * dev;
+                }
+            }
+            Self::Pearson => {
+                // `r` from a direct weighted sum of the deviations, the summation
+                // order the gradient's values are defined by (the statistic uses
+                // the merged `m.cov`; the two agree to rounding).
+                let norm = (m.var_p * m.var_t).sqrt();
+                let cov = p
+                    .iter()
+                    .zip(t)
+                    .enumerate()
+                    .map(|(i, (&p, &t))| {
+                        weight(i) * (p.to_f64_exact() - m.mean_p) * (t.to_f64_exact() - m.mean_t)
+                    })
+                    .sum::<f64>()
+                    / m.weight;
+                let r = cov / norm;
+                // ∂r/∂p_j = w_j/W · ((t_j - μt)/√(vp vt) - r (p_j - μp)/vp); the loss is 1 - r.
+                for (i, ((&p, &t), g)) in p.iter().zip(t).zip(d.iter_mut()).enumerate() {
+                    let dr = weight(i) / m.weight
+                        * ((t.to_f64_exact() - m.mean_t) / norm
+                            - r * (p.to_f64_exact() - m.mean_p) / m.var_p);
+                    *g = -dr;
+                }
+            }
+        }
+    }
 }
 
-type RowStat = fn(&RowMoments, usize) -> Result<f64>;
-
-/// Validates the inputs, applies `stat` to every row with at least two valid
-/// residues, and averages.
-fn per_row<F, S1, S2, S3, D>(
-    name: &str,
+/// Checks a regression loss's inputs: `pred` of rank 1 or 2, `target` (and
+/// `mask`) of its shape, finite values and a valid mask. Shared by the losses and
+/// their gradients.
+pub(crate) fn check_inputs<F, S1, S2, S3, D>(
     pred: &ArrayBase<S1, D>,
     target: &ArrayBase<S2, D>,
     mask: Option<&ArrayBase<S3, D>>,
-    stat: RowStat,
-) -> Result<F>
+) -> Result<()>
 where
     F: Float,
     S1: Data<Elem = F>,
@@ -446,28 +534,53 @@ where
         check::same_shape("mask", m.shape(), pred.shape(), "the shape of prediction")?;
         check::mask("mask", m)?;
     }
-    let p = as_rows(pred);
-    let t = as_rows(target);
-    let m = mask.map(as_rows);
+    Ok(())
+}
+
+/// How a batch in which no row has two valid residues is reported: under `name`,
+/// and whether the message counts the rows.
+#[derive(Clone, Copy)]
+pub(crate) struct Naming<'a> {
+    pub name: &'a str,
+    pub count_rows: bool,
+}
+
+/// `loss`'s statistic averaged over the rows of checked `[R, N]` inputs that have
+/// at least two valid residues, and the number of those rows. With `grad`
+/// (`[R, N]`), each such row's loss gradient is written into its row (the others
+/// are left as they are).
+pub(crate) fn mean_over_rows<F: Float>(
+    loss: Regression,
+    naming: Naming<'_>,
+    pred: ArrayView2<'_, F>,
+    target: ArrayView2<'_, F>,
+    mask: Option<ArrayView2<'_, F>>,
+    mut grad: Option<&mut [f64]>,
+) -> Result<(f64, usize)> {
     let (mut total, mut rows, mut most_valid) = (0.0, 0usize, 0usize);
+    let n = pred.ncols();
     // Rows are used in place when contiguous, else copied once.
     let (mut pbuf, mut tbuf, mut wbuf) = (Vec::new(), Vec::new(), Vec::new());
-    for i in 0..p.nrows() {
-        let pr = row_slice(p.row(i), &mut pbuf);
-        let tr = row_slice(t.row(i), &mut tbuf);
-        let wr = m.as_ref().map(|m| row_slice(m.row(i), &mut wbuf));
+    for i in 0..pred.nrows() {
+        let pr = row_slice(pred.row(i), &mut pbuf);
+        let tr = row_slice(target.row(i), &mut tbuf);
+        let wr = mask.as_ref().map(|m| row_slice(m.row(i), &mut wbuf));
         let mo = moments(pr, tr, wr);
         most_valid = most_valid.max(mo.valid);
         if mo.valid >= 2 {
-            let mo = RowMoments::checked(mo, name_of(name), i)?;
-            total += stat(&mo, i)?;
+            let mo = RowMoments::checked(mo, name_of(naming.name), i)?;
+            total += loss.statistic(&mo, i)?;
+            if let Some(g) = grad.as_deref_mut() {
+                loss.gradient(&mo, pr, tr, wr, &mut g[i * n..(i + 1) * n]);
+            }
             rows += 1;
         }
     }
     if rows == 0 {
+        let name = naming.name;
         return Err(Error::TooFewValid {
-            what: if p.nrows() > 1 {
-                format!("{name} (every one of {} rows)", p.nrows())
+            what: if naming.count_rows && pred.nrows() > 1 {
+                format!("{name} (every one of {} rows)", pred.nrows())
             } else {
                 name.to_string()
             },
@@ -475,7 +588,33 @@ where
             got: most_valid,
         });
     }
-    Ok(F::from_f64_lossy(total / rows as f64))
+    Ok((total / rows as f64, rows))
+}
+
+/// Checks the inputs, applies `loss`'s statistic to every row with at least two
+/// valid residues, and averages.
+fn per_row<F, S1, S2, S3, D>(
+    name: &str,
+    pred: &ArrayBase<S1, D>,
+    target: &ArrayBase<S2, D>,
+    mask: Option<&ArrayBase<S3, D>>,
+    loss: Regression,
+) -> Result<F>
+where
+    F: Float,
+    S1: Data<Elem = F>,
+    S2: Data<Elem = F>,
+    S3: Data<Elem = F>,
+    D: Dimension,
+{
+    check_inputs(pred, target, mask)?;
+    let naming = Naming {
+        name,
+        count_rows: true,
+    };
+    let m = mask.map(as_rows);
+    let (mean, _) = mean_over_rows(loss, naming, as_rows(pred), as_rows(target), m, None)?;
+    Ok(F::from_f64_lossy(mean))
 }
 
 /// The loss's name in overflow messages (`normalized_mse_masked` reports as

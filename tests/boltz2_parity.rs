@@ -52,19 +52,19 @@ fn forward_matches_torch_linear() {
         assert_eq!((h64.config().token_s, h64.config().num_bins), (c, k));
 
         let s: Array<f32, Ix3> = npz.get("s_f32");
-        let out = h32.forward(&s).unwrap();
+        let out = h32.logits(&s).unwrap();
         let want: Array<f32, Ix3> = npz.get("logits3_f32");
         assert_close(&format!("c{c}_b{k} f32 [B, N, C]"), &out, &want, RTOL_F32);
         // 2-D input, from a view: torch's separate 2-D call.
-        let out = h32.forward(&s.index_axis(Axis(0), 0)).unwrap();
+        let out = h32.logits(&s.index_axis(Axis(0), 0)).unwrap();
         let want: Array<f32, Ix2> = npz.get("logits2_f32");
         assert_close(&format!("c{c}_b{k} f32 [N, C]"), &out, &want, RTOL_F32);
 
         let s: Array<f64, Ix3> = npz.get("s_f64");
-        let out = h64.forward(&s).unwrap();
+        let out = h64.logits(&s).unwrap();
         let want: Array<f64, Ix3> = npz.get("logits3_f64");
         assert_close(&format!("c{c}_b{k} f64 [B, N, C]"), &out, &want, RTOL_F64);
-        let out = h64.forward(&s.index_axis(Axis(0), 0)).unwrap();
+        let out = h64.logits(&s.index_axis(Axis(0), 0)).unwrap();
         let want: Array<f64, Ix2> = npz.get("logits2_f64");
         assert_close(&format!("c{c}_b{k} f64 [N, C]"), &out, &want, RTOL_F64);
     }
@@ -84,7 +84,7 @@ fn forward_on_a_non_standard_layout_view() {
         .into_owned();
     let view = permuted.view().permuted_axes([1, 0, 2]);
     assert!(!view.is_standard_layout());
-    assert_close("permuted", &h64.forward(&view).unwrap(), &want, RTOL_F64);
+    assert_close("permuted", &h64.logits(&view).unwrap(), &want, RTOL_F64);
 }
 
 /// `Σ softmax(logits)_k · centers_k` in float64, independently of the crate's
@@ -124,13 +124,13 @@ fn predict_is_the_softmax_expectation_over_boltz2_centers() {
                 });
             if tag == "f32" {
                 let s: Array<f32, Ix3> = npz.get("s_f32");
-                let out = h32.predict(&s).unwrap();
-                assert_eq!(out.logits, h32.forward(&s).unwrap());
+                let out = h32.forward(&s).unwrap();
+                assert_eq!(out.logits, h32.logits(&s).unwrap());
                 assert_close(&format!("c{c}_b{k} f32"), &widen(&out.bfactor), &want, rtol);
             } else {
                 let s: Array<f64, Ix3> = npz.get("s_f64");
-                let out = h64.predict(&s).unwrap();
-                assert_eq!(out.logits, h64.forward(&s).unwrap());
+                let out = h64.forward(&s).unwrap();
+                assert_eq!(out.logits, h64.logits(&s).unwrap());
                 assert_close(&format!("c{c}_b{k} f64"), &out.bfactor, &want, rtol);
             }
         }
@@ -397,8 +397,8 @@ fn overflowing_logits_are_an_error_for_both_heads() {
     .unwrap();
     let s = ndarray::Array2::<f32>::from_elem((2, 3), 1e30);
     for err in [
+        boltz.logits(&s).unwrap_err(),
         boltz.forward(&s).unwrap_err(),
-        boltz.predict(&s).unwrap_err(),
     ] {
         assert!(
             matches!(&err, Error::NonFinite { what, .. } if what.starts_with("logits")),

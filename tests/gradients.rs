@@ -225,14 +225,14 @@ impl Head {
             Objective::BinnedCrossEntropy => {
                 let logits = match self {
                     Head::Notebook(h) => h.forward(s).unwrap().logits,
-                    Head::Boltz2(h) => h.forward(s).unwrap(),
+                    Head::Boltz2(h) => h.logits(s).unwrap(),
                 };
                 loss::binned_cross_entropy_masked(&logits, target, mask).unwrap()
             }
             Objective::NormalizedMse | Objective::Pearson => {
                 let b = match self {
                     Head::Notebook(h) => h.forward(s).unwrap().bfactor,
-                    Head::Boltz2(h) => h.predict(s).unwrap().bfactor,
+                    Head::Boltz2(h) => h.forward(s).unwrap().bfactor,
                 };
                 if obj == Objective::Pearson {
                     1.0 - loss::pearson_masked(&b, target, mask).unwrap()

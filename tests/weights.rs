@@ -98,10 +98,10 @@ fn check_boltz2_file(path: &Path, expected_name: &str) {
         (h64.config().token_s, h64.config().num_bins),
         (TOKEN_S, NUM_BINS)
     );
-    let out = h64.forward(&s32().mapv(f64::from)).unwrap();
+    let out = h64.logits(&s32().mapv(f64::from)).unwrap();
     assert_close(&format!("{what} as f64"), &out, &want, RTOL_F64);
     let h32 = Boltz2Head::<f32>::load(path).unwrap_or_else(|e| panic!("{what}: {e}"));
-    let out = h32.forward(&s32()).unwrap();
+    let out = h32.logits(&s32()).unwrap();
     assert_close(&format!("{what} as f32"), &out, &want, RTOL_F32);
 }
 
@@ -165,7 +165,7 @@ fn npy_weight_and_bias_pair() {
     let b: Array1<f32> = weights::read_npy(fixture("boltz2_bias.npy")).unwrap();
     let head = Boltz2Head::from_weights(w, b).unwrap();
     let want: Array<f64, Ix3> = expected("logits_f32");
-    assert_close("npy f32", &head.forward(&s32()).unwrap(), &want, RTOL_F32);
+    assert_close("npy f32", &head.logits(&s32()).unwrap(), &want, RTOL_F32);
 
     let w: Array<f64, IxDyn> = weights::read_npy(fixture("boltz2_weight.npy")).unwrap();
     let b: Array<f64, IxDyn> = weights::read_npy(fixture("boltz2_bias.npy")).unwrap();
@@ -174,7 +174,7 @@ fn npy_weight_and_bias_pair() {
         b.into_dimensionality().unwrap(),
     )
     .unwrap();
-    let out = head.forward(&s32().mapv(f64::from)).unwrap();
+    let out = head.logits(&s32().mapv(f64::from)).unwrap();
     assert_close("npy f64", &out, &want, RTOL_F64);
 }
 

@@ -24,7 +24,7 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 
-use super::grad::{loss_and_parameter_gradients_masked, Objective, Trainable};
+use super::grad::{reuse, Objective, TrainWorkspace, Trainable};
 use super::optim::{clip_grad_norm, AdamConfig, AdamWConfig, LrSchedule, Optimizer, SgdConfig};
 use super::progress::progress_bar;
 use crate::{check, loss, ops, Error, Float, Result};
@@ -330,6 +330,7 @@ pub fn fit<F: Float, H: Trainable<F>>(
         check_trainable(data, &train_idx, config.objective)?;
     }
     let mut optimizer = config.optimizer.build::<F>()?;
+    let (mut workspace, mut padded) = (TrainWorkspace::new(), Batch::default());
     let bar = progress_bar(config);
 
     let mut history = History {
@@ -357,17 +358,18 @@ pub fn fit<F: Float, H: Trainable<F>>(
             if let Some(schedule) = &config.schedule {
                 optimizer.set_learning_rate(schedule.lr_at(step));
             }
-            let (s, target, mask) = pad_batch(data, batch, width);
+            padded.fill(data, batch, width);
+            let (s, target, mask) = (&padded.s, &padded.target, &padded.mask);
             let diverged = |cause: String, best_head: &H, head: &mut H, best_epoch: usize| {
                 *head = best_head.clone();
                 Err(Error::diverged(epoch, cause, best_epoch))
             };
-            let mut g = match loss_and_parameter_gradients_masked(
+            let mut g = match workspace.loss_and_parameter_gradients_masked(
                 head,
                 config.objective,
-                &s,
-                &target,
-                &mask,
+                s,
+                target,
+                mask,
             ) {
                 Ok(g) => g,
                 // A minibatch with nothing to learn from (e.g. every protein constant
@@ -548,9 +550,11 @@ fn evaluate<F: Float, H: Trainable<F>>(
     objective: Objective,
 ) -> Result<(Option<f64>, Option<f64>)> {
     let (mut losses, mut rs) = (vec![], vec![]);
+    // The forward pass's buffers, reused from protein to protein.
+    let (mut logits, mut cache) = (Array2::zeros((0, 0)), None);
     for &i in idx {
         let p = &data[i];
-        let (logits, _) = head.forward_cached(p.s.clone());
+        head.forward_cached_into(p.s.view(), &mut logits, &mut cache);
         let centers = head.decode_centers();
         let b: Array1<F> = logits
             .rows()
@@ -576,28 +580,37 @@ fn evaluate<F: Float, H: Trainable<F>>(
     Ok((mean(&losses), mean(&rs)))
 }
 
-/// Stacks proteins into `[B, L, c_s]`, `[B, L]`, `[B, L]` padded with zeros; the
-/// mask is the protein's own (or ones) over its residues and 0 over the padding.
-fn pad_batch<F: Float>(
-    data: &[Protein<F>],
-    batch: &[usize],
-    width: usize,
-) -> (Array3<F>, Array2<F>, Array2<F>) {
-    let len = batch.iter().map(|&i| data[i].len()).max().unwrap_or(0);
-    let mut s = Array3::zeros((batch.len(), len, width));
-    let mut target = Array2::zeros((batch.len(), len));
-    let mut mask = Array2::zeros((batch.len(), len));
-    for (b, &i) in batch.iter().enumerate() {
-        let p = &data[i];
-        let n = p.len();
-        s.slice_mut(s![b, ..n, ..]).assign(&p.s);
-        target.slice_mut(s![b, ..n]).assign(&p.target);
-        match &p.mask {
-            Some(m) => mask.slice_mut(s![b, ..n]).assign(m),
-            None => mask.slice_mut(s![b, ..n]).fill(F::one()),
+/// A minibatch stacked into `[B, L, c_s]`, `[B, L]`, `[B, L]` padded with zeros;
+/// the mask is the protein's own (or ones) over its residues and 0 over the
+/// padding. The arrays are reused from batch to batch.
+#[derive(Default)]
+struct Batch<F: Float> {
+    s: Array3<F>,
+    target: Array2<F>,
+    mask: Array2<F>,
+}
+
+impl<F: Float> Batch<F> {
+    /// Stacks the proteins `batch` of `data`.
+    fn fill(&mut self, data: &[Protein<F>], batch: &[usize], width: usize) {
+        let len = batch.iter().map(|&i| data[i].len()).max().unwrap_or(0);
+        reuse(&mut self.s, (batch.len(), len, width));
+        reuse(&mut self.target, (batch.len(), len));
+        reuse(&mut self.mask, (batch.len(), len));
+        self.s.fill(F::zero());
+        self.target.fill(F::zero());
+        self.mask.fill(F::zero());
+        for (b, &i) in batch.iter().enumerate() {
+            let p = &data[i];
+            let n = p.len();
+            self.s.slice_mut(s![b, ..n, ..]).assign(&p.s);
+            self.target.slice_mut(s![b, ..n]).assign(&p.target);
+            match &p.mask {
+                Some(m) => self.mask.slice_mut(s![b, ..n]).assign(m),
+                None => self.mask.slice_mut(s![b, ..n]).fill(F::one()),
+            }
         }
     }
-    (s, target, mask)
 }
 
 fn fmt_opt(v: Option<f64>, digits: usize) -> String {

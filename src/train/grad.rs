@@ -30,15 +30,23 @@
 //! `b = Σ_k softmax(l)_k c_k`, whose Jacobian is `∂b/∂l_k = p_k (c_k - b)`; the
 //! binned loss gives `∂L/∂l_k = w (p_k - 1[k = target]) / (Σ w + 1e-5)` directly.
 //! The heads then back-propagate `∂L/∂logits`.
+//!
+//! # Where the code lives
+//! This module holds the [`Trainable`] trait, the plumbing from a loss to a
+//! head's backward pass ([`TrainWorkspace`] and the functions built on it) and the
+//! losses' backward passes. Each head's own training forward and backward pass
+//! sits beside its inference code (`src/heads/*/backward.rs`); their caches are
+//! re-exported here. The regression losses' values and per-row gradients are
+//! computed by the same code as [`crate::loss`]'s.
 
 use ndarray::{
-    Array1, Array2, ArrayBase, ArrayD, ArrayView1, ArrayView2, Axis, Data, Dimension, RemoveAxis,
+    Array, Array2, ArrayBase, ArrayD, ArrayView1, ArrayView2, Data, Dimension, IntoDimension,
+    RemoveAxis,
 };
 
-use crate::boltz2::Boltz2Head;
 use crate::kernels::pool;
-use crate::loss::{self, RowMoments, NORMALIZATION_EPS, WEIGHT_SUM_EPS};
-use crate::{bins, check, matmul, ops, BFactorHead, Error, Float, Result};
+use crate::loss::{self, Naming, Regression, WEIGHT_SUM_EPS};
+use crate::{bins, check, ops, Error, Float, Result};
 
 /// The loss a head is trained on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -66,6 +74,21 @@ pub trait Trainable<F: Float>: Clone {
     /// Logits `[n, num_bins]` for validated rows `[n, input_width]`, and the cache.
     fn forward_cached(&self, rows: Array2<F>) -> (Array2<F>, Self::Cache);
 
+    /// [`forward_cached`](Self::forward_cached) on rows `[n, input_width]`,
+    /// writing the logits to `logits` and the cache to `cache`, whose buffers
+    /// (from an earlier call, on rows of any number) may be reused. The default
+    /// makes new ones; both heads reuse them.
+    fn forward_cached_into(
+        &self,
+        rows: ArrayView2<'_, F>,
+        logits: &mut Array2<F>,
+        cache: &mut Option<Self::Cache>,
+    ) {
+        let (l, c) = self.forward_cached(rows.to_owned());
+        *logits = l;
+        *cache = Some(c);
+    }
+
     /// Given `∂L/∂logits` `[n, num_bins]`, the gradients of every parameter (in
     /// [`parameters_mut`](Self::parameters_mut) order) and of the input rows.
     fn backward(&self, cache: &Self::Cache, d_logits: &Array2<F>) -> (Vec<ArrayD<F>>, Array2<F>);
@@ -82,166 +105,26 @@ pub trait Trainable<F: Float>: Clone {
     fn parameters_mut(&mut self) -> Vec<&mut [F]>;
 }
 
-/// What the notebook head's forward pass keeps.
-#[derive(Debug)]
-pub struct NotebookCache<F: Float> {
-    x_norm: Array2<F>,
-    inv_std1: Vec<F>,
-    pre_relu: Array2<F>,
-    h_norm: Array2<F>,
-    inv_std2: Vec<F>,
-}
+pub use crate::heads::boltz2::backward::Boltz2Cache;
+pub use crate::heads::head::backward::NotebookCache;
 
-impl<F: Float> Trainable<F> for BFactorHead<F> {
-    type Cache = NotebookCache<F>;
-
-    fn input_width(&self) -> usize {
-        self.config().c_s
-    }
-
-    fn decode_centers(&self) -> &[F] {
-        self.centers_slice()
-    }
-
-    fn forward_cached(&self, mut x: Array2<F>) -> (Array2<F>, NotebookCache<F>) {
-        let eps = self.eps_f();
-        let inv_std1 = layer_norm_rows(&mut x, eps, ops::layer_norm_row);
-        let pre_relu = matmul::matmul_packed(&x.view(), &self.packed_weights().0);
-        let mut h = pre_relu.clone();
-        let inv_std2 = layer_norm_rows(&mut h, eps, ops::relu_layer_norm_row);
-        let logits = matmul::matmul_packed(&h.view(), &self.packed_weights().1);
-        let cache = NotebookCache {
-            x_norm: x,
-            inv_std1,
-            pre_relu,
-            h_norm: h,
-            inv_std2,
-        };
-        (logits, cache)
-    }
-
-    fn backward(&self, c: &NotebookCache<F>, g: &Array2<F>) -> (Vec<ArrayD<F>>, Array2<F>) {
-        let (params, d) = notebook_backward(self, c, g);
-        let mut ds = matmul::matmul(&d.view(), &self.w1().t());
-        layer_norm_backward_rows(&mut ds, &c.x_norm, &c.inv_std1, |_, _| {});
-        (params, ds)
-    }
-
-    fn backward_params(&self, c: &NotebookCache<F>, g: &Array2<F>) -> Vec<ArrayD<F>> {
-        notebook_backward(self, c, g).0
-    }
-
-    fn parameters_mut(&mut self) -> Vec<&mut [F]> {
-        let (w1, w2) = self.weights_mut();
-        vec![
-            w1.as_slice_mut().expect("owned standard layout"),
-            w2.as_slice_mut().expect("owned standard layout"),
-        ]
-    }
-}
-
-/// The notebook head's parameter gradients `[dW1, dW2]`, and `∂L/∂x_norm` (the
-/// gradient at the first layer norm's output), from which `∂L/∂s` follows.
-fn notebook_backward<F: Float>(
-    head: &BFactorHead<F>,
-    c: &NotebookCache<F>,
-    g: &Array2<F>,
-) -> (Vec<ArrayD<F>>, Array2<F>) {
-    let d_w2 = matmul::matmul(&c.h_norm.t(), &g.view());
-    let mut d = matmul::matmul(&g.view(), &head.w2().t());
-    // Through the second layer norm, then ReLU's derivative: a select, not a
-    // branch (the signs are random, so a branch would be mispredicted half the
-    // time).
-    let pre = c.pre_relu.as_slice().expect("fresh");
-    layer_norm_backward_rows(&mut d, &c.h_norm, &c.inv_std2, |row, dr| {
-        let w = dr.len();
-        for (d, &a) in dr.iter_mut().zip(&pre[row * w..(row + 1) * w]) {
-            *d = if a <= F::zero() { F::zero() } else { *d };
-        }
-    });
-    let d_w1 = matmul::matmul(&c.x_norm.t(), &d.view());
-    (vec![d_w1.into_dyn(), d_w2.into_dyn()], d)
-}
-
-/// Multiply-adds a row kernel costs per element, roughly, for the thread split.
-const ROW_COST: usize = 8;
-/// The same for kernels with an `exp` per element.
-const EXP_COST: usize = 24;
-
-/// `norm(row, eps)` on every row of `x` in parallel; the rows' `1/σ`.
-fn layer_norm_rows<F: Float>(x: &mut Array2<F>, eps: F, norm: fn(&mut [F], F) -> F) -> Vec<F> {
-    let width = x.ncols();
-    let mut inv_std = vec![F::zero(); x.nrows()];
-    let xs = x.as_slice_mut().expect("fresh");
-    pool::par_rows(xs, width, &mut inv_std, 1, ROW_COST, |_, xs, inv| {
-        for (row, i) in xs.chunks_exact_mut(width).zip(inv) {
-            *i = norm(row, eps);
-        }
-    });
-    inv_std
-}
-
-/// Back through a layer norm, row by row in parallel: `d` (`∂L/∂y` in, `∂L/∂x`
-/// out) given its output `y` and `1/σ`; then `then(row, d_row)` on each row.
-fn layer_norm_backward_rows<F: Float>(
-    d: &mut Array2<F>,
-    y: &Array2<F>,
-    inv_std: &[F],
-    then: impl Fn(usize, &mut [F]) + Sync,
+/// Gives `a` the shape `shape` in standard layout, keeping its allocation when
+/// it is large enough; the contents are unspecified. For buffers reused from
+/// step to step.
+pub(crate) fn reuse<F: Float, D: Dimension>(
+    a: &mut Array<F, D>,
+    shape: impl IntoDimension<Dim = D>,
 ) {
-    let width = d.ncols();
-    let y = y.as_slice().expect("fresh");
-    let ds = d.as_slice_mut().expect("fresh");
-    pool::par_rows(ds, width, &mut [(); 0], 0, ROW_COST, |r0, ds, _| {
-        for (i, dr) in ds.chunks_exact_mut(width).enumerate() {
-            let r = r0 + i;
-            ops::layer_norm_backward_row(dr, &y[r * width..(r + 1) * width], inv_std[r]);
-            then(r, dr);
-        }
-    });
-}
-
-/// What the Boltz-2 head's forward pass keeps: its input rows.
-#[derive(Debug)]
-pub struct Boltz2Cache<F: Float> {
-    x: Array2<F>,
-}
-
-impl<F: Float> Trainable<F> for Boltz2Head<F> {
-    type Cache = Boltz2Cache<F>;
-
-    fn input_width(&self) -> usize {
-        self.config().token_s
+    let dim = shape.into_dimension();
+    if a.raw_dim() == dim && a.is_standard_layout() {
+        return;
     }
-
-    fn decode_centers(&self) -> &[F] {
-        self.bin_centers().as_slice().expect("owned 1-D array")
+    let (mut v, offset) = std::mem::take(a).into_raw_vec_and_offset();
+    if offset.unwrap_or(0) != 0 {
+        v.clear();
     }
-
-    fn forward_cached(&self, x: Array2<F>) -> (Array2<F>, Boltz2Cache<F>) {
-        let mut logits = matmul::matmul_packed(&x.view(), self.packed_weight_t());
-        logits += self.bias();
-        (logits, Boltz2Cache { x })
-    }
-
-    fn backward(&self, c: &Boltz2Cache<F>, g: &Array2<F>) -> (Vec<ArrayD<F>>, Array2<F>) {
-        let ds = matmul::matmul(&g.view(), &self.weight().view());
-        (self.backward_params(c, g), ds)
-    }
-
-    fn backward_params(&self, c: &Boltz2Cache<F>, g: &Array2<F>) -> Vec<ArrayD<F>> {
-        let d_weight = matmul::matmul(&g.t(), &c.x.view());
-        let d_bias = g.sum_axis(Axis(0));
-        vec![d_weight.into_dyn(), d_bias.into_dyn()]
-    }
-
-    fn parameters_mut(&mut self) -> Vec<&mut [F]> {
-        let (w, b) = self.weights_mut();
-        vec![
-            w.as_slice_mut().expect("owned standard layout"),
-            b.as_slice_mut().expect("owned standard layout"),
-        ]
-    }
+    v.resize(dim.size(), F::zero());
+    *a = Array::from_shape_vec(dim, v).expect("sized to the shape");
 }
 
 /// A loss value with the gradients of every parameter and of the input.
@@ -249,8 +132,8 @@ impl<F: Float> Trainable<F> for Boltz2Head<F> {
 pub struct Gradients<F: Float, D: Dimension> {
     /// The loss, equal to what [`crate::loss`] computes for the same inputs.
     pub loss: F,
-    /// `∂L/∂θ` per parameter tensor: `[W1, W2]` for [`BFactorHead`], `[weight,
-    /// bias]` for [`Boltz2Head`].
+    /// `∂L/∂θ` per parameter tensor: `[W1, W2]` for [`crate::BFactorHead`],
+    /// `[weight, bias]` for [`crate::Boltz2Head`].
     pub params: Vec<ArrayD<F>>,
     /// `∂L/∂s`, the shape of `s`.
     pub input: ndarray::Array<F, D>,
@@ -393,85 +276,219 @@ where
     S3: Data<Elem = F>,
     D: RemoveAxis,
 {
-    if !(2..=3).contains(&s.ndim()) {
-        return Err(Error::Rank {
-            what: "s".into(),
-            expected: "2 ([N, c_s]) or 3 ([B, N, c_s])".into(),
-            got: s.ndim(),
-            shape: s.shape().to_vec(),
-        });
+    TrainWorkspace::new().loss_and_backward(head, objective, s, target, mask, want_input)
+}
+
+/// Buffers a training step reuses from one step to the next: the input rows,
+/// the forward pass's cache, the flattened targets and mask, the decoded
+/// B-factors and the loss's gradients. [`fit`](super::fit::fit) keeps one for
+/// the whole run; the free functions of this module make a fresh one per call.
+/// The results are the same bits either way.
+///
+/// ```
+/// use bfactor::train::grad::{loss_and_parameter_gradients_masked, Objective, TrainWorkspace};
+/// use bfactor::BFactorHeadConfig;
+/// use ndarray::{Array2, Array3};
+/// use rand::{rngs::StdRng, SeedableRng};
+///
+/// let head = BFactorHeadConfig::new(8).init::<f32>(&mut StdRng::seed_from_u64(0))?;
+/// let mut ws = TrainWorkspace::new();
+/// for n in [5, 7, 6] {
+///     let s = Array3::from_shape_fn((2, n, 8), |(b, i, j)| ((b + i * 3 + j) % 7) as f32);
+///     let target = Array2::from_shape_fn((2, n), |(b, i)| 20.0 + (b * 5 + i) as f32);
+///     let mask = Array2::ones((2, n));
+///     let g = ws.loss_and_parameter_gradients_masked(
+///         &head, Objective::NormalizedMse, &s, &target, &mask,
+///     )?;
+///     let fresh = loss_and_parameter_gradients_masked(
+///         &head, Objective::NormalizedMse, &s, &target, &mask,
+///     )?;
+///     assert_eq!(g, fresh);
+/// }
+/// # Ok::<(), bfactor::Error>(())
+/// ```
+pub struct TrainWorkspace<F: Float, H: Trainable<F>> {
+    cache: Option<H::Cache>,
+    logits: Array2<F>,
+    target: Array2<F>,
+    mask: Array2<F>,
+    bfactor: Array2<F>,
+    d_bfactor: Array2<F>,
+    d_logits: Array2<F>,
+    scratch: Vec<f64>,
+}
+
+impl<F: Float, H: Trainable<F>> Default for TrainWorkspace<F, H> {
+    fn default() -> Self {
+        Self::new()
     }
-    check::last_axis("s", "c_s", s, head.input_width())?;
-    let tokens_shape = &s.shape()[..s.ndim() - 1];
-    check::same_shape(
-        "target",
-        target.shape(),
-        tokens_shape,
-        "the shape of s without its last axis",
-    )?;
-    check::finite("target", target)?;
-    if let Some(m) = mask {
+}
+
+impl<F: Float, H: Trainable<F>> std::fmt::Debug for TrainWorkspace<F, H> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "TrainWorkspace({} logits)", self.logits.len())
+    }
+}
+
+impl<F: Float, H: Trainable<F>> TrainWorkspace<F, H> {
+    /// An empty workspace; buffers grow on first use.
+    pub fn new() -> Self {
+        Self {
+            cache: None,
+            logits: Array2::zeros((0, 0)),
+            target: Array2::zeros((0, 0)),
+            mask: Array2::zeros((0, 0)),
+            bfactor: Array2::zeros((0, 0)),
+            d_bfactor: Array2::zeros((0, 0)),
+            d_logits: Array2::zeros((0, 0)),
+            scratch: Vec::new(),
+        }
+    }
+
+    /// [`loss_and_parameter_gradients_masked`] with this workspace's buffers.
+    pub fn loss_and_parameter_gradients_masked<S1, S2, S3, D>(
+        &mut self,
+        head: &H,
+        objective: Objective,
+        s: &ArrayBase<S1, D>,
+        target: &ArrayBase<S2, D::Smaller>,
+        mask: &ArrayBase<S3, D::Smaller>,
+    ) -> Result<ParameterGradients<F>>
+    where
+        S1: Data<Elem = F>,
+        S2: Data<Elem = F>,
+        S3: Data<Elem = F>,
+        D: RemoveAxis,
+    {
+        Ok(self
+            .loss_and_backward(head, objective, s, target, Some(mask), false)?
+            .0)
+    }
+
+    /// The loss and the parameter gradients, and `∂L/∂s` if `want_input`.
+    fn loss_and_backward<S1, S2, S3, D>(
+        &mut self,
+        head: &H,
+        objective: Objective,
+        s: &ArrayBase<S1, D>,
+        target: &ArrayBase<S2, D::Smaller>,
+        mask: Option<&ArrayBase<S3, D::Smaller>>,
+        want_input: bool,
+    ) -> Result<Backward<F, D>>
+    where
+        S1: Data<Elem = F>,
+        S2: Data<Elem = F>,
+        S3: Data<Elem = F>,
+        D: RemoveAxis,
+    {
+        if !(2..=3).contains(&s.ndim()) {
+            return Err(Error::Rank {
+                what: "s".into(),
+                expected: "2 ([N, c_s]) or 3 ([B, N, c_s])".into(),
+                got: s.ndim(),
+                shape: s.shape().to_vec(),
+            });
+        }
+        let width = head.input_width();
+        check::last_axis("s", "c_s", s, width)?;
+        let tokens_shape = &s.shape()[..s.ndim() - 1];
         check::same_shape(
-            "mask",
-            m.shape(),
+            "target",
+            target.shape(),
             tokens_shape,
             "the shape of s without its last axis",
         )?;
-        check::mask("mask", m)?;
-    }
-    let (rows, dim) = ops::rows_of("s", s)?;
-    let n = tokens_shape[tokens_shape.len() - 1];
-    let proteins = rows.nrows() / n.max(1);
-    let flat = |a: ndarray::ArrayView<'_, F, D::Smaller>| {
-        a.as_standard_layout()
-            .into_owned()
-            .into_shape_with_order((proteins, n))
-            .expect("token count")
-    };
-    let target2 = flat(target.view());
-    let mask2 = mask.map(|m| flat(m.view()));
-
-    let (logits, cache) = head.forward_cached(rows);
-    let (loss, d_logits) = match objective {
-        Objective::BinnedCrossEntropy => binned_cross_entropy_backward(
-            &logits,
-            target2
-                .view()
-                .into_shape_with_order(logits.nrows())
-                .expect("tokens"),
-            mask2.as_ref().map(|m| {
-                m.view()
-                    .into_shape_with_order(logits.nrows())
-                    .expect("tokens")
-            }),
-        )?,
-        Objective::NormalizedMse | Objective::Pearson => {
-            let centers = head.decode_centers();
-            let b: Array1<F> = logits
-                .rows()
-                .into_iter()
-                .map(|r| ops::softmax_expectation_row(r.as_slice().expect("fresh"), centers))
-                .collect();
-            let b = b.into_shape_with_order((proteins, n)).expect("tokens");
-            let (loss, d_b) = if objective == Objective::Pearson {
-                pearson_loss_backward(b.view(), target2.view(), mask2.as_ref().map(|m| m.view()))?
-            } else {
-                normalized_mse_backward(b.view(), target2.view(), mask2.as_ref().map(|m| m.view()))?
-            };
-            let d_b = d_b.into_shape_with_order(logits.nrows()).expect("tokens");
-            (
-                loss,
-                softmax_expectation_backward(&logits, centers, d_b.view()),
-            )
+        check::finite("target", target)?;
+        if let Some(m) = mask {
+            check::same_shape(
+                "mask",
+                m.shape(),
+                tokens_shape,
+                "the shape of s without its last axis",
+            )?;
+            check::mask("mask", m)?;
         }
-    };
-    if want_input {
-        let (params, d_rows) = head.backward(&cache, &d_logits);
-        let input = ops::unflatten(d_rows, dim);
-        Ok((ParameterGradients { loss, params }, Some(input)))
-    } else {
-        let params = head.backward_params(&cache, &d_logits);
-        Ok((ParameterGradients { loss, params }, None))
+        check::finite("s", s)?;
+        let n = tokens_shape[tokens_shape.len() - 1];
+        let tokens = s.len() / width;
+        let proteins = tokens / n.max(1);
+        let shape = (proteins, n);
+        flatten_into(&mut self.target, target, shape);
+        if let Some(m) = mask {
+            flatten_into(&mut self.mask, m, shape);
+        }
+        let mask2 = mask.map(|_| self.mask.view());
+
+        let x = s.as_standard_layout();
+        let rows = x
+            .view()
+            .into_shape_with_order((tokens, width))
+            .expect("standard layout reshapes");
+        head.forward_cached_into(rows, &mut self.logits, &mut self.cache);
+        let logits = &self.logits;
+        let loss = match objective {
+            Objective::BinnedCrossEntropy => binned_cross_entropy_backward_into(
+                logits,
+                flat_tokens(self.target.view(), tokens),
+                mask2.map(|m| flat_tokens(m, tokens)),
+                &mut self.d_logits,
+            )?,
+            Objective::NormalizedMse | Objective::Pearson => {
+                let centers = head.decode_centers();
+                reuse(&mut self.bfactor, shape);
+                let b = self.bfactor.as_slice_mut().expect("standard layout");
+                for (b, r) in b.iter_mut().zip(logits.rows()) {
+                    *b = ops::softmax_expectation_row(r.as_slice().expect("fresh"), centers);
+                }
+                let regression = if objective == Objective::Pearson {
+                    Regression::Pearson
+                } else {
+                    Regression::NormalizedMse
+                };
+                reuse(&mut self.d_bfactor, shape);
+                let loss = regression_backward(
+                    regression,
+                    self.bfactor.view(),
+                    self.target.view(),
+                    mask2,
+                    &mut self.scratch,
+                    self.d_bfactor.as_slice_mut().expect("standard layout"),
+                )?;
+                let d_b = self
+                    .d_bfactor
+                    .view()
+                    .into_shape_with_order(tokens)
+                    .expect("tokens");
+                softmax_expectation_backward_into(logits, centers, d_b, &mut self.d_logits);
+                loss
+            }
+        };
+        let cache = self.cache.as_ref().expect("filled by the forward pass");
+        if want_input {
+            let (params, d_rows) = head.backward(cache, &self.d_logits);
+            let input = ops::unflatten(d_rows, s.raw_dim());
+            Ok((ParameterGradients { loss, params }, Some(input)))
+        } else {
+            let params = head.backward_params(cache, &self.d_logits);
+            Ok((ParameterGradients { loss, params }, None))
+        }
+    }
+}
+
+/// `[proteins, n]` as `[tokens]`.
+fn flat_tokens<F: Float>(a: ArrayView2<'_, F>, tokens: usize) -> ArrayView1<'_, F> {
+    a.into_shape_with_order(tokens).expect("tokens")
+}
+
+/// `a` (the shape of `s` without its last axis) into `dst` as `[proteins, n]`.
+fn flatten_into<F: Float, S: Data<Elem = F>, D: Dimension>(
+    dst: &mut Array2<F>,
+    a: &ArrayBase<S, D>,
+    shape: (usize, usize),
+) {
+    reuse(dst, shape);
+    for (d, &v) in dst.iter_mut().zip(a.iter()) {
+        *d = v;
     }
 }
 
@@ -481,11 +498,28 @@ pub fn softmax_expectation_backward<F: Float>(
     values: &[F],
     d_b: ArrayView1<'_, F>,
 ) -> Array2<F> {
-    let mut d = Array2::zeros(logits.raw_dim());
+    let mut d = Array2::zeros((0, 0));
+    softmax_expectation_backward_into(logits, values, d_b, &mut d);
+    d
+}
+
+/// Multiply-adds per element of a row kernel with an `exp` per element, roughly,
+/// for the thread split.
+const EXP_COST: usize = 24;
+
+/// [`softmax_expectation_backward`] into `d`, reshaped to the logits' shape.
+fn softmax_expectation_backward_into<F: Float>(
+    logits: &Array2<F>,
+    values: &[F],
+    d_b: ArrayView1<'_, F>,
+    d: &mut Array2<F>,
+) {
+    reuse(d, logits.dim());
+    d.fill(F::zero());
     let k = logits.ncols().max(1);
     let l = logits.as_standard_layout();
     let l = l.as_slice().expect("standard layout");
-    let ds = d.as_slice_mut().expect("fresh");
+    let ds = d.as_slice_mut().expect("standard layout");
     pool::par_rows(ds, k, &mut [(); 0], 0, EXP_COST, |r0, ds, _| {
         for (i, dl) in ds.chunks_exact_mut(k).enumerate() {
             let r = r0 + i;
@@ -500,7 +534,6 @@ pub fn softmax_expectation_backward<F: Float>(
             }
         }
     });
-    d
 }
 
 /// Normalized MSE over rows `[R, N]` and `∂L/∂pred`, as
@@ -510,33 +543,7 @@ pub fn normalized_mse_backward<F: Float>(
     target: ArrayView2<'_, F>,
     mask: Option<ArrayView2<'_, F>>,
 ) -> Result<(F, Array2<F>)> {
-    regression_backward("normalized_mse", pred, target, mask, |p, t, w, d, row| {
-        let m = RowMoments::of(p, t, w, "normalized_mse", row)?;
-        let (sd_p, sd_t) = (m.var_p.sqrt(), m.var_t.sqrt());
-        let (sp, st) = (sd_p + NORMALIZATION_EPS, sd_t + NORMALIZATION_EPS);
-        let denom = m.weight + NORMALIZATION_EPS;
-        // g_i = ∂L/∂z_i with z the z-scored prediction.
-        let (mut loss, mut g_sum, mut g_dev) = (0.0, 0.0, 0.0);
-        for (((&p, &t), &w), g) in p.iter().zip(t).zip(w).zip(d.iter_mut()) {
-            let dev = p.to_f64_exact() - m.mean_p;
-            let diff = dev / sp - (t.to_f64_exact() - m.mean_t) / st;
-            loss += w * diff * diff / denom;
-            *g = 2.0 * w * diff / denom;
-            g_sum += *g;
-            g_dev += *g * dev;
-        }
-        // ∂z_i/∂p_j = (δ_ij - w_j/W)/s - (p_i - μ)/s² · w_j (p_j - μ)/(W σ).
-        let var_term = if sd_p > 0.0 {
-            g_dev / (sp * sp * m.weight * sd_p)
-        } else {
-            0.0
-        };
-        for ((&p, &w), g) in p.iter().zip(w).zip(d.iter_mut()) {
-            let dev = p.to_f64_exact() - m.mean_p;
-            *g = (*g - w / m.weight * g_sum) / sp - var_term * w * dev;
-        }
-        Ok(loss)
-    })
+    regression_loss_and_gradient(Regression::NormalizedMse, pred, target, mask)
 }
 
 /// `1 - r` (Pearson's `r`, averaged over rows) and its gradient, as
@@ -546,36 +553,20 @@ pub fn pearson_loss_backward<F: Float>(
     target: ArrayView2<'_, F>,
     mask: Option<ArrayView2<'_, F>>,
 ) -> Result<(F, Array2<F>)> {
-    let (mean_r, d) = regression_backward("pearson", pred, target, mask, |p, t, w, d, row| {
-        let m = RowMoments::of(p, t, w, "pearson", row)?;
-        for (i, series) in ["prediction", "target"].into_iter().enumerate() {
-            if m.is_constant(i) {
-                return Err(Error::ZeroVariance {
-                    what: "pearson".into(),
-                    series: series.into(),
-                    row,
-                });
-            }
-        }
-        let norm = (m.var_p * m.var_t).sqrt();
-        let cov = p
-            .iter()
-            .zip(t)
-            .zip(w)
-            .map(|((&p, &t), &w)| w * (p.to_f64_exact() - m.mean_p) * (t.to_f64_exact() - m.mean_t))
-            .sum::<f64>()
-            / m.weight;
-        let r = cov / norm;
-        // ∂r/∂p_j = w_j/W · ((t_j - μt)/√(vp vt) - r (p_j - μp)/vp); the loss is 1 - r.
-        for (((&p, &t), &w), g) in p.iter().zip(t).zip(w).zip(d.iter_mut()) {
-            let dr = w / m.weight
-                * ((t.to_f64_exact() - m.mean_t) / norm
-                    - r * (p.to_f64_exact() - m.mean_p) / m.var_p);
-            *g = -dr;
-        }
-        Ok(r.clamp(-1.0, 1.0))
-    })?;
-    Ok((F::one() - mean_r, d))
+    regression_loss_and_gradient(Regression::Pearson, pred, target, mask)
+}
+
+/// [`regression_backward`] into a new array.
+fn regression_loss_and_gradient<F: Float>(
+    loss: Regression,
+    pred: ArrayView2<'_, F>,
+    target: ArrayView2<'_, F>,
+    mask: Option<ArrayView2<'_, F>>,
+) -> Result<(F, Array2<F>)> {
+    let mut d = Array2::zeros(pred.raw_dim());
+    let d_slice = d.as_slice_mut().expect("fresh");
+    let loss = regression_backward(loss, pred, target, mask, &mut Vec::new(), d_slice)?;
+    Ok((loss, d))
 }
 
 /// Boltz-2's binned cross-entropy over token rows `[T, K]` and `∂L/∂logits`, as
@@ -585,6 +576,19 @@ pub fn binned_cross_entropy_backward<F: Float>(
     bfactor: ArrayView1<'_, F>,
     mask: Option<ArrayView1<'_, F>>,
 ) -> Result<(F, Array2<F>)> {
+    let mut d = Array2::zeros((0, 0));
+    let loss = binned_cross_entropy_backward_into(logits, bfactor, mask, &mut d)?;
+    Ok((loss, d))
+}
+
+/// [`binned_cross_entropy_backward`] with `∂L/∂logits` into `d`, reshaped to the
+/// logits' shape.
+fn binned_cross_entropy_backward_into<F: Float>(
+    logits: &Array2<F>,
+    bfactor: ArrayView1<'_, F>,
+    mask: Option<ArrayView1<'_, F>>,
+    d: &mut Array2<F>,
+) -> Result<F> {
     let loss = match mask {
         Some(m) => loss::binned_cross_entropy_masked(logits, &bfactor, &m)?,
         None => loss::binned_cross_entropy(logits, &bfactor)?,
@@ -596,7 +600,9 @@ pub fn binned_cross_entropy_backward<F: Float>(
         mask.map(|m| m.into_iter().copied()),
     );
     let scale = 1.0 / (weights.iter().sum::<f64>() + WEIGHT_SUM_EPS);
-    let mut d = Array2::zeros(logits.raw_dim());
+    reuse(d, logits.dim());
+    d.fill(F::zero());
+    let logits = logits.as_standard_layout();
     for (((l, mut dl), &b), &w) in logits
         .rows()
         .into_iter()
@@ -607,67 +613,137 @@ pub fn binned_cross_entropy_backward<F: Float>(
         if w == 0.0 {
             continue;
         }
-        let dl = dl.as_slice_mut().expect("fresh");
-        ops::softmax_row(l.as_slice().expect("fresh"), dl);
+        let dl = dl.as_slice_mut().expect("standard layout");
+        ops::softmax_row(l.as_slice().expect("standard layout"), dl);
         dl[bins::bin_index(b, boundaries)] -= F::one();
         let f = F::from_f64_lossy(w * scale);
         dl.iter_mut().for_each(|v| *v *= f);
     }
-    Ok((loss, d))
+    Ok(loss)
 }
 
-/// Runs `row` on every row with at least two valid residues, averages the values
-/// and scales the per-row gradients by `1 / rows`.
+/// A regression loss over rows `[R, N]` (the statistic averaged over the rows
+/// with at least two valid residues, as [`crate::loss`] computes it) and its
+/// gradient `∂L/∂pred` into `d` (`R · N` values), with the per-row gradients
+/// accumulated in `scratch` (`f64`, reused between calls).
 fn regression_backward<F: Float>(
-    name: &str,
+    loss: Regression,
     pred: ArrayView2<'_, F>,
     target: ArrayView2<'_, F>,
     mask: Option<ArrayView2<'_, F>>,
-    row: impl Fn(&[F], &[F], &[f64], &mut [f64], usize) -> Result<f64>,
-) -> Result<(F, Array2<F>)> {
-    check::same_shape(
-        "target",
-        target.shape(),
-        pred.shape(),
-        "the shape of prediction",
+    scratch: &mut Vec<f64>,
+    d: &mut [F],
+) -> Result<F> {
+    loss::check_inputs(&pred, &target, mask.as_ref())?;
+    scratch.clear();
+    scratch.resize(pred.len(), 0.0);
+    let naming = Naming {
+        name: loss.name(),
+        count_rows: false,
+    };
+    let (mean, used) = loss::mean_over_rows(
+        loss,
+        naming,
+        pred,
+        target,
+        mask,
+        Some(scratch.as_mut_slice()),
     )?;
-    check::finite("prediction", &pred)?;
-    check::finite("target", &target)?;
-    if let Some(m) = mask {
-        check::same_shape("mask", m.shape(), pred.shape(), "the shape of prediction")?;
-        check::mask("mask", &m)?;
-    }
-    let (r, n) = pred.dim();
-    let mut grads = Array2::<f64>::zeros((r, n));
-    let (mut total, mut used, mut most_valid) = (0.0, 0usize, 0usize);
-    let mut w = vec![1.0; n];
-    for i in 0..r {
-        if let Some(m) = mask {
-            w.iter_mut()
-                .zip(m.row(i))
-                .for_each(|(w, &v)| *w = v.to_f64_exact());
-        }
-        let valid = w.iter().filter(|&&w| w > 0.0).count();
-        most_valid = most_valid.max(valid);
-        if valid < 2 {
-            continue;
-        }
-        let p = pred.row(i).to_vec();
-        let t = target.row(i).to_vec();
-        let mut g = grads.row_mut(i);
-        total += row(&p, &t, &w, g.as_slice_mut().expect("fresh"), i)?;
-        used += 1;
-    }
-    if used == 0 {
-        return Err(Error::TooFewValid {
-            what: name.to_string(),
-            needed: 2,
-            got: most_valid,
-        });
-    }
     let scale = 1.0 / used as f64;
-    Ok((
-        F::from_f64_lossy(total * scale),
-        grads.mapv(|g| F::from_f64_lossy(g * scale)),
-    ))
+    for (d, &g) in d.iter_mut().zip(scratch.iter()) {
+        *d = F::from_f64_lossy(g * scale);
+    }
+    Ok(match loss {
+        Regression::NormalizedMse => F::from_f64_lossy(mean),
+        Regression::Pearson => F::one() - F::from_f64_lossy(mean),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::boltz2::Boltz2HeadConfig;
+    use crate::BFactorHeadConfig;
+    use ndarray::{Array3, Axis};
+    use rand::{rngs::StdRng, SeedableRng};
+
+    fn value(i: usize, j: usize, salt: usize) -> f64 {
+        ((i * 131 + j * 17 + salt * 7) % 29) as f64 * 0.7 - 5.0
+    }
+
+    /// The regression gradients report the loss [`crate::loss`] computes, to the
+    /// bit: one implementation of the value.
+    fn losses_are_the_public_losses<F: Float>() {
+        let (r, n) = (4, 45);
+        let pred = Array2::from_shape_fn((r, n), |(i, j)| F::from_f64_lossy(value(i, j, 1)));
+        let target = Array2::from_shape_fn((r, n), |(i, j)| F::from_f64_lossy(value(j, i, 2)));
+        // Row 2 has a single valid residue and is skipped; row 3 has weights != 1.
+        let mask = Array2::from_shape_fn((r, n), |(i, j)| {
+            F::from_f64_lossy(match i {
+                2 => (j == 4) as u8 as f64,
+                3 => (j % 3) as f64 * 0.5,
+                _ => (j % 7 != 0) as u8 as f64,
+            })
+        });
+        let (p, t, m) = (pred.view(), target.view(), mask.view());
+        let (l, _) = normalized_mse_backward(p, t, Some(m)).unwrap();
+        assert_eq!(
+            l,
+            loss::normalized_mse_masked(&pred, &target, &mask).unwrap()
+        );
+        let (l, _) = normalized_mse_backward(p, t, None).unwrap();
+        assert_eq!(l, loss::normalized_mse(&pred, &target).unwrap());
+        let (l, _) = pearson_loss_backward(p, t, Some(m)).unwrap();
+        assert_eq!(
+            l,
+            F::one() - loss::pearson_masked(&pred, &target, &mask).unwrap()
+        );
+        // A row with too few valid residues gets exactly zero gradient.
+        let (_, d) = pearson_loss_backward(p, t, Some(m)).unwrap();
+        assert!(d.index_axis(Axis(0), 2).iter().all(|&g| g == F::zero()));
+        assert!(d.index_axis(Axis(0), 0).iter().any(|&g| g != F::zero()));
+    }
+
+    #[test]
+    fn regression_losses_are_the_public_losses() {
+        losses_are_the_public_losses::<f32>();
+        losses_are_the_public_losses::<f64>();
+    }
+
+    /// One workspace over batches of different sizes gives the bits of a fresh
+    /// one each time, for both heads and every objective.
+    fn workspace_reuse_gives_fresh_bits<H: Trainable<f64>>(head: &H) {
+        let c = head.input_width();
+        let mut ws = TrainWorkspace::new();
+        for (b, n) in [(2, 9), (3, 5), (1, 12), (3, 5)] {
+            let s = Array3::from_shape_fn((b, n, c), |(i, j, k)| value(i * 13 + j, k, 3));
+            let target = Array2::from_shape_fn((b, n), |(i, j)| 30.0 + value(i, j, 4) * 4.0);
+            let mask = Array2::from_shape_fn((b, n), |(i, j)| ((i + j) % 4 != 0) as u8 as f64);
+            for objective in [
+                Objective::NormalizedMse,
+                Objective::Pearson,
+                Objective::BinnedCrossEntropy,
+            ] {
+                let reused = ws
+                    .loss_and_parameter_gradients_masked(head, objective, &s, &target, &mask)
+                    .unwrap();
+                let fresh =
+                    loss_and_parameter_gradients_masked(head, objective, &s, &target, &mask)
+                        .unwrap();
+                assert_eq!(reused, fresh, "{objective:?} [{b}, {n}]");
+            }
+        }
+    }
+
+    #[test]
+    fn a_reused_workspace_gives_the_bits_of_a_fresh_one() {
+        let mut rng = StdRng::seed_from_u64(5);
+        let nb = BFactorHeadConfig::new(6).init::<f64>(&mut rng).unwrap();
+        workspace_reuse_gives_fresh_bits(&nb);
+        let bz = Boltz2HeadConfig::new()
+            .with_token_s(6)
+            .init::<f64>(&mut rng)
+            .unwrap();
+        workspace_reuse_gives_fresh_bits(&bz);
+    }
 }

@@ -8,24 +8,26 @@
 //!
 //! let head = Boltz2HeadConfig::new().init::<f32>(&mut StdRng::seed_from_u64(0))?;
 //! let s = Array3::<f32>::zeros((2, 10, 384)); // [B, N, token_s]
-//! let logits = head.forward(&s)?; // [B, N, 64], what Boltz-2 returns as `pbfactor`
-//! assert_eq!(logits.shape(), &[2, 10, 64]);
-//! let out = head.predict(&s)?; // logits and an expected B-factor per token
+//! let out = head.forward(&s)?; // logits and an expected B-factor per token
+//! assert_eq!(out.logits.shape(), &[2, 10, 64]); // what Boltz-2 returns as `pbfactor`
 //! assert_eq!(out.bfactor.shape(), &[2, 10]);
+//! assert_eq!(head.logits(&s)?, out.logits); // the logits alone
 //! # Ok::<(), bfactor::Error>(())
 //! ```
 //!
 //! Weights follow PyTorch's `nn.Linear` layout: `weight` is `[num_bins, token_s]`,
 //! `bias` is `[num_bins]`. Boltz-2 itself never decodes the logits into a number;
-//! [`Boltz2Head::predict`] does so with the bin centers of
+//! [`Boltz2Head::forward`] does so with the bin centers of
 //! [`bins::boltz2_centers`] and documents that convention there.
 
-use ndarray::{Array, Array1, Array2, ArrayBase, Axis, Data, RemoveAxis};
+use ndarray::{Array, Array1, Array2, ArrayBase, ArrayView2, Axis, Data, RemoveAxis};
 use rand::Rng;
 
 use crate::head::{config_error, PackCache, MAX_HEAD_PARAMETERS};
 use crate::matmul::{self, PackedB};
 use crate::{bins, check, ops, Float, HeadOutput, Result};
+
+pub(crate) mod backward;
 
 /// Sizes of a [`Boltz2Head`], with Boltz-2's released values as defaults.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -154,25 +156,19 @@ impl<F: Float> Boltz2Head<F> {
         &self.bias
     }
 
-    /// The centers [`predict`](Self::predict) decodes with
+    /// The centers [`forward`](Self::forward) decodes with
     /// ([`bins::boltz2_centers`]).
     pub fn bin_centers(&self) -> &Array1<F> {
         &self.centers
     }
 
-    /// Bin logits `[..., num_bins]` for `s` of shape `[..., token_s]`, as Boltz-2's
-    /// `pbfactor`.
+    /// Logits and the expected B-factor per token for `s` of shape
+    /// `[..., token_s]`: the logits `[..., num_bins]` are Boltz-2's `pbfactor`,
+    /// decoded under the softmax with [`bins::boltz2_centers`].
+    ///
+    /// Errors if `s` has no axes, its last axis is not `token_s`, it holds NaN or
+    /// infinity, or the logits overflow.
     pub fn forward<S: Data<Elem = F>, D: RemoveAxis>(
-        &self,
-        s: &ArrayBase<S, D>,
-    ) -> Result<Array<F, D>> {
-        let (logits, dim) = self.logits_rows(s)?;
-        Ok(ops::unflatten(logits, dim))
-    }
-
-    /// Logits and the expected B-factor per token under the softmax, decoded with
-    /// [`bins::boltz2_centers`].
-    pub fn predict<S: Data<Elem = F>, D: RemoveAxis>(
         &self,
         s: &ArrayBase<S, D>,
     ) -> Result<HeadOutput<F, D>> {
@@ -190,15 +186,32 @@ impl<F: Float> Boltz2Head<F> {
         })
     }
 
+    /// Only the bin logits `[..., num_bins]` of [`forward`](Self::forward)
+    /// (Boltz-2's `pbfactor`), without decoding them. Errors as `forward`.
+    pub fn logits<S: Data<Elem = F>, D: RemoveAxis>(
+        &self,
+        s: &ArrayBase<S, D>,
+    ) -> Result<Array<F, D>> {
+        let (logits, dim) = self.logits_rows(s)?;
+        Ok(ops::unflatten(logits, dim))
+    }
+
     /// Mutable weight and bias for the optimizers.
-    pub(crate) fn weights_mut(&mut self) -> (&mut Array2<F>, &mut Array1<F>) {
+    fn weights_mut(&mut self) -> (&mut Array2<F>, &mut Array1<F>) {
         self.packed = PackCache::default();
         (&mut self.weight, &mut self.bias)
     }
 
     /// `weightᵀ` packed for [`matmul`], built on first use.
-    pub(crate) fn packed_weight_t(&self) -> &PackedB<F> {
+    fn packed_weight_t(&self) -> &PackedB<F> {
         self.packed.get_or_init(|| PackedB::new(&self.weight.t()))
+    }
+
+    /// The linear layer on rows `[n, token_s]`: `x · weightᵀ + bias`.
+    fn linear(&self, x: &ArrayView2<'_, F>) -> Array2<F> {
+        let mut logits = matmul::matmul_packed(x, self.packed_weight_t());
+        logits += &self.bias;
+        logits
     }
 
     fn logits_rows<S: Data<Elem = F>, D: RemoveAxis>(
@@ -213,8 +226,7 @@ impl<F: Float> Boltz2Head<F> {
             .view()
             .into_shape_with_order((rows, self.config.token_s))
             .expect("standard layout reshapes");
-        let mut logits = matmul::matmul_packed(&x, self.packed_weight_t());
-        logits += &self.bias;
+        let logits = self.linear(&x);
         let dim = s.raw_dim();
         // Finite inputs and weights can still overflow.
         check::finite("logits (overflowed: inputs or weights too large)", &logits)?;

@@ -31,6 +31,8 @@ use crate::matmul::{self, AlignedBuf, MatPtr, PackedB};
 use crate::numpy_rng::NumpyRandom;
 use crate::{bins, check, cpu, ops, Error, Float, Result};
 
+pub(crate) mod backward;
+
 /// Sizes and constants of a [`BFactorHead`], with the notebook's defaults.
 #[derive(Clone, Debug, PartialEq)]
 pub struct BFactorHeadConfig {
@@ -209,7 +211,8 @@ pub struct BFactorHead<F: Float> {
     scratch: ScratchCache<HeadWorkspace<F>>,
 }
 
-/// What [`BFactorHead::forward`] returns for input `[..., c_s]`.
+/// What both heads' `forward` returns ([`BFactorHead::forward`],
+/// [`Boltz2Head::forward`](crate::Boltz2Head::forward)) for input `[..., c_s]`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct HeadOutput<F: Float, D: RemoveAxis> {
     /// Bin logits, `[..., num_bins]`.
@@ -304,6 +307,15 @@ impl<F: Float> BFactorHead<F> {
         Ok(out)
     }
 
+    /// Only the bin logits `[..., num_bins]` of [`forward`](Self::forward) (which
+    /// computes the B-factors with them). Errors as `forward`.
+    pub fn logits<S: Data<Elem = F>, D: RemoveAxis>(
+        &self,
+        s: &ArrayBase<S, D>,
+    ) -> Result<Array<F, D>> {
+        Ok(self.forward(s)?.logits)
+    }
+
     /// [`forward`](Self::forward) into `out`, with scratch space from `workspace`:
     /// when `out` already has the right shapes (standard layout) and the workspace
     /// has been used for an input this large, nothing is allocated.
@@ -392,24 +404,19 @@ impl<F: Float> BFactorHead<F> {
         Ok(())
     }
 
-    /// The layer norms' epsilon in `F`.
-    pub(crate) fn eps_f(&self) -> F {
-        self.eps
-    }
-
     /// Mutable weights for the optimizers; the training code keeps them finite.
-    pub(crate) fn weights_mut(&mut self) -> (&mut Array2<F>, &mut Array2<F>) {
+    fn weights_mut(&mut self) -> (&mut Array2<F>, &mut Array2<F>) {
         self.packed = PackCache::default();
         (&mut self.w1, &mut self.w2)
     }
 
     /// `W1` and `W2` packed for [`matmul`], built on first use.
-    pub(crate) fn packed_weights(&self) -> &(PackedB<F>, PackedB<F>) {
+    fn packed_weights(&self) -> &(PackedB<F>, PackedB<F>) {
         self.packed
             .get_or_init(|| (PackedB::new(&self.w1.view()), PackedB::new(&self.w2.view())))
     }
 
-    pub(crate) fn centers_slice(&self) -> &[F] {
+    fn centers_slice(&self) -> &[F] {
         self.centers.as_slice().expect("owned 1-D array")
     }
 }
