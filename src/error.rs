@@ -317,7 +317,6 @@ impl Error {
     }
 
     /// An [`Error::TooFewValid`]: `what` had `got` valid residues, `needed` needed.
-    #[cfg_attr(not(feature = "structure"), allow(dead_code))]
     pub(crate) fn too_few_valid(what: impl Into<String>, needed: usize, got: usize) -> Self {
         Error::TooFewValid {
             what: what.into(),
@@ -327,7 +326,6 @@ impl Error {
     }
 
     /// An [`Error::ZeroVariance`]: `series` of `row` is constant in `what`.
-    #[cfg_attr(not(feature = "structure"), allow(dead_code))]
     pub(crate) fn zero_variance(
         what: impl Into<String>,
         series: impl Into<String>,

@@ -167,13 +167,13 @@ impl RowMoments {
         if sums.iter().all(|v| v.is_finite()) {
             Ok(m)
         } else {
-            Err(Error::NonFinite {
-                what: format!(
+            Err(Error::non_finite(
+                format!(
                     "{what}: the weighted sums over row {row} (values or mask weights too large)"
                 ),
-                index: vec![row],
-                value: f64::INFINITY,
-            })
+                vec![row],
+                f64::INFINITY,
+            ))
         }
     }
 
@@ -431,11 +431,7 @@ impl Regression {
             Self::Pearson => {
                 for (i, series) in ["prediction", "target"].into_iter().enumerate() {
                     if m.is_constant(i) {
-                        return Err(Error::ZeroVariance {
-                            what: "pearson".into(),
-                            series: series.into(),
-                            row,
-                        });
+                        return Err(Error::zero_variance("pearson", series, row));
                     }
                 }
                 Ok((m.cov / m.var_p.sqrt() / m.var_t.sqrt()).clamp(-1.0, 1.0))
@@ -515,12 +511,12 @@ where
     D: Dimension,
 {
     if !(1..=2).contains(&pred.ndim()) {
-        return Err(Error::Rank {
-            what: "prediction".into(),
-            expected: "1 ([N]) or 2 ([B, N])".into(),
-            got: pred.ndim(),
-            shape: pred.shape().to_vec(),
-        });
+        return Err(Error::rank(
+            "prediction",
+            "1 ([N]) or 2 ([B, N])",
+            pred.ndim(),
+            pred.shape(),
+        ));
     }
     check::same_shape(
         "target",
@@ -578,15 +574,12 @@ pub(crate) fn mean_over_rows<F: Float>(
     }
     if rows == 0 {
         let name = naming.name;
-        return Err(Error::TooFewValid {
-            what: if naming.count_rows && pred.nrows() > 1 {
-                format!("{name} (every one of {} rows)", pred.nrows())
-            } else {
-                name.to_string()
-            },
-            needed: 2,
-            got: most_valid,
-        });
+        let what = if naming.count_rows && pred.nrows() > 1 {
+            format!("{name} (every one of {} rows)", pred.nrows())
+        } else {
+            name.to_string()
+        };
+        return Err(Error::too_few_valid(what, 2, most_valid));
     }
     Ok((total / rows as f64, rows))
 }

@@ -448,11 +448,7 @@ pub fn layer_norm<F: Float, S: Data<Elem = F>, D: Dimension>(
     eps: F,
 ) -> Result<Array<F, D>> {
     if !(eps.is_finite() && eps > F::zero()) {
-        return Err(Error::Config {
-            field: "eps".into(),
-            value: eps.to_string(),
-            expected: "a finite number > 0".into(),
-        });
+        return Err(Error::config("eps", eps, "a finite number > 0"));
     }
     let (mut rows, dim) = rows_of("x", x)?;
     for (i, mut row) in rows.rows_mut().into_iter().enumerate() {
@@ -469,11 +465,11 @@ pub(crate) fn check_layer_norm<F: Float>(what: &str, row: usize, inv_std: F) -> 
     if inv_std.is_finite() && inv_std > F::zero() {
         Ok(())
     } else {
-        Err(Error::NonFinite {
-            what: format!("{what} (the row's mean or variance overflows {})", F::NAME),
-            index: vec![row],
-            value: f64::INFINITY,
-        })
+        Err(Error::non_finite(
+            format!("{what} (the row's mean or variance overflows {})", F::NAME),
+            vec![row],
+            f64::INFINITY,
+        ))
     }
 }
 
@@ -532,21 +528,10 @@ pub(crate) fn rows_of<F: Float, S: Data<Elem = F>, D: Dimension>(
 ) -> Result<(Array2<F>, D)> {
     let n = match x.shape().last() {
         Some(&n) => n,
-        None => {
-            return Err(Error::Rank {
-                what: what.to_string(),
-                expected: "at least 1".to_string(),
-                got: 0,
-                shape: vec![],
-            })
-        }
+        None => return Err(Error::rank(what, "at least 1", 0, vec![])),
     };
     if n == 0 {
-        return Err(Error::Empty {
-            what: what.to_string(),
-            shape: x.shape().to_vec(),
-            unit: "element along the last axis".to_string(),
-        });
+        return Err(Error::empty(what, x.shape(), "element along the last axis"));
     }
     check::finite(what, x)?;
     let rows = x.len() / n;

@@ -115,11 +115,11 @@ where
 
 fn check_num_bins(num_bins: usize) -> Result<()> {
     if num_bins < 2 {
-        return Err(Error::Config {
-            field: "num_bins".into(),
-            value: num_bins.to_string(),
-            expected: "at least 2 for a binned loss".into(),
-        });
+        return Err(Error::config(
+            "num_bins",
+            num_bins,
+            "at least 2 for a binned loss",
+        ));
     }
     Ok(())
 }
@@ -135,12 +135,12 @@ where
     D: RemoveAxis,
 {
     if logits.ndim() == 0 {
-        return Err(Error::Rank {
-            what: "logits".into(),
-            expected: "at least 1 ([..., num_bins])".into(),
-            got: 0,
-            shape: vec![],
-        });
+        return Err(Error::rank(
+            "logits",
+            "at least 1 ([..., num_bins])",
+            0,
+            vec![],
+        ));
     }
     let shape = logits.shape();
     check_num_bins(shape[shape.len() - 1])?;

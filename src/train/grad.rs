@@ -382,12 +382,12 @@ impl<F: Float, H: Trainable<F>> TrainWorkspace<F, H> {
         D: RemoveAxis,
     {
         if !(2..=3).contains(&s.ndim()) {
-            return Err(Error::Rank {
-                what: "s".into(),
-                expected: "2 ([N, c_s]) or 3 ([B, N, c_s])".into(),
-                got: s.ndim(),
-                shape: s.shape().to_vec(),
-            });
+            return Err(Error::rank(
+                "s",
+                "2 ([N, c_s]) or 3 ([B, N, c_s])",
+                s.ndim(),
+                s.shape(),
+            ));
         }
         let width = head.input_width();
         check::last_axis("s", "c_s", s, width)?;

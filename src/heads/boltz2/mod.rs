@@ -23,9 +23,9 @@
 use ndarray::{Array, Array1, Array2, ArrayBase, ArrayView2, Axis, Data, RemoveAxis};
 use rand::Rng;
 
-use crate::head::{config_error, PackCache, MAX_HEAD_PARAMETERS};
+use crate::head::{PackCache, MAX_HEAD_PARAMETERS};
 use crate::matmul::{self, PackedB};
-use crate::{bins, check, ops, Float, HeadOutput, Result};
+use crate::{bins, check, ops, Error, Float, HeadOutput, Result};
 
 pub(crate) mod backward;
 
@@ -70,24 +70,24 @@ impl Boltz2HeadConfig {
     /// `num_bins · (token_s + 1)` is at most [`MAX_HEAD_PARAMETERS`].
     pub fn validate(&self) -> Result<()> {
         if self.token_s == 0 {
-            return config_error("token_s", "0".into(), "at least 1");
+            return Err(Error::config("token_s", 0, "at least 1"));
         }
         if self.num_bins < 3 {
-            return config_error("num_bins", self.num_bins.to_string(), "at least 3");
+            return Err(Error::config("num_bins", self.num_bins, "at least 3"));
         }
         let params = self
             .token_s
             .checked_add(1)
             .and_then(|n| n.checked_mul(self.num_bins));
         if params.is_none_or(|n| n > MAX_HEAD_PARAMETERS) {
-            return config_error(
+            return Err(Error::config(
                 "token_s, num_bins",
                 format!("{}, {}", self.token_s, self.num_bins),
-                &format!(
+                format!(
                     "num_bins · (token_s + 1) parameters at most {MAX_HEAD_PARAMETERS} \
                      (MAX_HEAD_PARAMETERS)"
                 ),
-            );
+            ));
         }
         Ok(())
     }

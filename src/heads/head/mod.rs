@@ -85,34 +85,34 @@ impl BFactorHeadConfig {
     /// heads' constructors call that.
     pub fn validate(&self) -> Result<()> {
         if self.c_s == 0 {
-            return config_error("c_s", "0".into(), "at least 1");
+            return Err(Error::config("c_s", 0, "at least 1"));
         }
         if self.num_bins < 2 {
-            return config_error("num_bins", self.num_bins.to_string(), "at least 2");
+            return Err(Error::config("num_bins", self.num_bins, "at least 2"));
         }
         let params = self
             .c_s
             .checked_add(self.num_bins)
             .and_then(|n| n.checked_mul(self.c_s));
         if params.is_none_or(|n| n > MAX_HEAD_PARAMETERS) {
-            return config_error(
+            return Err(Error::config(
                 "c_s, num_bins",
                 format!("{}, {}", self.c_s, self.num_bins),
-                &format!(
+                format!(
                     "c_s · (c_s + num_bins) parameters at most {MAX_HEAD_PARAMETERS} \
                      (MAX_HEAD_PARAMETERS)"
                 ),
-            );
+            ));
         }
         if !(self.max_bfactor.is_finite() && self.max_bfactor > 0.0) {
-            return config_error(
+            return Err(Error::config(
                 "max_bfactor",
-                self.max_bfactor.to_string(),
+                self.max_bfactor,
                 "a finite number > 0",
-            );
+            ));
         }
         if !(self.eps.is_finite() && self.eps > 0.0) {
-            return config_error("eps", self.eps.to_string(), "a finite number > 0");
+            return Err(Error::config("eps", self.eps, "a finite number > 0"));
         }
         Ok(())
     }
@@ -125,23 +125,23 @@ impl BFactorHeadConfig {
         self.validate()?;
         let max = F::max_value().to_f64_exact();
         if self.max_bfactor > max {
-            return config_error(
+            return Err(Error::config(
                 "max_bfactor",
-                self.max_bfactor.to_string(),
-                &format!("at most {max:e} (the largest {})", F::NAME),
-            );
+                self.max_bfactor,
+                format!("at most {max:e} (the largest {})", F::NAME),
+            ));
         }
         let tiny = F::min_positive_value().to_f64_exact();
         if self.eps < tiny {
-            return config_error(
+            return Err(Error::config(
                 "eps",
-                self.eps.to_string(),
-                &format!(
+                self.eps,
+                format!(
                     "at least {tiny:e} (the smallest normal {}), or it rounds to \
                      zero or loses precision",
                     F::NAME
                 ),
-            );
+            ));
         }
         Ok(())
     }
@@ -190,11 +190,6 @@ impl BFactorHeadConfig {
 /// [`crate::boltz2::Boltz2HeadConfig::validate`] reject larger sizes (and sizes
 /// whose product overflows) before anything is allocated.
 pub const MAX_HEAD_PARAMETERS: usize = 1 << 30;
-
-/// An [`Error::Config`] for `field`.
-pub(crate) fn config_error<T>(field: &str, value: String, expected: &str) -> Result<T> {
-    Err(Error::config(field, value, expected))
-}
 
 /// The notebook's B-factor head with its two weight matrices.
 #[derive(Clone, Debug, PartialEq)]
