@@ -554,4 +554,42 @@ mod tests {
         let t = matmul(&b.t(), &a.t());
         assert_eq!(t, all.t());
     }
+
+    #[test]
+    fn strided_left_operands_are_copied_exactly() {
+        // Neither rows nor columns contiguous: every block goes through
+        // `copy_block`. Sizes cross the KC and MC blocks and leave row tails.
+        for level in Level::available() {
+            for &(m, k, n) in &[(1, 1, 1), (7, 3, 9), (101, 300, 35)] {
+                let big = Array2::from_shape_fn((2 * m, 2 * k), |(i, j)| {
+                    ((i * 11 + j * 5) % 17) as f64 * 0.29 - 2.3
+                });
+                let b =
+                    Array2::from_shape_fn((k, n), |(i, j)| ((i * 3 + j * 7) % 13) as f64 * 0.17 - 1.0);
+                let packed = PackedB::with_kernel(&b.view(), kernel_at::<f64>(level));
+                let views = [
+                    big.slice(s![..;2, ..;2]),
+                    big.slice(s![..;-2, 1..;2]),
+                    big.slice(s![1..;2, ..;-2]),
+                ];
+                for a in views {
+                    let mut c = Array2::from_elem((m, n), f64::NAN);
+                    gemm_serial(
+                        &MatPtr::from_view(&a),
+                        &packed,
+                        c.as_slice_mut().unwrap(),
+                        n,
+                        &mut AlignedBuf::default(),
+                    );
+                    assert_eq!(c, naive(&a.to_owned(), &b), "{level:?} {m}x{k}x{n} {:?}", a.strides());
+                }
+            }
+        }
+    }
+
+    #[test]
+    #[should_panic]
+    fn a_short_slice_is_refused() {
+        MatPtr::from_slice(&[1.0_f32; 5], 2, 3);
+    }
 }
