@@ -4,8 +4,9 @@
 //! bundles the `num-traits` and `ndarray` bounds the numerics need, and only the two
 //! IEEE types implement it, so that kernels can rely on their exact semantics.
 //! What differs between the two beyond those bounds (the matrix product's
-//! micro-kernels, the vectorised `exp`, the dtype of weight files) is a
-//! crate-private supertrait, implemented once per type.
+//! micro-kernels, the vectorised `exp`, the dtype of weight files) are the items
+//! of a crate-private supertrait, implemented once per type, which also seals
+//! the trait.
 
 use std::fmt::{Debug, Display};
 use std::iter::Sum;
@@ -20,9 +21,9 @@ mod sealed {
     use crate::weights::WeightDtype;
 
     /// The per-type half of [`Float`](super::Float): what the crate's kernels
-    /// specialise for `f32` and `f64`. Not nameable outside the crate, which
+    /// specialise for `f32` and `f64`. Not nameable outside the crate, so it
     /// also seals `Float`.
-    pub trait Sealed: Copy + 'static {
+    pub trait Element: Copy + 'static {
         /// The dtype weight files store this type as.
         const DTYPE: WeightDtype;
         /// The matrix product's micro-kernels for this type, one per level.
@@ -31,7 +32,7 @@ mod sealed {
         fn exp_kernel(x: Self) -> Self;
     }
 
-    impl Sealed for f32 {
+    impl Element for f32 {
         const DTYPE: WeightDtype = WeightDtype::F32;
         const GEMM_KERNELS: KernelSet<f32> = F32_KERNELS;
         #[inline(always)]
@@ -40,7 +41,7 @@ mod sealed {
         }
     }
 
-    impl Sealed for f64 {
+    impl Element for f64 {
         const DTYPE: WeightDtype = WeightDtype::F64;
         const GEMM_KERNELS: KernelSet<f64> = F64_KERNELS;
         #[inline(always)]
@@ -50,7 +51,8 @@ mod sealed {
     }
 }
 
-/// A floating-point element type: implemented for `f32` and `f64` only.
+/// A floating-point element type: implemented for `f32` and `f64` only (the
+/// trait is sealed).
 pub trait Float:
     num_traits::Float
     + FromPrimitive
@@ -68,7 +70,7 @@ pub trait Float:
     + Send
     + Sync
     + 'static
-    + sealed::Sealed
+    + sealed::Element
 {
     /// Short name of the type (`"f32"` or `"f64"`), used in error messages.
     const NAME: &'static str;

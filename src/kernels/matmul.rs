@@ -26,7 +26,6 @@
 //! assert_eq!(matmul::matmul(&b.t(), &a.t()), c.t());
 //! ```
 
-
 use std::ops::Range;
 
 use ndarray::{s, Array2, ArrayView2};
@@ -154,7 +153,6 @@ impl<F: Float> std::fmt::Debug for PackedB<F> {
         write!(f, "PackedB([{}, {}], {})", self.k, self.n, self.kernel.name)
     }
 }
-
 
 // ---------------------------------------------------------------- the product
 
@@ -286,7 +284,11 @@ fn gemm_block<F: Float>(
             scratch.reserve(mr * kc);
             copy_block(&a.slice(s![full.., ..]), mr, scratch.as_mut_slice());
         }
-        let ld = if layout == Layout::Cols { a.strides()[1] } else { a.strides()[0] };
+        let ld = if layout == Layout::Cols {
+            a.strides()[1]
+        } else {
+            a.strides()[0]
+        };
         (a.as_ptr(), ld as usize, scratch.as_slice().as_ptr())
     };
     let mut tiles = Tiles {
@@ -326,7 +328,15 @@ fn gemm_block<F: Float>(
             // of the copy in `scratch`. A short one is the `tail` copy, zero-padded
             // to `MR` rows in `scratch`. `scratch` is not touched until the loop
             // ends.
-            unsafe { tiles.run(a_panel, rows, b_panel, &mut c[ip * mr * ldc + jp * nr..], ncols) };
+            unsafe {
+                tiles.run(
+                    a_panel,
+                    rows,
+                    b_panel,
+                    &mut c[ip * mr * ldc + jp * nr..],
+                    ncols,
+                )
+            };
         }
     }
 }
@@ -363,14 +373,18 @@ impl<F: Float> Tiles<'_, F> {
     /// row-major unless `rows == MR`.
     #[inline]
     unsafe fn run(&mut self, a: APanel<F>, rows: usize, b: &[F], c: &mut [F], ncols: usize) {
-        let Kernel { main, tail, col, .. } = self.kern;
+        let Kernel {
+            main, tail, col, ..
+        } = self.kern;
         let (mr, nr, kc, ldc, acc) = (main.mr, main.nr, self.kc, self.ldc, self.accumulate);
         assert!(rows <= mr && ncols <= nr && b.len() >= kc * nr);
         let full = if a.col_major { col } else { main };
         if rows == mr && ncols == nr {
             assert!(c.len() >= (mr - 1) * ldc + nr);
-            // SAFETY: `a` as the caller promises; `b` holds `kc × NR` values and
-            // `c` the `MR` rows of `NR` at stride `ldc` (both asserted).
+            // SAFETY: the kernel came from `KernelSet::at` (through `PackedB`), so
+            // the CPU runs it; `a` is as the caller promises; `b` holds `kc × NR`
+            // values and `c` the `MR` rows of `NR` at stride `ldc` (both
+            // asserted), which nothing else can access while `c` is borrowed.
             unsafe { (full.func)(kc, a.ptr, a.ld, b.as_ptr(), c.as_mut_ptr(), ldc, acc) };
             return;
         }
@@ -381,13 +395,14 @@ impl<F: Float> Tiles<'_, F> {
             }
         }
         if rows == mr {
-            // SAFETY: `a` and `b` as above; the tile buffer holds `MR × NR` values
-            // (`MAX_TILE`, checked at compile time).
+            // SAFETY: the kernel, `a` and `b` as above; the tile buffer holds
+            // `MR × NR` values (`MAX_TILE`, checked at compile time).
             unsafe { (full.func)(kc, a.ptr, a.ld, b.as_ptr(), t.as_mut_ptr(), nr, acc) };
         } else {
             for t0 in (0..rows).step_by(tail.mr) {
                 // SAFETY: rows `t0..t0 + tail.mr <= MR` (`tail.mr` divides `MR`)
-                // of `a` (row-major here) and of the tile buffer; `b` as above.
+                // of `a` (row-major here) and of the tile buffer; the kernel and
+                // `b` as above.
                 unsafe {
                     (tail.func)(
                         kc,
@@ -564,8 +579,9 @@ mod tests {
                 let big = Array2::from_shape_fn((2 * m, 2 * k), |(i, j)| {
                     ((i * 11 + j * 5) % 17) as f64 * 0.29 - 2.3
                 });
-                let b =
-                    Array2::from_shape_fn((k, n), |(i, j)| ((i * 3 + j * 7) % 13) as f64 * 0.17 - 1.0);
+                let b = Array2::from_shape_fn((k, n), |(i, j)| {
+                    ((i * 3 + j * 7) % 13) as f64 * 0.17 - 1.0
+                });
                 let packed = PackedB::with_kernel(&b.view(), kernel_at::<f64>(level));
                 let views = [
                     big.slice(s![..;2, ..;2]),
@@ -581,7 +597,12 @@ mod tests {
                         n,
                         &mut AlignedBuf::default(),
                     );
-                    assert_eq!(c, naive(&a.to_owned(), &b), "{level:?} {m}x{k}x{n} {:?}", a.strides());
+                    assert_eq!(
+                        c,
+                        naive(&a.to_owned(), &b),
+                        "{level:?} {m}x{k}x{n} {:?}",
+                        a.strides()
+                    );
                 }
             }
         }

@@ -111,9 +111,15 @@ const fn check<F>(k: &Kernel<F>) {
     let (main, tail, col) = (&k.main, &k.tail, &k.col);
     assert!(main.mr > 0 && main.nr > 0, "an empty tile");
     assert!(main.mr * main.nr <= MAX_TILE, "a tile larger than MAX_TILE");
-    assert!(col.mr == main.mr && col.nr == main.nr, "col tile != main tile");
+    assert!(
+        col.mr == main.mr && col.nr == main.nr,
+        "col tile != main tile"
+    );
     assert!(tail.nr == main.nr, "the tail tile has other columns");
-    assert!(tail.mr > 0 && main.mr % tail.mr == 0, "tail MR must divide MR");
+    assert!(
+        tail.mr > 0 && main.mr % tail.mr == 0,
+        "tail MR must divide MR"
+    );
     assert!(MC % main.mr == 0, "MR must divide the row block MC");
 }
 
