@@ -120,7 +120,10 @@ const fn check<F>(k: &Kernel<F>) {
         tail.mr > 0 && main.mr % tail.mr == 0,
         "tail MR must divide MR"
     );
-    assert!(MC % main.mr == 0, "MR must divide the row block MC");
+    assert!(
+        MC.is_multiple_of(main.mr),
+        "MR must divide the row block MC"
+    );
 }
 
 /// The `f32` kernels.
