@@ -67,11 +67,7 @@ pub enum WeightDtype {
 impl WeightDtype {
     /// The dtype of the float type `F`.
     pub fn of<F: Float>() -> Self {
-        if F::NAME == "f32" {
-            Self::F32
-        } else {
-            Self::F64
-        }
+        F::DTYPE
     }
 }
 

@@ -26,11 +26,11 @@
 //! assert_eq!(matmul::matmul(&b.t(), &a.t()), c.t());
 //! ```
 
-use std::any::TypeId;
 use std::ops::Range;
 
-use ndarray::{Array2, ArrayView2};
+use ndarray::{s, Array2, ArrayView2};
 
+use super::microkernel::{Kernel, MAX_TILE};
 use super::pool::{par_each, split_rows, threads_for};
 use crate::cpu::{self, Level};
 use crate::Float;
@@ -40,264 +40,18 @@ pub use super::pool::{num_threads, set_num_threads};
 /// Reduction block: how many `k` steps one micro-kernel call runs before storing
 /// its accumulators. (Blocking never changes the result; see the module docs.)
 const KC: usize = 256;
-/// Row block: rows of `a` packed together (a multiple of every kernel's `MR`).
-const MC: usize = 96;
-
-// ---------------------------------------------------------------- kernels
-
-/// `C[0..MR, 0..NR] (+)= A[0..MR, 0..k] · B_panel`: `A` is row-major with row
-/// stride `lda`, `B_panel` is `k × NR` (packed), `C` has row stride `ldc`. With
-/// `accumulate`, the accumulators start from `C` (continuing its FMA chains),
-/// otherwise from zero.
-type KernelFn<F> = unsafe fn(usize, *const F, usize, *const F, *mut F, usize, bool);
-
-/// A micro-kernel and its register tile.
-#[derive(Clone, Copy)]
-pub(crate) struct Kernel<F: 'static> {
-    /// Rows of the register tile.
-    pub mr: usize,
-    /// Columns of the register tile.
-    pub nr: usize,
-    func: KernelFn<F>,
-    /// Rows of the tail kernel, which covers the last `< mr` rows of a block in
-    /// steps of `tail_mr` (a divisor of `mr`) instead of one padded `mr` tile.
-    tail_mr: usize,
-    tail: KernelFn<F>,
-    /// The `mr`-row kernel for a column-major `A` (element `(i, p)` at
-    /// `a[p * lda + i]`): transposed left operands without a copy.
-    col: KernelFn<F>,
-    /// For reports: `"avx512"`, `"avx2"` or `"portable"`.
-    #[allow(dead_code)]
-    pub name: &'static str,
-}
-
-fn cast_kernel<T: 'static, F: 'static>(k: Kernel<T>) -> Kernel<F> {
-    assert_eq!(TypeId::of::<T>(), TypeId::of::<F>());
-    // SAFETY: T and F are the same type (checked above).
-    unsafe { std::mem::transmute_copy(&k) }
-}
+/// Row block: rows of `a` packed together (every kernel's `MR` divides it,
+/// checked at compile time in `microkernel`).
+pub(super) const MC: usize = 96;
 
 /// The micro-kernel this machine uses for `F`.
-pub(crate) fn kernel<F: Float>() -> Kernel<F> {
+fn kernel<F: Float>() -> Kernel<F> {
     kernel_at(cpu::level())
 }
 
+/// The micro-kernel for `F` at `level` (clamped to what the CPU has).
 fn kernel_at<F: Float>(level: Level) -> Kernel<F> {
-    let is_f32 = TypeId::of::<F>() == TypeId::of::<f32>();
-    match level.min(Level::detected()) {
-        #[cfg(target_arch = "x86_64")]
-        Level::Avx512 => {
-            if is_f32 {
-                cast_kernel(Kernel::<f32> {
-                    mr: 12,
-                    nr: 32,
-                    func: x86::f32_avx512,
-                    tail_mr: 4,
-                    tail: x86::f32_avx512_tail,
-                    col: x86::f32_avx512_col,
-                    name: "avx512",
-                })
-            } else {
-                cast_kernel(Kernel::<f64> {
-                    mr: 12,
-                    nr: 16,
-                    func: x86::f64_avx512,
-                    tail_mr: 4,
-                    tail: x86::f64_avx512_tail,
-                    col: x86::f64_avx512_col,
-                    name: "avx512",
-                })
-            }
-        }
-        #[cfg(target_arch = "x86_64")]
-        Level::Avx2 => {
-            if is_f32 {
-                cast_kernel(Kernel::<f32> {
-                    mr: 6,
-                    nr: 16,
-                    func: x86::f32_avx2,
-                    tail_mr: 2,
-                    tail: x86::f32_avx2_tail,
-                    col: x86::f32_avx2_col,
-                    name: "avx2",
-                })
-            } else {
-                cast_kernel(Kernel::<f64> {
-                    mr: 6,
-                    nr: 8,
-                    func: x86::f64_avx2,
-                    tail_mr: 2,
-                    tail: x86::f64_avx2_tail,
-                    col: x86::f64_avx2_col,
-                    name: "avx2",
-                })
-            }
-        }
-        _ => Kernel {
-            mr: 4,
-            nr: 8,
-            func: portable::<F>,
-            tail_mr: 4,
-            tail: portable::<F>,
-            col: portable_col::<F>,
-            name: "portable",
-        },
-    }
-}
-
-/// The portable micro-kernel (4 × 8), row-major `A`.
-unsafe fn portable<F: Float>(
-    k: usize,
-    a: *const F,
-    lda: usize,
-    b: *const F,
-    c: *mut F,
-    ldc: usize,
-    accumulate: bool,
-) {
-    tile::<F, 4, 8>(k, a, lda, b, c, ldc, accumulate)
-}
-
-/// The portable micro-kernel (4 × 8), column-major `A`.
-unsafe fn portable_col<F: Float>(
-    k: usize,
-    a: *const F,
-    lda: usize,
-    b: *const F,
-    c: *mut F,
-    ldc: usize,
-    accumulate: bool,
-) {
-    tile_col::<F, 4, 8>(k, a, lda, b, c, ldc, accumulate)
-}
-
-/// The accumulators: `C`'s tile with `accumulate` (continuing its FMA chains),
-/// else zeros.
-#[inline(always)]
-unsafe fn load_tile<F: Float, const MR: usize, const NR: usize>(
-    c: *const F,
-    ldc: usize,
-    accumulate: bool,
-) -> [[F; NR]; MR] {
-    let mut acc = [[F::zero(); NR]; MR];
-    if accumulate {
-        for (i, row) in acc.iter_mut().enumerate() {
-            row.copy_from_slice(std::slice::from_raw_parts(c.add(i * ldc), NR));
-        }
-    }
-    acc
-}
-
-#[inline(always)]
-unsafe fn store_tile<F: Float, const MR: usize, const NR: usize>(
-    acc: &[[F; NR]; MR],
-    c: *mut F,
-    ldc: usize,
-) {
-    for (i, row) in acc.iter().enumerate() {
-        std::slice::from_raw_parts_mut(c.add(i * ldc), NR).copy_from_slice(row);
-    }
-}
-
-/// The register-tile loop, written once with plain arrays and `mul_add`: inside
-/// the `#[target_feature]` wrappers below, LLVM keeps the `MR × NR` accumulators in
-/// vector registers and turns each row's update into `NR / width` vector FMAs.
-/// `A` is row-major: element `(i, p)` at `a[i * lda + p]`.
-#[inline(always)]
-unsafe fn tile<F: Float, const MR: usize, const NR: usize>(
-    k: usize,
-    a: *const F,
-    lda: usize,
-    b: *const F,
-    c: *mut F,
-    ldc: usize,
-    accumulate: bool,
-) {
-    let mut acc = load_tile::<F, MR, NR>(c, ldc, accumulate);
-    let mut b = b;
-    for p in 0..k {
-        let bp: &[F; NR] = &*(b as *const [F; NR]);
-        for (i, row) in acc.iter_mut().enumerate() {
-            let ai = *a.add(i * lda + p);
-            for (x, &bx) in row.iter_mut().zip(bp) {
-                *x = ai.mul_add(bx, *x);
-            }
-        }
-        b = b.add(NR);
-    }
-    store_tile(&acc, c, ldc);
-}
-
-/// [`tile`] for a column-major `A` (element `(i, p)` at `a[p * lda + i]`, e.g. a
-/// transposed view): the `MR` values of each step are contiguous, so the operand
-/// is read in place. The same FMA chains. (A loop of its own: indexing
-/// `a[p * lda + i]` inside [`tile`], or a closure for the `A` value, made LLVM
-/// spill the accumulators to the stack.)
-#[inline(always)]
-unsafe fn tile_col<F: Float, const MR: usize, const NR: usize>(
-    k: usize,
-    a: *const F,
-    lda: usize,
-    b: *const F,
-    c: *mut F,
-    ldc: usize,
-    accumulate: bool,
-) {
-    let mut acc = load_tile::<F, MR, NR>(c, ldc, accumulate);
-    let (mut a, mut b) = (a, b);
-    for _ in 0..k {
-        let ap: &[F; MR] = &*(a as *const [F; MR]);
-        let bp: &[F; NR] = &*(b as *const [F; NR]);
-        for (row, &ai) in acc.iter_mut().zip(ap) {
-            for (x, &bx) in row.iter_mut().zip(bp) {
-                *x = ai.mul_add(bx, *x);
-            }
-        }
-        a = a.add(lda);
-        b = b.add(NR);
-    }
-    store_tile(&acc, c, ldc);
-}
-
-#[cfg(target_arch = "x86_64")]
-mod x86 {
-    use super::{tile, tile_col};
-
-    macro_rules! kernel {
-        ($name:ident, $t:ty, $level:ident, $mr:literal, $nr:literal) => {
-            kernel!($name, tile, $t, $level, $mr, $nr);
-        };
-        ($name:ident, $tile:ident, $t:ty, $level:ident, $mr:literal, $nr:literal) => {
-            crate::cpu::with_level!(
-                $level,
-                /// See `KernelFn`.
-                pub(super) unsafe fn $name(
-                    k: usize,
-                    a: *const $t,
-                    lda: usize,
-                    b: *const $t,
-                    c: *mut $t,
-                    ldc: usize,
-                    accumulate: bool,
-                ) {
-                    $tile::<$t, $mr, $nr>(k, a, lda, b, c, ldc, accumulate)
-                }
-            );
-        };
-    }
-
-    kernel!(f32_avx512, f32, avx512, 12, 32);
-    kernel!(f64_avx512, f64, avx512, 12, 16);
-    kernel!(f32_avx2, f32, avx2, 6, 16);
-    kernel!(f64_avx2, f64, avx2, 6, 8);
-    kernel!(f32_avx512_tail, f32, avx512, 4, 32);
-    kernel!(f64_avx512_tail, f64, avx512, 4, 16);
-    kernel!(f32_avx2_tail, f32, avx2, 2, 16);
-    kernel!(f64_avx2_tail, f64, avx2, 2, 8);
-    kernel!(f32_avx512_col, tile_col, f32, avx512, 12, 32);
-    kernel!(f64_avx512_col, tile_col, f64, avx512, 12, 16);
-    kernel!(f32_avx2_col, tile_col, f32, avx2, 6, 16);
-    kernel!(f64_avx2_col, tile_col, f64, avx2, 6, 8);
+    F::GEMM_KERNELS.at(level)
 }
 
 // ---------------------------------------------------------------- packing
@@ -351,7 +105,7 @@ impl<F: Float> PackedB<F> {
 
     fn with_kernel(b: &ArrayView2<'_, F>, kernel: Kernel<F>) -> Self {
         let (k, n) = b.dim();
-        let nr = kernel.nr;
+        let nr = kernel.main.nr;
         let panels = n.div_ceil(nr);
         let mut data = AlignedBuf::default();
         data.reserve(panels * k * nr);
@@ -390,7 +144,7 @@ impl<F: Float> PackedB<F> {
     /// Rows of the kernel's tail steps: splitting a product's rows at multiples
     /// of this costs at most one short tile per part.
     pub(crate) fn tail_rows(&self) -> usize {
-        self.kernel.tail_mr
+        self.kernel.tail.mr
     }
 }
 
@@ -400,85 +154,57 @@ impl<F: Float> std::fmt::Debug for PackedB<F> {
     }
 }
 
-/// A row-major (or any-strided) left-hand matrix by pointer and strides.
+// ---------------------------------------------------------------- the product
+
+/// The left operand of [`gemm_serial`]: a borrowed `rows × cols` matrix with any
+/// strides. It is built only from a slice (its length checked) or a view, so
+/// every element it addresses is readable for as long as it lives.
 #[derive(Clone, Copy)]
-pub(crate) struct MatPtr<F> {
-    pub ptr: *const F,
-    pub rows: usize,
-    pub cols: usize,
-    pub row_stride: isize,
-    pub col_stride: isize,
-}
+pub(crate) struct MatPtr<'a, F>(ArrayView2<'a, F>);
 
-impl<F> MatPtr<F> {
-    pub(crate) fn from_slice(s: &[F], rows: usize, cols: usize) -> Self {
-        assert!(s.len() >= rows * cols);
-        Self {
-            ptr: s.as_ptr(),
-            rows,
-            cols,
-            row_stride: cols as isize,
-            col_stride: 1,
-        }
+impl<'a, F> MatPtr<'a, F> {
+    /// The first `rows · cols` values of `s`, row-major.
+    ///
+    /// # Panics
+    /// If `s` holds fewer.
+    pub(crate) fn from_slice(s: &'a [F], rows: usize, cols: usize) -> Self {
+        let len = rows.checked_mul(cols).expect("rows · cols overflows usize");
+        Self(ArrayView2::from_shape((rows, cols), &s[..len]).expect("a rows × cols shape"))
     }
 
-    pub(crate) fn from_view(v: &ArrayView2<'_, F>) -> Self {
-        let (rows, cols) = v.dim();
-        let s = v.strides();
-        Self {
-            ptr: v.as_ptr(),
-            rows,
-            cols,
-            row_stride: s[0],
-            col_stride: s[1],
-        }
+    /// The view `v`.
+    pub(crate) fn from_view(v: &ArrayView2<'a, F>) -> Self {
+        Self(*v)
     }
-}
 
-/// Copies rows `r0..r0 + rows` and columns `p0..p0 + kc` of `a` into `dst` as a
-/// row-major `mr_pad × kc` block (rows past `rows` zero).
-///
-/// # Safety
-/// The rows and columns must lie inside `a`.
-unsafe fn copy_block<F: Float>(
-    a: &MatPtr<F>,
-    r0: usize,
-    rows: usize,
-    p0: usize,
-    kc: usize,
-    rows_pad: usize,
-    dst: &mut [F],
-) {
-    for (i, out) in dst.chunks_exact_mut(kc).take(rows_pad).enumerate() {
-        if i >= rows {
-            out.fill(F::zero());
-            continue;
-        }
-        let base = a
-            .ptr
-            .offset((r0 + i) as isize * a.row_stride + p0 as isize * a.col_stride);
-        if a.col_stride == 1 {
-            out.copy_from_slice(std::slice::from_raw_parts(base, kc));
-        } else {
-            for (p, o) in out.iter_mut().enumerate() {
-                *o = *base.offset(p as isize * a.col_stride);
-            }
-        }
+    /// Rows `rows` (a range inside `0..self.rows`).
+    fn rows(self, rows: Range<usize>) -> Self {
+        Self(self.0.slice_move(s![rows, ..]))
     }
 }
 
 /// `c[m, n] = a[m, k] · b`, on the calling thread; `c` has row stride `ldc`.
 /// `scratch` is grown if needed; it only holds row-tail tiles, and row blocks of
 /// `a` when `a`'s rows are not contiguous.
+///
+/// The loops, outermost first: the reduction in blocks of `KC` steps and the rows
+/// of `a` in blocks of `MC` (here); per block, the `NR`-column panels of `b` and
+/// the `MR`-row panels of `a` ([`gemm_block`]); one register tile
+/// ([`Tiles::run`]).
+///
+/// # Panics
+/// If `a` has other than `b.k()` columns, or `c` is too short for `m` rows of `n`
+/// at stride `ldc`.
 pub(crate) fn gemm_serial<F: Float>(
-    a: &MatPtr<F>,
+    a: &MatPtr<'_, F>,
     b: &PackedB<F>,
     c: &mut [F],
     ldc: usize,
     scratch: &mut AlignedBuf<F>,
 ) {
-    let (m, k, n) = (a.rows, b.k, b.n);
-    assert_eq!(a.cols, k, "inner dimensions");
+    let a = &a.0;
+    let ((m, k), n) = (a.dim(), b.n);
+    assert_eq!(k, b.k, "inner dimensions");
     assert!(ldc >= n && (m == 0 || c.len() >= (m - 1) * ldc + n));
     if m == 0 || n == 0 {
         return;
@@ -489,114 +215,229 @@ pub(crate) fn gemm_serial<F: Float>(
         }
         return;
     }
-    let kern = b.kernel;
-    let (mr, nr) = (kern.mr, kern.nr);
-    let contiguous = a.col_stride == 1 && a.row_stride >= 0;
-    // A transposed view (`x.t()` of a row-major `x`): full tiles read it in place
-    // with the column-major kernel; only the tail rows are copied.
-    let col_major = !contiguous && a.row_stride == 1 && a.col_stride > 0;
-    let in_place = contiguous || col_major;
-    let mc_max = MC.min(m.next_multiple_of(mr));
-    let kc_max = KC.min(k);
-    scratch.reserve(if in_place { mr } else { mc_max } * kc_max);
-    let bdata = b.data.as_slice();
-    let panels = n.div_ceil(nr);
-    let mut tile = [F::zero(); 16 * 32];
+    let mut buf = [F::zero(); MAX_TILE];
     for p0 in (0..k).step_by(KC) {
         let kc = KC.min(k - p0);
-        let accumulate = p0 > 0;
         for r0 in (0..m).step_by(MC) {
             let mc = MC.min(m - r0);
-            let full = mc / mr * mr;
-            // Row panels: (pointer to the panel's first row, row stride; for
-            // `col_major`, the first row's stride between steps of p).
-            let (blk, ld) = if in_place {
-                if full < mc {
-                    // SAFETY: the tail rows and these columns are inside a.
-                    unsafe {
-                        copy_block(a, r0 + full, mc - full, p0, kc, mr, scratch.as_mut_slice())
-                    };
-                }
-                // SAFETY: row r0, column p0 is inside a.
-                let ptr = unsafe {
-                    a.ptr
-                        .offset(r0 as isize * a.row_stride + p0 as isize * a.col_stride)
-                };
-                let ld = if col_major {
-                    a.col_stride
-                } else {
-                    a.row_stride
-                };
-                (ptr, ld as usize)
-            } else {
-                let pad = mc.next_multiple_of(mr);
-                // SAFETY: as above.
-                unsafe { copy_block(a, r0, mc, p0, kc, pad, scratch.as_mut_slice()) };
-                (scratch.as_slice().as_ptr(), kc)
-            };
-            for jp in 0..panels {
-                let ncols = nr.min(n - jp * nr);
-                let bptr = bdata[(jp * k + p0) * nr..].as_ptr();
-                for ip in 0..mc.div_ceil(mr) {
-                    let rows = mr.min(mc - ip * mr);
-                    let (aptr, lda) = if in_place && rows < mr {
-                        (scratch.as_slice().as_ptr(), kc)
-                    } else if col_major {
-                        // SAFETY: panel ip's first row is inside the block.
-                        (unsafe { blk.add(ip * mr) }, ld)
-                    } else {
-                        // SAFETY: as above.
-                        (unsafe { blk.add(ip * mr * ld) }, ld)
-                    };
-                    let func = if col_major && rows == mr {
-                        kern.col
-                    } else {
-                        kern.func
-                    };
-                    let c0 = (r0 + ip * mr) * ldc + jp * nr;
-                    if rows == mr && ncols == nr {
-                        // SAFETY: the full MR × NR tile at c0 lies inside c (checked
-                        // above); A's MR rows hold kc values each; B's panel kc × NR.
-                        unsafe { func(kc, aptr, lda, bptr, c[c0..].as_mut_ptr(), ldc, accumulate) };
-                    } else {
-                        let t = &mut tile[..mr * nr];
-                        if accumulate {
-                            for i in 0..rows {
-                                t[i * nr..i * nr + ncols]
-                                    .copy_from_slice(&c[c0 + i * ldc..c0 + i * ldc + ncols]);
-                            }
-                        }
-                        if rows == mr {
-                            // SAFETY: the tile buffer holds MR × NR values; A as above.
-                            unsafe { func(kc, aptr, lda, bptr, t.as_mut_ptr(), nr, accumulate) };
-                        } else {
-                            // The last rows, `tail_mr` at a time (`tail_mr` divides
-                            // MR; rows past `rows` come zero-padded from scratch).
-                            for t0 in (0..rows).step_by(kern.tail_mr) {
-                                // SAFETY: rows t0..t0 + tail_mr <= MR of the tile
-                                // buffer and of A's (padded) panel.
-                                unsafe {
-                                    (kern.tail)(
-                                        kc,
-                                        aptr.add(t0 * lda),
-                                        lda,
-                                        bptr,
-                                        t.as_mut_ptr().add(t0 * nr),
-                                        nr,
-                                        accumulate,
-                                    )
-                                };
-                            }
-                        }
-                        for i in 0..rows {
-                            c[c0 + i * ldc..c0 + i * ldc + ncols]
-                                .copy_from_slice(&t[i * nr..i * nr + ncols]);
-                        }
-                    }
-                }
-            }
+            let block = a.slice(s![r0..r0 + mc, p0..p0 + kc]);
+            gemm_block(&block, b, p0, &mut c[r0 * ldc..], ldc, scratch, &mut buf);
         }
     }
+}
+
+/// How the micro-kernels read a block of `a`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Layout {
+    /// Contiguous rows (column stride 1, row stride >= 0): full panels are read in
+    /// place, `lda` = the row stride.
+    Rows,
+    /// Contiguous columns (a transposed view: row stride 1, column stride > 0):
+    /// full panels are read in place by the column-major kernel, `lda` = the
+    /// column stride.
+    Cols,
+    /// Any other strides: the block is copied row-major into the scratch buffer.
+    Copied,
+}
+
+impl Layout {
+    fn of<F>(a: &ArrayView2<'_, F>) -> Self {
+        let (rs, cs) = (a.strides()[0], a.strides()[1]);
+        if cs == 1 && rs >= 0 {
+            Layout::Rows
+        } else if rs == 1 && cs > 0 {
+            Layout::Cols
+        } else {
+            Layout::Copied
+        }
+    }
+}
+
+/// One block `a` (`mc × kc`: rows `r0..r0 + mc`, reduction steps `p0..p0 + kc`)
+/// times rows `p0..p0 + kc` of `b`, into `c`'s first `mc` rows (row stride
+/// `ldc`), continuing their FMA chains unless `p0 == 0`. `c` holds at least
+/// `(mc - 1) · ldc + b.n()` values.
+fn gemm_block<F: Float>(
+    a: &ArrayView2<'_, F>,
+    b: &PackedB<F>,
+    p0: usize,
+    c: &mut [F],
+    ldc: usize,
+    scratch: &mut AlignedBuf<F>,
+    buf: &mut [F; MAX_TILE],
+) {
+    let (mc, kc) = a.dim();
+    let kern = b.kernel;
+    let (mr, nr) = (kern.main.mr, kern.main.nr);
+    let layout = Layout::of(a);
+    let full = mc / mr * mr;
+    // `base`: the first row of the full panels, `ld` their stride; `tail`: the
+    // rows past the last full panel, row-major, zero-padded to `MR` rows.
+    let (base, ld, tail) = if layout == Layout::Copied {
+        let rows = mc.next_multiple_of(mr);
+        scratch.reserve(rows * kc);
+        copy_block(a, rows, scratch.as_mut_slice());
+        let p = scratch.as_slice().as_ptr();
+        (p, kc, p.wrapping_add(full * kc))
+    } else {
+        if full < mc {
+            scratch.reserve(mr * kc);
+            copy_block(&a.slice(s![full.., ..]), mr, scratch.as_mut_slice());
+        }
+        let ld = if layout == Layout::Cols {
+            a.strides()[1]
+        } else {
+            a.strides()[0]
+        };
+        (a.as_ptr(), ld as usize, scratch.as_slice().as_ptr())
+    };
+    let mut tiles = Tiles {
+        kern,
+        kc,
+        accumulate: p0 > 0,
+        ldc,
+        buf,
+    };
+    let bdata = b.data.as_slice();
+    for jp in 0..b.n.div_ceil(nr) {
+        let ncols = nr.min(b.n - jp * nr);
+        let b_panel = &bdata[(jp * b.k + p0) * nr..][..kc * nr];
+        for ip in 0..mc.div_ceil(mr) {
+            let rows = mr.min(mc - ip * mr);
+            let a_panel = if rows < mr {
+                APanel {
+                    ptr: tail,
+                    ld: kc,
+                    col_major: false,
+                }
+            } else if layout == Layout::Cols {
+                APanel {
+                    ptr: base.wrapping_add(ip * mr),
+                    ld,
+                    col_major: true,
+                }
+            } else {
+                APanel {
+                    ptr: base.wrapping_add(ip * mr * ld),
+                    ld,
+                    col_major: false,
+                }
+            };
+            // SAFETY: a full panel (`rows == MR`) is `MR` rows of the block: of
+            // the view `a` (whose elements are all readable) when in place, else
+            // of the copy in `scratch`. A short one is the `tail` copy, zero-padded
+            // to `MR` rows in `scratch`. `scratch` is not touched until the loop
+            // ends.
+            unsafe {
+                tiles.run(
+                    a_panel,
+                    rows,
+                    b_panel,
+                    &mut c[ip * mr * ldc + jp * nr..],
+                    ncols,
+                )
+            };
+        }
+    }
+}
+
+/// A panel of `a` as a micro-kernel reads it: element `(i, p)` at
+/// `ptr + i·ld + p`, or with `col_major` at `ptr + p·ld + i`.
+#[derive(Clone, Copy)]
+struct APanel<F> {
+    ptr: *const F,
+    ld: usize,
+    col_major: bool,
+}
+
+/// What the register tiles of one block share: the kernel, the reduction length
+/// `kc`, whether to continue `C`'s chains, `C`'s row stride, and the buffer edge
+/// tiles are computed in.
+struct Tiles<'t, F: 'static> {
+    kern: Kernel<F>,
+    kc: usize,
+    accumulate: bool,
+    ldc: usize,
+    buf: &'t mut [F; MAX_TILE],
+}
+
+impl<F: Float> Tiles<'_, F> {
+    /// `C[0..rows, 0..ncols] (+)= A_panel · b`, over `kc` steps (`rows <= MR`,
+    /// `ncols <= NR`). `b` is a packed `kc × NR` panel, `c` starts at the tile's
+    /// first element and has `C`'s row stride. A full tile runs the kernel on `c`;
+    /// an edge tile runs it on the tile buffer and copies the `rows × ncols`
+    /// corner; rows short of `MR` run the tail kernel, `tail.mr` rows at a time.
+    ///
+    /// # Safety
+    /// `a` addresses readable elements `(i, p)` for `p < kc` and `i < MR`, and is
+    /// row-major unless `rows == MR`.
+    #[inline]
+    unsafe fn run(&mut self, a: APanel<F>, rows: usize, b: &[F], c: &mut [F], ncols: usize) {
+        let Kernel {
+            main, tail, col, ..
+        } = self.kern;
+        let (mr, nr, kc, ldc, acc) = (main.mr, main.nr, self.kc, self.ldc, self.accumulate);
+        assert!(rows <= mr && ncols <= nr && b.len() >= kc * nr);
+        let full = if a.col_major { col } else { main };
+        if rows == mr && ncols == nr {
+            assert!(c.len() >= (mr - 1) * ldc + nr);
+            // SAFETY: the kernel came from `KernelSet::at` (through `PackedB`), so
+            // the CPU runs it; `a` is as the caller promises; `b` holds `kc × NR`
+            // values and `c` the `MR` rows of `NR` at stride `ldc` (both
+            // asserted), which nothing else can access while `c` is borrowed.
+            unsafe { (full.func)(kc, a.ptr, a.ld, b.as_ptr(), c.as_mut_ptr(), ldc, acc) };
+            return;
+        }
+        let t = &mut self.buf[..mr * nr];
+        if acc {
+            for i in 0..rows {
+                t[i * nr..i * nr + ncols].copy_from_slice(&c[i * ldc..i * ldc + ncols]);
+            }
+        }
+        if rows == mr {
+            // SAFETY: the kernel, `a` and `b` as above; the tile buffer holds
+            // `MR × NR` values (`MAX_TILE`, checked at compile time).
+            unsafe { (full.func)(kc, a.ptr, a.ld, b.as_ptr(), t.as_mut_ptr(), nr, acc) };
+        } else {
+            for t0 in (0..rows).step_by(tail.mr) {
+                // SAFETY: rows `t0..t0 + tail.mr <= MR` (`tail.mr` divides `MR`)
+                // of `a` (row-major here) and of the tile buffer; the kernel and
+                // `b` as above.
+                unsafe {
+                    (tail.func)(
+                        kc,
+                        a.ptr.wrapping_add(t0 * a.ld),
+                        a.ld,
+                        b.as_ptr(),
+                        t.as_mut_ptr().wrapping_add(t0 * nr),
+                        nr,
+                        acc,
+                    )
+                };
+            }
+        }
+        for i in 0..rows {
+            c[i * ldc..i * ldc + ncols].copy_from_slice(&t[i * nr..i * nr + ncols]);
+        }
+    }
+}
+
+/// Copies `a` into `dst` row-major, `a.ncols()` values a row, and zero-fills the
+/// rows from `a.nrows()` up to `rows_pad`.
+///
+/// # Panics
+/// If `dst` holds fewer than `rows_pad` rows.
+fn copy_block<F: Float>(a: &ArrayView2<'_, F>, rows_pad: usize, dst: &mut [F]) {
+    let kc = a.ncols();
+    assert!(a.nrows() <= rows_pad && dst.len() >= rows_pad * kc);
+    let mut out = dst.chunks_exact_mut(kc).take(rows_pad);
+    for (o, row) in (&mut out).zip(a.rows()) {
+        match row.as_slice() {
+            Some(r) => o.copy_from_slice(r),
+            None => o.iter_mut().zip(row.iter()).for_each(|(o, &v)| *o = v),
+        }
+    }
+    out.for_each(|o| o.fill(F::zero()));
 }
 
 /// `a · b` for any two matrix views (any strides, transposed or not), as
@@ -632,29 +473,12 @@ pub(crate) fn matmul_packed<F: Float>(a: &ArrayView2<'_, F>, b: &PackedB<F>) -> 
         tasks.push((r, head));
         rest = tail;
     }
-    let ap = SendPtr(ap);
     par_each(&mut tasks, &|(rows, c): &mut (Range<usize>, &mut [F])| {
-        let a = ap;
-        let sub = MatPtr {
-            // SAFETY: rows lies inside a.
-            ptr: unsafe { a.0.ptr.offset(rows.start as isize * a.0.row_stride) },
-            rows: rows.len(),
-            ..a.0
-        };
         let mut apack = AlignedBuf::default();
-        gemm_serial(&sub, b, c, n, &mut apack);
+        gemm_serial(&ap.rows(rows.clone()), b, c, n, &mut apack);
     });
     c
 }
-
-/// A [`MatPtr`] that may cross threads: the pointee is only read, and outlives the
-/// parallel region.
-#[derive(Clone, Copy)]
-pub(crate) struct SendPtr<F>(pub MatPtr<F>);
-// SAFETY: only shared reads through the pointer, during a scope the data outlives.
-unsafe impl<F: Sync> Send for SendPtr<F> {}
-// SAFETY: as above.
-unsafe impl<F: Sync> Sync for SendPtr<F> {}
 
 #[cfg(test)]
 mod tests {
@@ -744,5 +568,49 @@ mod tests {
         }
         let t = matmul(&b.t(), &a.t());
         assert_eq!(t, all.t());
+    }
+
+    #[test]
+    fn strided_left_operands_are_copied_exactly() {
+        // Neither rows nor columns contiguous: every block goes through
+        // `copy_block`. Sizes cross the KC and MC blocks and leave row tails.
+        for level in Level::available() {
+            for &(m, k, n) in &[(1, 1, 1), (7, 3, 9), (101, 300, 35)] {
+                let big = Array2::from_shape_fn((2 * m, 2 * k), |(i, j)| {
+                    ((i * 11 + j * 5) % 17) as f64 * 0.29 - 2.3
+                });
+                let b = Array2::from_shape_fn((k, n), |(i, j)| {
+                    ((i * 3 + j * 7) % 13) as f64 * 0.17 - 1.0
+                });
+                let packed = PackedB::with_kernel(&b.view(), kernel_at::<f64>(level));
+                let views = [
+                    big.slice(s![..;2, ..;2]),
+                    big.slice(s![..;-2, 1..;2]),
+                    big.slice(s![1..;2, ..;-2]),
+                ];
+                for a in views {
+                    let mut c = Array2::from_elem((m, n), f64::NAN);
+                    gemm_serial(
+                        &MatPtr::from_view(&a),
+                        &packed,
+                        c.as_slice_mut().unwrap(),
+                        n,
+                        &mut AlignedBuf::default(),
+                    );
+                    assert_eq!(
+                        c,
+                        naive(&a.to_owned(), &b),
+                        "{level:?} {m}x{k}x{n} {:?}",
+                        a.strides()
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    #[should_panic]
+    fn a_short_slice_is_refused() {
+        MatPtr::from_slice(&[1.0_f32; 5], 2, 3);
     }
 }

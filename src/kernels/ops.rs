@@ -364,20 +364,12 @@ pub(crate) fn softmax_expectation_bounded<F: Float>(logits: &[F], values: &[F], 
 /// `exp(-inf) = 0`, `exp(NaN)` is NaN; arguments above `ln(MAX)` give `inf`.
 #[inline(always)]
 pub(crate) fn exp<F: Float>(x: F) -> F {
-    use std::any::TypeId;
-    if TypeId::of::<F>() == TypeId::of::<f32>() {
-        // SAFETY: F is f32.
-        let y = exp_f32(unsafe { std::mem::transmute_copy::<F, f32>(&x) });
-        unsafe { std::mem::transmute_copy::<f32, F>(&y) }
-    } else {
-        // SAFETY: F is f64, the only other Float.
-        let y = exp_f64(unsafe { std::mem::transmute_copy::<F, f64>(&x) });
-        unsafe { std::mem::transmute_copy::<f64, F>(&y) }
-    }
+    F::exp_kernel(x)
 }
 
+/// [`exp`] for `f32`.
 #[inline(always)]
-fn exp_f32(x: f32) -> f32 {
+pub(crate) fn exp_f32(x: f32) -> f32 {
     const MAGIC: f32 = 12_582_912.0; // 1.5 · 2^23: adding it rounds to an integer
     const LN2_HI: f32 = 0.693_359_4; // 355/512, exact times any |n| < 2^15
     const LN2_LO: f32 = -2.121_944_4e-4;
@@ -401,8 +393,9 @@ fn exp_f32(x: f32) -> f32 {
     p * s1 * s2
 }
 
+/// [`exp`] for `f64`.
 #[inline(always)]
-fn exp_f64(x: f64) -> f64 {
+pub(crate) fn exp_f64(x: f64) -> f64 {
     const MAGIC: f64 = 6_755_399_441_055_744.0; // 1.5 · 2^52
                                                 // fdlibm's ln2_hi (32 trailing zero bits, so n · LN2_HI is exact) and ln2_lo.
     const LN2_HI: f64 = f64::from_bits(0x3fe6_2e42_fee0_0000);
