@@ -160,9 +160,9 @@ impl<F: Float> std::fmt::Debug for PackedB<F> {
 /// strides. It is built only from a slice (its length checked) or a view, so
 /// every element it addresses is readable for as long as it lives.
 #[derive(Clone, Copy)]
-pub(crate) struct MatPtr<'a, F>(ArrayView2<'a, F>);
+pub(crate) struct MatRef<'a, F>(ArrayView2<'a, F>);
 
-impl<'a, F> MatPtr<'a, F> {
+impl<'a, F> MatRef<'a, F> {
     /// The first `rows · cols` values of `s`, row-major.
     ///
     /// # Panics
@@ -196,7 +196,7 @@ impl<'a, F> MatPtr<'a, F> {
 /// If `a` has other than `b.k()` columns, or `c` is too short for `m` rows of `n`
 /// at stride `ldc`.
 pub(crate) fn gemm_serial<F: Float>(
-    a: &MatPtr<'_, F>,
+    a: &MatRef<'_, F>,
     b: &PackedB<F>,
     c: &mut [F],
     ldc: usize,
@@ -462,7 +462,7 @@ pub fn matmul<F: Float>(a: &ArrayView2<'_, F>, b: &ArrayView2<'_, F>) -> Array2<
 pub(crate) fn matmul_packed<F: Float>(a: &ArrayView2<'_, F>, b: &PackedB<F>) -> Array2<F> {
     let (m, n) = (a.nrows(), b.n());
     let mut c = Array2::<F>::zeros((m, n));
-    let ap = MatPtr::from_view(a);
+    let ap = MatRef::from_view(a);
     let out = c.as_slice_mut().expect("fresh array");
     let ranges = split_rows(m, threads_for(m, m * n * b.k()), b.tail_rows());
     // One (rows, output rows) task per thread.
@@ -512,7 +512,7 @@ mod tests {
                 let mut c = Array2::from_elem((m, n), f64::NAN);
                 let mut buf = AlignedBuf::default();
                 gemm_serial(
-                    &MatPtr::from_view(&a.view()),
+                    &MatRef::from_view(&a.view()),
                     &packed,
                     c.as_slice_mut().unwrap(),
                     n,
@@ -523,7 +523,7 @@ mod tests {
                 let a_t = a.t().to_owned();
                 let mut c_col = Array2::from_elem((m, n), f64::NAN);
                 gemm_serial(
-                    &MatPtr::from_view(&a_t.t()),
+                    &MatRef::from_view(&a_t.t()),
                     &packed,
                     c_col.as_slice_mut().unwrap(),
                     n,
@@ -536,7 +536,7 @@ mod tests {
                 let packed = PackedB::with_kernel(&b32.view(), kernel_at::<f32>(level));
                 let mut c32 = Array2::zeros((m, n));
                 gemm_serial(
-                    &MatPtr::from_view(&a32.view()),
+                    &MatRef::from_view(&a32.view()),
                     &packed,
                     c32.as_slice_mut().unwrap(),
                     n,
@@ -591,7 +591,7 @@ mod tests {
                 for a in views {
                     let mut c = Array2::from_elem((m, n), f64::NAN);
                     gemm_serial(
-                        &MatPtr::from_view(&a),
+                        &MatRef::from_view(&a),
                         &packed,
                         c.as_slice_mut().unwrap(),
                         n,
@@ -611,6 +611,6 @@ mod tests {
     #[test]
     #[should_panic]
     fn a_short_slice_is_refused() {
-        MatPtr::from_slice(&[1.0_f32; 5], 2, 3);
+        MatRef::from_slice(&[1.0_f32; 5], 2, 3);
     }
 }

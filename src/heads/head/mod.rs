@@ -27,7 +27,7 @@ use rand::Rng;
 use rand_distr::StandardNormal;
 
 use crate::kernels::pool;
-use crate::matmul::{self, AlignedBuf, MatPtr, PackedB};
+use crate::matmul::{self, AlignedBuf, MatRef, PackedB};
 use crate::numpy_rng::NumpyRandom;
 use crate::{bins, check, cpu, ops, Error, Float, Result};
 
@@ -599,7 +599,7 @@ impl<F: Float> Job<'_, F> {
             }
         }
         // h = LN(ReLU(x · W1))
-        let x = MatPtr::from_slice(&scratch.x, n, c);
+        let x = MatRef::from_slice(&scratch.x, n, c);
         matmul::gemm_serial(&x, self.w1, &mut scratch.h, c, &mut scratch.apack);
         for (i, h) in scratch.h.chunks_exact_mut(c).enumerate() {
             let inv_std = ops::relu_layer_norm_impl(h, self.eps);
@@ -608,7 +608,7 @@ impl<F: Float> Job<'_, F> {
             }
         }
         // logits = h · W2; B = Σ softmax(logits) · centers
-        let h = MatPtr::from_slice(&scratch.h, n, c);
+        let h = MatRef::from_slice(&scratch.h, n, c);
         matmul::gemm_serial(&h, self.w2, logits, k, &mut scratch.apack);
         errors.logits = !ops::all_finite(logits);
         let lo = self.centers.iter().copied().fold(F::infinity(), F::min);
