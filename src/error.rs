@@ -14,7 +14,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 ///
 /// ```
 /// use bfactor::loss::normalized_mse;
-/// use ndarray::array;
+/// use bfactor::ndarray::array;
 ///
 /// let err = normalized_mse(&array![1.0, 2.0, 3.0], &array![1.0, 2.0]).unwrap_err();
 /// assert_eq!(

@@ -4,7 +4,7 @@
 //!
 //! ```
 //! use bfactor::loss;
-//! use ndarray::array;
+//! use bfactor::ndarray::array;
 //!
 //! let pred = array![10.0_f64, 20.0, 30.0, 99.0];
 //! let target = array![31.0, 52.0, 73.0, 0.0];

@@ -4,7 +4,7 @@
 //!
 //! ```
 //! use bfactor::tokens::{representative_atom, token_bfactors};
-//! use ndarray::array;
+//! use bfactor::ndarray::array;
 //!
 //! assert_eq!(representative_atom("ALA"), Some("CB"));
 //! assert_eq!(representative_atom("GLY"), Some("CA"));

@@ -35,7 +35,7 @@
 //! ```
 //! # #[cfg(feature = "safetensors")] {
 //! use bfactor::boltz2::{Boltz2Head, Boltz2HeadConfig};
-//! use rand::{rngs::StdRng, SeedableRng};
+//! use bfactor::rand::{rngs::StdRng, SeedableRng};
 //!
 //! let head = Boltz2HeadConfig::new().init::<f32>(&mut StdRng::seed_from_u64(1))?;
 //! let path = std::env::temp_dir().join("bfactor_doc_boltz2.safetensors");

@@ -16,7 +16,7 @@
 //!
 //! ```
 //! use bfactor::matmul;
-//! use ndarray::array;
+//! use bfactor::ndarray::array;
 //!
 //! let a = array![[1.0_f64, 2.0], [3.0, 4.0], [5.0, 6.0]];
 //! let b = array![[1.0, 0.0, 2.0], [0.0, 1.0, 3.0]];

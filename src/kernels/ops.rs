@@ -8,7 +8,7 @@
 //!
 //! ```
 //! use bfactor::ops;
-//! use ndarray::array;
+//! use bfactor::ndarray::array;
 //!
 //! let logits = array![[1.0_f64, 2.0, 3.0], [1e4, -1e4, 0.0]];
 //! let p = ops::softmax(&logits).unwrap();

@@ -28,7 +28,7 @@ pub const WEIGHT_SUM_EPS: f64 = 1e-5;
 ///
 /// ```
 /// use bfactor::loss::{binned_cross_entropy, bfactor_bins};
-/// use ndarray::{array, Array2};
+/// use bfactor::ndarray::{array, Array2};
 ///
 /// let logits = Array2::<f32>::zeros((3, 64)); // uniform over 64 bins
 /// let b = array![25.0_f32, 0.0, 130.0]; // the 0 is padding: masked out

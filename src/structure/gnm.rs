@@ -17,7 +17,7 @@
 //!
 //! ```
 //! use bfactor::structure::gnm::{fit_bfactors, GnmConfig};
-//! use ndarray::{Array1, Array2};
+//! use bfactor::ndarray::{Array1, Array2};
 //!
 //! // Ten nodes on a straight line, 3.8 Å apart. With the classical 7.3 Å cutoff only
 //! // consecutive nodes touch: the network is a path, whose Kirchhoff eigenvalues are
@@ -342,7 +342,7 @@ impl GnmConfig {
 ///
 /// ```
 /// use bfactor::structure::gnm::{kirchhoff, GnmConfig};
-/// use ndarray::array;
+/// use bfactor::ndarray::array;
 ///
 /// let coords = array![[0.0, 0.0, 0.0], [3.8, 0.0, 0.0], [7.6, 0.0, 0.0]];
 /// let k = kirchhoff(&coords, &GnmConfig::new().with_cutoff(7.3).with_gamma(2.0))?;

@@ -12,7 +12,7 @@
 //!
 //! ```
 //! use bfactor::structure::{scale, ChainSpan};
-//! use ndarray::array;
+//! use bfactor::ndarray::array;
 //!
 //! let chains = [
 //!     ChainSpan { id: "A".into(), tokens: 0..3 },

@@ -6,7 +6,7 @@
 //! ```
 //! use bfactor::train::fit::{fit, FitConfig, Protein};
 //! use bfactor::{synthetic, BFactorHeadConfig};
-//! use rand::{rngs::StdRng, SeedableRng};
+//! use bfactor::rand::{rngs::StdRng, SeedableRng};
 //!
 //! let data: Vec<Protein<f32>> = synthetic::flexibility_dataset(24, 16, 7);
 //! let mut head = BFactorHeadConfig::new(16).init::<f32>(&mut StdRng::seed_from_u64(0))?;

@@ -4,8 +4,8 @@
 //! ```
 //! use bfactor::train::grad::{loss_and_gradients, Objective};
 //! use bfactor::BFactorHeadConfig;
-//! use ndarray::{Array2, Array1};
-//! use rand::{rngs::StdRng, SeedableRng};
+//! use bfactor::ndarray::{Array2, Array1};
+//! use bfactor::rand::{rngs::StdRng, SeedableRng};
 //!
 //! let head = BFactorHeadConfig::new(8).init::<f64>(&mut StdRng::seed_from_u64(0))?;
 //! let s = Array2::from_shape_fn((6, 8), |(i, j)| ((i * 3 + j) % 7) as f64 - 3.0);
@@ -288,8 +288,8 @@ where
 /// ```
 /// use bfactor::train::grad::{loss_and_parameter_gradients_masked, Objective, TrainWorkspace};
 /// use bfactor::BFactorHeadConfig;
-/// use ndarray::{Array2, Array3};
-/// use rand::{rngs::StdRng, SeedableRng};
+/// use bfactor::ndarray::{Array2, Array3};
+/// use bfactor::rand::{rngs::StdRng, SeedableRng};
 ///
 /// let head = BFactorHeadConfig::new(8).init::<f32>(&mut StdRng::seed_from_u64(0))?;
 /// let mut ws = TrainWorkspace::new();

@@ -3,8 +3,8 @@
 //!
 //! ```
 //! use bfactor::boltz2::Boltz2HeadConfig;
-//! use ndarray::Array3;
-//! use rand::{rngs::StdRng, SeedableRng};
+//! use bfactor::ndarray::Array3;
+//! use bfactor::rand::{rngs::StdRng, SeedableRng};
 //!
 //! let head = Boltz2HeadConfig::new().init::<f32>(&mut StdRng::seed_from_u64(0))?;
 //! let s = Array3::<f32>::zeros((2, 10, 384)); // [B, N, token_s]

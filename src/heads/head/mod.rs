@@ -321,8 +321,8 @@ impl<F: Float> BFactorHead<F> {
     /// ```
     /// use bfactor::head::{HeadOutput, HeadWorkspace};
     /// use bfactor::BFactorHeadConfig;
-    /// use ndarray::{Array1, Array2};
-    /// use rand::{rngs::StdRng, SeedableRng};
+    /// use bfactor::ndarray::{Array1, Array2};
+    /// use bfactor::rand::{rngs::StdRng, SeedableRng};
     ///
     /// let head = BFactorHeadConfig::new(32).init::<f32>(&mut StdRng::seed_from_u64(0))?;
     /// let mut ws = HeadWorkspace::new();
