@@ -42,6 +42,7 @@ pub use binned::{
 
 use ndarray::{ArrayBase, ArrayView2, Axis, Data, Dimension, Ix2};
 
+use crate::kernels::ops::{reduce_lanes, LANES};
 use crate::{check, Error, Float, Result};
 
 /// Added to each standard deviation before dividing, and to the weight sum, as the
@@ -207,7 +208,6 @@ impl<F: Float> Weight for F {
 /// update, so the data is read from memory once and the variances are as
 /// accurate as a two-pass computation.
 const CHUNK: usize = 512;
-const LANES: usize = 16;
 
 /// All the moments of one row in one pass over memory, in `f64`. `w = None` means
 /// every weight is 1.
@@ -228,19 +228,6 @@ impl<F: Float, W: Weight> crate::cpu::Kernel for Moments<'_, F, W> {
     fn run(self) -> RowMoments {
         moments_generic(self.p, self.t, self.w)
     }
-}
-
-/// The lanes added pairwise (lane `l` with lane `l + w/2`, halving `w`).
-#[inline(always)]
-fn lanes_sum(mut a: [f64; LANES]) -> f64 {
-    let mut w = LANES / 2;
-    while w > 0 {
-        for l in 0..w {
-            a[l] += a[l + w];
-        }
-        w /= 2;
-    }
-    a[0]
 }
 
 #[inline(always)]
@@ -312,7 +299,12 @@ fn sweep1<F: Float, W: Weight>(p: &[F], t: &[F], w: Option<&[W]>) -> ([f64; 4], 
     };
     for_each_lane(p, t, w, &mut step);
     (
-        [lanes_sum(sw), lanes_sum(sp), lanes_sum(st), lanes_sum(nv)],
+        [
+            reduce_lanes(sw),
+            reduce_lanes(sp),
+            reduce_lanes(st),
+            reduce_lanes(nv),
+        ],
         lanes_max(ap),
         lanes_max(at),
     )
@@ -330,7 +322,7 @@ fn sweep2<F: Float, W: Weight>(p: &[F], t: &[F], w: Option<&[W]>, mp: f64, mt: f
         qc[l] += wi * (dp * dt);
     };
     for_each_lane(p, t, w, &mut step);
-    [lanes_sum(qp), lanes_sum(qt), lanes_sum(qc)]
+    [reduce_lanes(qp), reduce_lanes(qt), reduce_lanes(qc)]
 }
 
 #[inline(always)]

@@ -97,10 +97,11 @@ pub(crate) fn softmax_expectation_row<F: Float>(logits: &[F], values: &[F]) -> F
 // (`mul_add` is never used here, so nothing is fused differently either). The
 // heads call these through `#[target_feature]` wrappers to get wide vectors.
 
-const LANES: usize = 16;
+pub(crate) const LANES: usize = 16;
 
+/// The lanes added pairwise (lane `l` with lane `l + w/2`, halving `w`).
 #[inline(always)]
-fn reduce_lanes<F: Float>(mut acc: [F; LANES]) -> F {
+pub(crate) fn reduce_lanes<F: Float>(mut acc: [F; LANES]) -> F {
     let mut w = LANES / 2;
     while w > 0 {
         for l in 0..w {
