@@ -22,7 +22,7 @@ fn predictions_on_data_match_the_fixture() {
         .read_to_string(&mut text)
         .unwrap();
     let predictor = Predictor::pretrained().unwrap();
-    let mut blocks = text.split("\n> ").skip(1).peekable();
+    let mut blocks = text.split("\n> ").skip(1);
     let mut files = 0;
     while let Some(block) = blocks.next() {
         let mut lines = block.lines();
@@ -47,7 +47,12 @@ fn predictions_on_data_match_the_fixture() {
                 u8::from(t.present).to_string(),
             ];
             assert_eq!(&f[..6], &got[..], "{}", path.display());
-            assert_eq!(f[6].parse::<f64>().unwrap(), t.bfactor, "{}", path.display());
+            assert_eq!(
+                f[6].parse::<f64>().unwrap(),
+                t.bfactor,
+                "{}",
+                path.display()
+            );
             let w: f64 = f[7].parse().unwrap();
             assert!(
                 (v - w).abs() <= 1e-9 * w.abs().max(1e-300),
