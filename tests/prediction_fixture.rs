@@ -22,9 +22,9 @@ fn predictions_on_data_match_the_fixture() {
         .read_to_string(&mut text)
         .unwrap();
     let predictor = Predictor::pretrained().unwrap();
-    let mut blocks = text.split("\n> ").skip(1);
+    let blocks = text.split("\n> ").skip(1);
     let mut files = 0;
-    while let Some(block) = blocks.next() {
+    for block in blocks {
         let mut lines = block.lines();
         let head: Vec<&str> = lines.next().unwrap().split('\t').collect();
         let mode = match head[2] {
