@@ -542,3 +542,22 @@ fn train_saves_weights_that_predict_loads() {
         .code(1)
         .stderr(predicate::str::contains("--force"));
 }
+
+/// The library entry point returns the exit status instead of exiting the
+/// process (the Python package's console script runs it in the interpreter).
+#[test]
+fn run_from_returns_the_status_and_keeps_the_process() {
+    assert_eq!(bfactor_cli::run_from(["bfactor", "--version"]), 0);
+    assert_eq!(
+        bfactor_cli::run_from(["bfactor", "no-such-subcommand"]),
+        bfactor_cli::EXIT_USAGE
+    );
+    let missing = data("no_such_file.pdb");
+    let status = bfactor_cli::run_from([
+        "bfactor".into(),
+        "compare".into(),
+        "--quiet".into(),
+        missing.into_os_string(),
+    ]);
+    assert_eq!(status, bfactor_cli::EXIT_FAILURE);
+}
