@@ -29,7 +29,8 @@ fn predictions_on_data_match_the_fixture() {
         let head: Vec<&str> = lines.next().unwrap().split('\t').collect();
         let mode = match head[2] {
             "CaOnly" => TokenMode::CaOnly,
-            _ => TokenMode::Boltz2,
+            "Boltz2" => TokenMode::Boltz2,
+            other => panic!("unknown token mode {other:?} in the fixture"),
         };
         let path = root.join("data").join(head[0]).join(head[1]);
         let st = structure::read(&path, &ReadOptions::new().with_tokens(mode)).unwrap();
