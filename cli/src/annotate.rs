@@ -11,7 +11,7 @@ use bfactor::structure::{self, FileFormat, Structure};
 use serde::Serialize;
 
 use crate::args::{GnmScale, InputArgs, OutputArgs, OutputFormat, TableFormat};
-use crate::input::{expand, Input, Reader};
+use crate::input::{collect, Input, Reader};
 use crate::methods::{self, Values};
 use crate::report::{Batch, Exit};
 
@@ -113,7 +113,7 @@ pub fn run(
     model: &Model,
     quiet: bool,
 ) -> Result<usize, Exit> {
-    let expanded = expand(&input.paths)?;
+    let expanded = collect(input)?;
     let inputs = &expanded.inputs;
     let reader = Reader::new(&input.read, inputs)?;
     let target = target(output, &expanded, &reader)?;
@@ -192,7 +192,7 @@ fn target(
         return Ok(Target::None);
     };
     let inputs = &expanded.inputs;
-    let several = inputs.len() + expanded.problems.len() > 1 || expanded.any_directory;
+    let several = inputs.len() + expanded.problems.len() > 1 || expanded.batch;
     if out.as_os_str() == "-" {
         if several {
             return Err(Exit::Usage(

@@ -4,7 +4,7 @@ use bfactor::structure::gnm::GnmConfig;
 use bfactor::structure::predict::{self, EpochReport, TrainConfig};
 
 use crate::args::{PlotArgs, PlotModel, TrainArgs};
-use crate::input::{expand, Reader};
+use crate::input::{collect, expand, Reader};
 use crate::methods;
 use crate::plot::{self, Kind, Series};
 use crate::report::{write_atomically, Batch, Exit};
@@ -115,7 +115,7 @@ pub fn train(args: &TrainArgs, quiet: bool) -> Result<usize, Exit> {
             args.output.display()
         )));
     }
-    let expanded = expand(&args.input.paths)?;
+    let expanded = collect(&args.input)?;
     let reader = Reader::new(&args.input.read, &expanded.inputs)?;
     let batch = Batch::new(expanded.inputs.len(), quiet);
     for (path, message) in &expanded.problems {

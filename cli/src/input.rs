@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use bfactor::structure::{self, FileFormat, ReadOptions, Structure, TokenMode};
 
-use crate::args::{InputFormat, ReadArgs, TokenChoice};
+use crate::args::{InputArgs, InputFormat, ReadArgs, TokenChoice};
 use crate::report::Exit;
 
 /// One structure to process.
@@ -38,6 +38,73 @@ pub struct Inputs {
     pub problems: Vec<(String, String)>,
     /// Whether a directory was named.
     pub any_directory: bool,
+    /// Whether the inputs are a batch whatever their number here (a
+    /// directory, a `--files-from` list or a `--shard`), so that `-o OUT` is
+    /// the same directory in every shard.
+    pub batch: bool,
+}
+
+/// One entry of the ordered input list: a structure, or a path that gave none.
+#[derive(Debug)]
+enum Entry {
+    Input(Input),
+    Problem(String, String),
+}
+
+impl Inputs {
+    fn from_entries(entries: impl IntoIterator<Item = Entry>) -> Inputs {
+        let mut out = Inputs::default();
+        for entry in entries {
+            match entry {
+                Entry::Input(i) => out.inputs.push(i),
+                Entry::Problem(path, message) => out.problems.push((path, message)),
+            }
+        }
+        out
+    }
+}
+
+/// Part K of N of the ordered input list (`--shard K/N`): the K-th of N
+/// contiguous runs whose lengths differ by at most one, so that shards 1 to N
+/// together hold every input exactly once, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    /// Which part, from 1 to `n`.
+    pub k: u64,
+    /// How many parts.
+    pub n: u64,
+}
+
+impl Shard {
+    /// Parses `K/N` (whole numbers, 1 ≤ K ≤ N); the message says what was
+    /// expected and what came.
+    pub fn parse(text: &str) -> Result<Shard, String> {
+        const EXPECTED: &str = "expected K/N with whole numbers 1 <= K <= N, such as 2/8";
+        let Some((k, n)) = text.split_once('/') else {
+            return Err(format!("{EXPECTED}; got {text:?}, which has no /"));
+        };
+        let number = |part: &str, what: &str| {
+            part.trim().parse::<u64>().map_err(|_| {
+                format!("{EXPECTED}; got {text:?}, whose {what} {part:?} is not a whole number")
+            })
+        };
+        let (k, n) = (number(k, "K")?, number(n, "N")?);
+        if n == 0 {
+            return Err(format!("{EXPECTED}; got {text:?}, with N = 0 parts"));
+        }
+        if k == 0 || k > n {
+            return Err(format!(
+                "{EXPECTED}; got {text:?}, with K = {k} outside 1..={n}"
+            ));
+        }
+        Ok(Shard { k, n })
+    }
+
+    /// The indices of this shard's items in a list of `len` items.
+    pub fn range(self, len: usize) -> std::ops::Range<usize> {
+        let bound = |k: u64| (u128::from(k) * len as u128 / u128::from(self.n)) as usize;
+        bound(self.k - 1)..bound(self.k)
+    }
 }
 
 /// Whether a file name is that of a structure file.
@@ -45,9 +112,115 @@ pub fn is_structure_name(path: &Path) -> bool {
     FileFormat::from_path(path).is_ok()
 }
 
+/// The paths listed in `text` (a `--files-from` list named `name`): one per
+/// line, surrounding white space dropped, blank lines and lines starting with
+/// `#` skipped.
+pub fn parse_list(text: &str, name: &str) -> Result<Vec<PathBuf>, Exit> {
+    let mut paths = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        if line == "-" {
+            return Err(Exit::Usage(format!(
+                "line {} of the file list {name} is -: standard input can be named on \
+                 the command line only, not in a --files-from list",
+                i + 1
+            )));
+        }
+        paths.push(PathBuf::from(line));
+    }
+    Ok(paths)
+}
+
+/// Reads the `--files-from` list `list` (`-`: standard input).
+fn read_list(list: &Path) -> Result<Vec<PathBuf>, Exit> {
+    let (name, bytes) = if list.as_os_str() == "-" {
+        let mut bytes = Vec::new();
+        std::io::stdin().read_to_end(&mut bytes).map_err(|e| {
+            Exit::Fatal(format!(
+                "cannot read the file list (--files-from -) from standard input: {e}"
+            ))
+        })?;
+        ("<stdin>".to_string(), bytes)
+    } else {
+        let name = list.display().to_string();
+        let bytes = std::fs::read(list).map_err(|e| {
+            Exit::Fatal(format!(
+                "cannot read the file list {name} (--files-from): {e}"
+            ))
+        })?;
+        (name, bytes)
+    };
+    let text = String::from_utf8(bytes).map_err(|e| {
+        Exit::Fatal(format!(
+            "the file list {name} (--files-from) is not UTF-8 text (invalid byte at offset {})",
+            e.utf8_error().valid_up_to()
+        ))
+    })?;
+    parse_list(&text, &name)
+}
+
+/// The inputs of a subcommand: the command line's paths, then those of
+/// `--files-from`, with directories expanded, and of them only `--shard`'s
+/// part. A missing or empty list is an error; an empty shard is not.
+pub fn collect(args: &InputArgs) -> Result<Inputs, Exit> {
+    let mut paths = args.paths.clone();
+    if let Some(list) = &args.files_from {
+        if list.as_os_str() == "-" && paths.iter().any(|p| p.as_os_str() == "-") {
+            return Err(Exit::Usage(
+                "--files-from - reads the list from standard input, which cannot also be \
+                 an input (-)"
+                    .into(),
+            ));
+        }
+        let listed = read_list(list)?;
+        if listed.is_empty() {
+            return Err(Exit::Fatal(format!(
+                "the file list {} (--files-from) names no path (only blank or # lines)",
+                if list.as_os_str() == "-" {
+                    "<stdin>".to_string()
+                } else {
+                    list.display().to_string()
+                }
+            )));
+        }
+        paths.extend(listed);
+    }
+    let (entries, any_directory) = expand_entries(&paths)?;
+    let mut out = match args.shard {
+        Some(shard) => {
+            let range = shard.range(entries.len());
+            Inputs::from_entries(
+                entries
+                    .into_iter()
+                    .enumerate()
+                    .filter(|(i, _)| range.contains(i))
+                    .map(|(_, e)| e),
+            )
+        }
+        None => Inputs::from_entries(entries),
+    };
+    out.any_directory = any_directory;
+    out.batch = any_directory || args.files_from.is_some() || args.shard.is_some();
+    Ok(out)
+}
+
 /// Expands the command line's paths. `-` may appear once.
 pub fn expand(paths: &[PathBuf]) -> Result<Inputs, Exit> {
-    let mut out = Inputs::default();
+    let (entries, any_directory) = expand_entries(paths)?;
+    let mut out = Inputs::from_entries(entries);
+    out.any_directory = any_directory;
+    out.batch = any_directory;
+    Ok(out)
+}
+
+/// The ordered list of structures and problems of `paths`, and whether a
+/// directory was among them.
+fn expand_entries(paths: &[PathBuf]) -> Result<(Vec<Entry>, bool), Exit> {
+    let mut out = Vec::new();
+    let mut any_directory = false;
     let mut stdin = false;
     for path in paths {
         if path.as_os_str() == "-" {
@@ -57,9 +230,9 @@ pub fn expand(paths: &[PathBuf]) -> Result<Inputs, Exit> {
                 ));
             }
             stdin = true;
-            out.inputs.push(Input::Stdin);
+            out.push(Entry::Input(Input::Stdin));
         } else if path.is_dir() {
-            out.any_directory = true;
+            any_directory = true;
             let mut found: Vec<PathBuf> = Vec::new();
             for entry in walkdir::WalkDir::new(path).follow_links(true) {
                 match entry {
@@ -69,13 +242,11 @@ pub fn expand(paths: &[PathBuf]) -> Result<Inputs, Exit> {
                             found.push(e.into_path());
                         }
                     }
-                    Err(e) => out
-                        .problems
-                        .push((path.display().to_string(), e.to_string())),
+                    Err(e) => out.push(Entry::Problem(path.display().to_string(), e.to_string())),
                 }
             }
             if found.is_empty() {
-                out.problems.push((
+                out.push(Entry::Problem(
                     path.display().to_string(),
                     "no structure files in this directory (expected names ending in .pdb, \
                      .ent, .cif or .mmcif, optionally followed by .gz)"
@@ -83,17 +254,17 @@ pub fn expand(paths: &[PathBuf]) -> Result<Inputs, Exit> {
                 ));
             }
             found.sort();
-            out.inputs.extend(found.into_iter().map(Input::File));
+            out.extend(found.into_iter().map(|p| Entry::Input(Input::File(p))));
         } else if path.exists() {
-            out.inputs.push(Input::File(path.clone()));
+            out.push(Entry::Input(Input::File(path.clone())));
         } else {
-            out.problems.push((
+            out.push(Entry::Problem(
                 path.display().to_string(),
                 "no such file or directory".into(),
             ));
         }
     }
-    Ok(out)
+    Ok((out, any_directory))
 }
 
 /// Standard input's bytes, gunzipped if they are gzip data.
@@ -177,5 +348,64 @@ impl Reader {
             TokenChoice::Ca => once(TokenMode::CaOnly),
             TokenChoice::Boltz2 => once(TokenMode::Boltz2),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_cover_every_item_once_in_order() {
+        for len in 0..40 {
+            for n in 1..12u64 {
+                let mut covered = Vec::new();
+                for k in 1..=n {
+                    let r = Shard { k, n }.range(len);
+                    // Lengths differ by at most one: floor(len/n) or ceil(len/n).
+                    assert!(r.len() == len / n as usize || r.len() == len.div_ceil(n as usize));
+                    covered.extend(r);
+                }
+                assert_eq!(covered, (0..len).collect::<Vec<_>>(), "len {len}, n {n}");
+            }
+        }
+        // 10 items in 3 shards: 3, 3, 4 (floor(k·10/3) bounds 0, 3, 6, 10).
+        let parts: Vec<_> = (1..=3).map(|k| Shard { k, n: 3 }.range(10)).collect();
+        assert_eq!(parts, vec![0..3, 3..6, 6..10]);
+        // No overflow for huge N: the last of u64::MAX parts of 5 items holds
+        // the last item (bounds floor((N-1)·5/N) = 4 and 5), the first none.
+        let last = Shard {
+            k: u64::MAX,
+            n: u64::MAX,
+        };
+        assert_eq!(last.range(5), 4..5);
+        let first = Shard { k: 1, n: u64::MAX };
+        assert_eq!(first.range(5), 0..0);
+    }
+
+    #[test]
+    fn shard_specs_parse_or_say_what_was_expected() {
+        assert_eq!(Shard::parse("2/3"), Ok(Shard { k: 2, n: 3 }));
+        assert_eq!(Shard::parse("1/1"), Ok(Shard { k: 1, n: 1 }));
+        for (bad, says) in [
+            ("0/3", "K = 0 outside 1..=3"),
+            ("4/3", "K = 4 outside 1..=3"),
+            ("x/y", "K \"x\" is not a whole number"),
+            ("1/0", "N = 0"),
+            ("3", "no /"),
+            ("-1/3", "not a whole number"),
+        ] {
+            let e = Shard::parse(bad).unwrap_err();
+            assert!(e.contains("expected K/N") && e.contains(says), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn lists_skip_blank_and_comment_lines() {
+        let paths = parse_list("# header\na.pdb\n\n  b.cif  \r\n#c.pdb\n", "list").unwrap();
+        assert_eq!(paths, vec![PathBuf::from("a.pdb"), PathBuf::from("b.cif")]);
+        assert!(
+            matches!(parse_list("a.pdb\n-\n", "list"), Err(Exit::Usage(m)) if m.contains("line 2"))
+        );
     }
 }
