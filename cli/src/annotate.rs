@@ -83,25 +83,29 @@ fn output_name(input: &Input, format: Option<OutputFormat>, reader: &Reader) -> 
                 .unwrap_or_else(|| extension(reader.stdin_format().unwrap_or(FileFormat::Pdb)));
             format!("stdin.{ext}")
         }
-        Input::File(path) => {
-            let name = path
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_else(|| "structure.pdb".into());
-            match format {
-                None => name,
-                Some(f) => {
-                    let base = name
-                        .strip_suffix(".gz")
-                        .or_else(|| name.strip_suffix(".GZ"))
-                        .unwrap_or(&name);
-                    let stem = Path::new(base)
-                        .file_stem()
-                        .map(|s| s.to_string_lossy().into_owned())
-                        .unwrap_or_else(|| base.to_string());
-                    format!("{stem}.{}", f.extension())
-                }
-            }
+        Input::File(path) => file_output_name(path, format),
+        Input::Member(m) => file_output_name(Path::new(&m.name), format),
+    }
+}
+
+/// The output name of the structure file `path` (its last component).
+fn file_output_name(path: &Path, format: Option<OutputFormat>) -> String {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "structure.pdb".into());
+    match format {
+        None => name,
+        Some(f) => {
+            let base = name
+                .strip_suffix(".gz")
+                .or_else(|| name.strip_suffix(".GZ"))
+                .unwrap_or(&name);
+            let stem = Path::new(base)
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| base.to_string());
+            format!("{stem}.{}", f.extension())
         }
     }
 }

@@ -16,8 +16,9 @@ Examples:
   zcat 1ubi.pdb.gz | bfactor gnm - --input-format pdb -o - > 1ubi_gnm.pdb
 
 PATH is a structure file (.pdb, .ent, .cif, .mmcif, each optionally .gz), a
-directory (searched recursively for such files), or - for standard input (with
---input-format). --files-from LIST reads more PATHs from LIST (one per line),
+directory (searched recursively for such files), a tar archive (.tar, .tar.gz,
+.tgz: its structure members, read without unpacking, named ARCHIVE:MEMBER), or
+- for standard input (with --input-format). --files-from LIST reads more PATHs from LIST (one per line),
 and --shard K/N processes only part K of N of all inputs (contiguous parts, in
 order). Files run in parallel. A file that fails is reported (file and
 message) and the others go on; the exit status is then 1. Usage errors exit with
@@ -108,7 +109,8 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct InputArgs {
     /// Structure files (.pdb, .ent, .cif, .mmcif, optionally .gz),
-    /// directories (searched recursively), or - for standard input.
+    /// directories (searched recursively), tar archives (.tar, .tar.gz,
+    /// .tgz), or - for standard input.
     #[arg(required_unless_present = "files_from", value_name = "PATH")]
     pub paths: Vec<PathBuf>,
     /// Also read the PATHs listed in LIST, one per line, after those of the

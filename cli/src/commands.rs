@@ -24,6 +24,12 @@ pub fn plot(args: &PlotArgs, quiet: bool) -> Result<usize, Exit> {
             args.path.display()
         )));
     }
+    if expanded.any_archive {
+        return Err(Exit::Usage(format!(
+            "plot draws one structure; {} is a tar archive (predict, gnm and compare read archives)",
+            args.path.display()
+        )));
+    }
     let reader = Reader::new(&args.read, &expanded.inputs)?;
     let batch = Batch::new(1, quiet);
     if let Some((path, message)) = expanded.problems.first() {
@@ -73,6 +79,7 @@ pub fn plot(args: &PlotArgs, quiet: bool) -> Result<usize, Exit> {
                 |n| n.to_string_lossy().into_owned(),
             ),
             crate::input::Input::Stdin => "standard input".into(),
+            crate::input::Input::Member(m) => m.display(),
         };
         let series = Series {
             title: format!(

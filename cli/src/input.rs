@@ -1,8 +1,10 @@
-//! Input paths: files, directories searched for structure files, and standard
-//! input; reading each into a [`Structure`].
+//! Input paths: files, directories searched for structure files, tar
+//! archives read member by member, and standard input; reading each into a
+//! [`Structure`].
 
-use std::io::Read;
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use bfactor::structure::{self, FileFormat, ReadOptions, Structure, TokenMode};
 
@@ -16,15 +18,41 @@ pub enum Input {
     File(PathBuf),
     /// Standard input, read once before the batch.
     Stdin,
+    /// A structure member of a tar archive.
+    Member(Member),
 }
 
 impl Input {
-    /// How the input is named in messages and tables.
+    /// How the input is named in messages and tables (`archive.tar:member`
+    /// for a member of an archive).
     pub fn display(&self) -> String {
         match self {
             Input::File(p) => p.display().to_string(),
             Input::Stdin => "<stdin>".into(),
+            Input::Member(m) => m.display(),
         }
+    }
+}
+
+/// A structure member of a tar archive: where it is, and once
+/// [`load_members`] has read it, its bytes.
+#[derive(Debug, Clone)]
+pub struct Member {
+    /// The archive (`.tar`, `.tar.gz` or `.tgz`).
+    pub archive: PathBuf,
+    /// The member's path inside the archive.
+    pub name: String,
+    /// Its position among the archive's structure members, from 0.
+    pub ordinal: usize,
+    /// Its bytes as stored (possibly gzip data), or why they could not be
+    /// read; `None` until loaded.
+    data: Option<Arc<Result<Vec<u8>, String>>>,
+}
+
+impl Member {
+    /// `archive:member`.
+    pub fn display(&self) -> String {
+        format!("{}:{}", self.archive.display(), self.name)
     }
 }
 
@@ -38,9 +66,11 @@ pub struct Inputs {
     pub problems: Vec<(String, String)>,
     /// Whether a directory was named.
     pub any_directory: bool,
+    /// Whether a tar archive was named.
+    pub any_archive: bool,
     /// Whether the inputs are a batch whatever their number here (a
-    /// directory, a `--files-from` list or a `--shard`), so that `-o OUT` is
-    /// the same directory in every shard.
+    /// directory, an archive, a `--files-from` list or a `--shard`), so that
+    /// `-o OUT` is the same directory in every shard.
     pub batch: bool,
 }
 
@@ -110,6 +140,169 @@ impl Shard {
 /// Whether a file name is that of a structure file.
 pub fn is_structure_name(path: &Path) -> bool {
     FileFormat::from_path(path).is_ok()
+}
+
+/// Whether a file name is that of a tar archive (`.tar`, `.tar.gz`, `.tgz`,
+/// in any case).
+pub fn is_archive_name(path: &Path) -> bool {
+    let name = path.to_string_lossy().to_ascii_lowercase();
+    [".tar", ".tar.gz", ".tgz"]
+        .iter()
+        .any(|end| name.ends_with(end))
+}
+
+/// The largest member read from an archive, as stored and after gunzipping:
+/// the limit of the reader of files.
+const MAX_MEMBER_BYTES: u64 = structure::DEFAULT_MAX_BYTES;
+
+/// Streams the structure members of the tar archive `path` (gzip-compressed
+/// when its data starts with gzip's magic bytes) in archive order, calling
+/// `visit(ordinal, name, size, member)` on each regular file whose name is a
+/// structure name (other members are skipped unread) until it returns
+/// `false`. The error is the archive's own (unreadable, not a tar archive,
+/// cut short), after the members before it were visited.
+fn for_each_member(
+    path: &Path,
+    mut visit: impl FnMut(usize, &str, u64, &mut dyn Read) -> bool,
+) -> Result<(), String> {
+    let file = std::fs::File::open(path).map_err(|e| format!("cannot open the archive: {e}"))?;
+    let mut file = BufReader::new(file);
+    let gzip = file
+        .fill_buf()
+        .map_err(|e| format!("cannot read the archive: {e}"))?
+        .starts_with(&[0x1f, 0x8b]);
+    let stream: Box<dyn Read> = if gzip {
+        Box::new(flate2::bufread::MultiGzDecoder::new(file))
+    } else {
+        Box::new(file)
+    };
+    let mut archive = tar::Archive::new(stream);
+    let bad = |e: std::io::Error| format!("not a readable tar archive ({e})");
+    let mut ordinal = 0;
+    for entry in archive.entries().map_err(bad)? {
+        let mut entry = entry.map_err(bad)?;
+        if !entry.header().entry_type().is_file() {
+            continue;
+        }
+        let name = entry.path().map_err(bad)?.to_string_lossy().into_owned();
+        if !is_structure_name(Path::new(&name)) {
+            continue;
+        }
+        let size = entry.size();
+        if !visit(ordinal, &name, size, &mut entry) {
+            return Ok(());
+        }
+        ordinal += 1;
+    }
+    Ok(())
+}
+
+/// The structure members of the archive `path`, listed by streaming through
+/// it (member data skipped); problems for an archive that cannot be read
+/// whole or holds no structure.
+fn list_members(path: &Path) -> Vec<Entry> {
+    let mut out = Vec::new();
+    let listed = for_each_member(path, |ordinal, name, _, _| {
+        out.push(Entry::Input(Input::Member(Member {
+            archive: path.to_path_buf(),
+            name: name.to_string(),
+            ordinal,
+            data: None,
+        })));
+        true
+    });
+    let problem = match listed {
+        Err(e) => Some(e),
+        Ok(()) if out.is_empty() => Some(
+            "no structure files in this archive (expected member names ending in .pdb, \
+             .ent, .cif or .mmcif, optionally followed by .gz)"
+                .into(),
+        ),
+        Ok(()) => None,
+    };
+    if let Some(message) = problem {
+        out.push(Entry::Problem(path.display().to_string(), message));
+    }
+    out
+}
+
+/// The bytes of one member (at most [`MAX_MEMBER_BYTES`], checked on its
+/// header's size before anything is read).
+fn member_bytes(member: &mut dyn Read, size: u64) -> Result<Vec<u8>, String> {
+    if size > MAX_MEMBER_BYTES {
+        return Err(format!(
+            "the member is {size} bytes, more than the limit of {MAX_MEMBER_BYTES} bytes"
+        ));
+    }
+    let mut bytes = Vec::with_capacity(size as usize);
+    member
+        .take(MAX_MEMBER_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read the member: {e}"))?;
+    if (bytes.len() as u64) < size {
+        return Err(format!(
+            "the archive is cut short in this member: {} of its {size} bytes",
+            bytes.len()
+        ));
+    }
+    Ok(bytes)
+}
+
+/// Reads the members `members` (all of one archive, in increasing ordinal
+/// order) by streaming through their archive once, and hands them to
+/// `process`, loaded, at most `chunk` at a time with their positions in
+/// `members`; so at most `chunk` members are in memory. A member that cannot
+/// be read (too large, or the archive fails before it) is handed over with
+/// the error instead of its bytes.
+pub fn load_members(
+    members: &[Member],
+    chunk: usize,
+    mut process: impl FnMut(Vec<(usize, Input)>),
+) {
+    let Some(first) = members.first() else {
+        return;
+    };
+    let chunk = chunk.max(1);
+    let mut next = 0;
+    let mut loaded = Vec::new();
+    let mut hand = |loaded: &mut Vec<(usize, Input)>, force: bool| {
+        if !loaded.is_empty() && (force || loaded.len() >= chunk) {
+            process(std::mem::take(loaded));
+        }
+    };
+    let streamed = for_each_member(&first.archive, |ordinal, name, size, entry| {
+        let Some(want) = members.get(next) else {
+            return false;
+        };
+        if ordinal < want.ordinal {
+            return true;
+        }
+        let data = if ordinal == want.ordinal && name == want.name {
+            member_bytes(entry, size)
+        } else {
+            Err(format!(
+                "the archive changed while it was read: member {} is now {name}",
+                ordinal + 1
+            ))
+        };
+        let mut m = want.clone();
+        m.data = Some(Arc::new(data));
+        loaded.push((next, Input::Member(m)));
+        next += 1;
+        hand(&mut loaded, false);
+        next < members.len()
+    });
+    let missing = match streamed {
+        Err(e) => e,
+        Ok(()) => "the archive ended before this member: it changed while it was read".into(),
+    };
+    for (i, want) in members.iter().enumerate().skip(next) {
+        let mut m = want.clone();
+        m.data = Some(Arc::new(Err(missing.clone())));
+        loaded.push((i, Input::Member(m)));
+        hand(&mut loaded, false);
+    }
+    hand(&mut loaded, true);
 }
 
 /// The paths listed in `text` (a `--files-from` list named `name`): one per
@@ -188,7 +381,7 @@ pub fn collect(args: &InputArgs) -> Result<Inputs, Exit> {
         }
         paths.extend(listed);
     }
-    let (entries, any_directory) = expand_entries(&paths)?;
+    let (entries, named) = expand_entries(&paths)?;
     let mut out = match args.shard {
         Some(shard) => {
             let range = shard.range(entries.len());
@@ -202,25 +395,28 @@ pub fn collect(args: &InputArgs) -> Result<Inputs, Exit> {
         }
         None => Inputs::from_entries(entries),
     };
-    out.any_directory = any_directory;
-    out.batch = any_directory || args.files_from.is_some() || args.shard.is_some();
+    out.any_directory = named.directory;
+    out.any_archive = named.archive;
+    out.batch =
+        named.directory || named.archive || args.files_from.is_some() || args.shard.is_some();
     Ok(out)
 }
 
 /// Expands the command line's paths. `-` may appear once.
 pub fn expand(paths: &[PathBuf]) -> Result<Inputs, Exit> {
-    let (entries, any_directory) = expand_entries(paths)?;
+    let (entries, named) = expand_entries(paths)?;
     let mut out = Inputs::from_entries(entries);
-    out.any_directory = any_directory;
-    out.batch = any_directory;
+    out.any_directory = named.directory;
+    out.any_archive = named.archive;
+    out.batch = named.directory || named.archive;
     Ok(out)
 }
 
-/// The ordered list of structures and problems of `paths`, and whether a
-/// directory was among them.
-fn expand_entries(paths: &[PathBuf]) -> Result<(Vec<Entry>, bool), Exit> {
+/// The ordered list of structures and problems of `paths` (an archive's
+/// members in archive order), and what kinds of paths were among them.
+fn expand_entries(paths: &[PathBuf]) -> Result<(Vec<Entry>, Named), Exit> {
     let mut out = Vec::new();
-    let mut any_directory = false;
+    let mut named = Named::default();
     let mut stdin = false;
     for path in paths {
         if path.as_os_str() == "-" {
@@ -232,7 +428,7 @@ fn expand_entries(paths: &[PathBuf]) -> Result<(Vec<Entry>, bool), Exit> {
             stdin = true;
             out.push(Entry::Input(Input::Stdin));
         } else if path.is_dir() {
-            any_directory = true;
+            named.directory = true;
             let mut found: Vec<PathBuf> = Vec::new();
             for entry in walkdir::WalkDir::new(path).follow_links(true) {
                 match entry {
@@ -255,6 +451,9 @@ fn expand_entries(paths: &[PathBuf]) -> Result<(Vec<Entry>, bool), Exit> {
             }
             found.sort();
             out.extend(found.into_iter().map(|p| Entry::Input(Input::File(p))));
+        } else if path.is_file() && is_archive_name(path) {
+            named.archive = true;
+            out.extend(list_members(path));
         } else if path.exists() {
             out.push(Entry::Input(Input::File(path.clone())));
         } else {
@@ -264,7 +463,14 @@ fn expand_entries(paths: &[PathBuf]) -> Result<(Vec<Entry>, bool), Exit> {
             ));
         }
     }
-    Ok((out, any_directory))
+    Ok((out, named))
+}
+
+/// What kinds of paths were named.
+#[derive(Debug, Default, Clone, Copy)]
+struct Named {
+    directory: bool,
+    archive: bool,
 }
 
 /// Standard input's bytes, gunzipped if they are gzip data.
@@ -273,16 +479,28 @@ pub fn read_stdin() -> Result<String, String> {
     std::io::stdin()
         .read_to_end(&mut bytes)
         .map_err(|e| format!("cannot read standard input: {e}"))?;
+    text_of(bytes, "standard input")
+}
+
+/// `bytes` as text, gunzipped first if they are gzip data (at most
+/// [`MAX_MEMBER_BYTES`] once gunzipped); `what` names them in messages.
+fn text_of(mut bytes: Vec<u8>, what: &str) -> Result<String, String> {
     if bytes.starts_with(&[0x1f, 0x8b]) {
         let mut text = Vec::new();
         flate2::read::MultiGzDecoder::new(bytes.as_slice())
+            .take(MAX_MEMBER_BYTES + 1)
             .read_to_end(&mut text)
-            .map_err(|e| format!("standard input is not valid gzip data ({e})"))?;
+            .map_err(|e| format!("{what} is not valid gzip data ({e})"))?;
+        if text.len() as u64 > MAX_MEMBER_BYTES {
+            return Err(format!(
+                "{what} is more than {MAX_MEMBER_BYTES} bytes once gunzipped, the limit"
+            ));
+        }
         bytes = text;
     }
     String::from_utf8(bytes).map_err(|e| {
         format!(
-            "standard input is not UTF-8 text (invalid byte at offset {})",
+            "{what} is not UTF-8 text (invalid byte at offset {})",
             e.utf8_error().valid_up_to()
         )
     })
@@ -341,6 +559,18 @@ impl Reader {
                     let format = self.stdin_format.unwrap_or(FileFormat::Pdb);
                     structure::read_str(text, format, &options)
                         .map_err(|e| e.to_string().replace("<text>", "<stdin>"))
+                }
+                Input::Member(m) => {
+                    let bytes = match m.data.as_deref() {
+                        Some(Ok(bytes)) => bytes.clone(),
+                        Some(Err(problem)) => return Err(problem.clone()),
+                        None => return Err("the member was not read from its archive".into()),
+                    };
+                    let text = text_of(bytes, "the member")?;
+                    let (format, _) =
+                        FileFormat::from_path(Path::new(&m.name)).map_err(|e| e.to_string())?;
+                    structure::read_str(&text, format, &options)
+                        .map_err(|e| e.to_string().replace("<text>", &m.display()))
                 }
             }
         };

@@ -791,3 +791,194 @@ fn bad_shard_specs_are_usage_errors() {
         .success()
         .stdout(predicate::str::contains("1ubi").not());
 }
+
+/// A file of data/crystal.
+fn crystal(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../data/crystal")
+        .join(name)
+}
+
+fn gunzip(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::MultiGzDecoder::new(bytes), &mut out).unwrap();
+    out
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut e, bytes).unwrap();
+    e.finish().unwrap()
+}
+
+/// A tar archive of `members` (path, bytes), with a directory entry first.
+fn tar_of(members: &[(&str, Vec<u8>)]) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    let mut dir = tar::Header::new_gnu();
+    dir.set_entry_type(tar::EntryType::Directory);
+    dir.set_size(0);
+    dir.set_mode(0o755);
+    b.append_data(&mut dir, "af/", std::io::empty()).unwrap();
+    for (path, bytes) in members {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(bytes.len() as u64);
+        h.set_mode(0o644);
+        b.append_data(&mut h, path, bytes.as_slice()).unwrap();
+    }
+    b.into_inner().unwrap()
+}
+
+/// The CSV rows (header line dropped) and the exit status of `predict
+/// --table csv` on `args`.
+fn predict_rows(args: &[&std::ffi::OsStr]) -> (Vec<String>, Option<i32>, String) {
+    let out = bfactor()
+        .args(["predict", "--table", "csv"])
+        .args(args)
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let rows = text.lines().skip(1).map(str::to_string).collect();
+    (
+        rows,
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn tar_archives_are_read_member_by_member_like_the_same_files() {
+    let dir = tempfile::tempdir().unwrap();
+    // As AlphaFold DB ships them: gzipped members; one stored plain, one
+    // malformed, one that is no structure (skipped).
+    let ubi = fs::read(crystal("1UBI.pdb.gz")).unwrap();
+    let ake = gunzip(&fs::read(crystal("1AKE.cif.gz")).unwrap());
+    let hel = fs::read(crystal("1HEL.pdb.gz")).unwrap();
+    let members = [
+        ("af/1UBI.pdb.gz", ubi.clone()),
+        ("af/README.txt", b"not a structure".to_vec()),
+        ("af/broken.pdb", MALFORMED.as_bytes().to_vec()),
+        ("af/1AKE.cif", ake.clone()),
+        ("af/sub/1HEL.pdb.gz", hel.clone()),
+    ];
+    let tar = tar_of(&members);
+    let plain = dir.path().join("proteome.tar");
+    fs::write(&plain, &tar).unwrap();
+    let gzipped = dir.path().join("proteome.tar.gz");
+    fs::write(&gzipped, gzip(&tar)).unwrap();
+    // The same structures as files, in the archive's order.
+    let files = dir.path().join("files");
+    fs::create_dir(&files).unwrap();
+    let mut paths = Vec::new();
+    for (name, bytes) in [
+        ("1UBI.pdb.gz", &ubi),
+        ("1AKE.cif", &ake),
+        ("1HEL.pdb.gz", &hel),
+    ] {
+        let p = files.join(name);
+        fs::write(&p, bytes).unwrap();
+        paths.push(p);
+    }
+    let path_args: Vec<&std::ffi::OsStr> = paths.iter().map(|p| p.as_os_str()).collect();
+    let (expected, code, _) = predict_rows(&path_args);
+    assert_eq!(code, Some(0));
+    assert!(expected.len() > 76 + 428, "{} rows", expected.len());
+
+    for archive in [&plain, &gzipped] {
+        let a = archive.display().to_string();
+        let (rows, code, stderr) = predict_rows(&[archive.as_os_str()]);
+        // The malformed member fails alone, named archive:member.
+        assert_eq!(code, Some(1), "{stderr}");
+        assert_eq!(stderr.matches("error:").count(), 1, "one failure: {stderr}");
+        assert!(stderr.contains(&format!("{a}:af/broken.pdb")), "{stderr}");
+        assert!(!stderr.contains("README"), "{stderr}");
+        // The other rows are the files', with the member's name.
+        let renamed: Vec<String> = rows
+            .iter()
+            .map(|r| {
+                r.replace(&format!("{a}:af/sub/"), &format!("{}/", files.display()))
+                    .replace(&format!("{a}:af/"), &format!("{}/", files.display()))
+            })
+            .collect();
+        assert_eq!(renamed, expected, "{a}");
+        assert!(rows[0].starts_with(&format!("{a}:af/1UBI.pdb.gz,")));
+        // Two shards of the archive add up to the whole, row for row; the
+        // malformed member (2nd of 4 structure members) is in shard 1.
+        let (first, code1, _) =
+            predict_rows(&[archive.as_os_str(), "--shard".as_ref(), "1/2".as_ref()]);
+        let (second, code2, _) =
+            predict_rows(&[archive.as_os_str(), "--shard".as_ref(), "2/2".as_ref()]);
+        assert_eq!((code1, code2), (Some(1), Some(0)));
+        assert_eq!([first, second].concat(), rows);
+    }
+
+    // -o DIR/ writes each member under its own file name.
+    let out = dir.path().join("out");
+    bfactor()
+        .arg("predict")
+        .arg(&plain)
+        .arg("-o")
+        .arg(&out)
+        .assert()
+        .code(1);
+    for name in ["1UBI.pdb.gz", "1AKE.cif", "1HEL.pdb.gz"] {
+        assert!(out.join(name).is_file(), "{name}");
+    }
+    assert!(!out.join("broken.pdb").exists());
+}
+
+#[test]
+fn archive_problems_are_reported_and_the_rest_completes() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.pdb.gz");
+    fs::copy(crystal("1UBI.pdb.gz"), &good).unwrap();
+    // Not a tar archive at all.
+    let text = dir.path().join("text.tar");
+    fs::write(&text, "hello, this is not a tar archive\n".repeat(40)).unwrap();
+    // A tar archive without structure members.
+    let none = dir.path().join("none.tar");
+    fs::write(&none, tar_of(&[("af/notes.txt", b"notes".to_vec())])).unwrap();
+    // A member whose header claims more than the 512 MiB limit, cut short:
+    // refused on its size, before anything of it is read.
+    let mut header = tar::Header::new_gnu();
+    header.set_path("huge.cif").unwrap();
+    header.set_size(600 << 20);
+    header.set_mode(0o644);
+    header.set_cksum();
+    let huge = dir.path().join("huge.tar");
+    fs::write(&huge, header.as_bytes()).unwrap();
+
+    let out = bfactor()
+        .args(["compare", "--methods", "wcn", "--csv"])
+        .args([&good, &text, &none, &huge])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("text.tar: not a readable tar archive"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("none.tar: no structure files in this archive"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "huge.tar:huge.cif: the member is {} bytes, more than the limit of {} bytes",
+            600u64 << 20,
+            512u64 << 20
+        )),
+        "{stderr}"
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(stdout.lines().count(), 2, "{stdout}");
+    assert!(stdout.contains("good.pdb.gz,A,76,"), "{stdout}");
+    // plot draws one structure, not an archive.
+    bfactor()
+        .arg("plot")
+        .arg(&none)
+        .args(["-o", "x.svg"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("is a tar archive"));
+}
