@@ -249,26 +249,21 @@ fn member_bytes(member: &mut dyn Read, size: u64) -> Result<Vec<u8>, String> {
 }
 
 /// Reads the members `members` (all of one archive, in increasing ordinal
-/// order) by streaming through their archive once, and hands them to
-/// `process`, loaded, at most `chunk` at a time with their positions in
-/// `members`; so at most `chunk` members are in memory. A member that cannot
-/// be read (too large, or the archive fails before it) is handed over with
-/// the error instead of its bytes.
-pub fn load_members(
-    members: &[Member],
-    chunk: usize,
-    mut process: impl FnMut(Vec<(usize, Input)>),
-) {
+/// order) by streaming through their archive once, and hands each to `hand`,
+/// loaded, with its position in `members`, as soon as it is read; stops
+/// early if `hand` returns `false`. A member that cannot be read (too large,
+/// or the archive fails before it) is handed over with the error instead of
+/// its bytes.
+pub fn load_members(members: &[Member], mut hand: impl FnMut(usize, Input) -> bool) {
     let Some(first) = members.first() else {
         return;
     };
-    let chunk = chunk.max(1);
     let mut next = 0;
-    let mut loaded = Vec::new();
-    let mut hand = |loaded: &mut Vec<(usize, Input)>, force: bool| {
-        if !loaded.is_empty() && (force || loaded.len() >= chunk) {
-            process(std::mem::take(loaded));
-        }
+    let mut stopped = false;
+    let loaded = |i: usize, data: Result<Vec<u8>, String>| {
+        let mut m = members[i].clone();
+        m.data = Some(Arc::new(data));
+        Input::Member(m)
     };
     let streamed = for_each_member(&first.archive, |ordinal, name, size, entry| {
         let Some(want) = members.get(next) else {
@@ -285,24 +280,22 @@ pub fn load_members(
                 ordinal + 1
             ))
         };
-        let mut m = want.clone();
-        m.data = Some(Arc::new(data));
-        loaded.push((next, Input::Member(m)));
+        stopped = !hand(next, loaded(next, data));
         next += 1;
-        hand(&mut loaded, false);
-        next < members.len()
+        !stopped && next < members.len()
     });
+    if stopped {
+        return;
+    }
     let missing = match streamed {
         Err(e) => e,
         Ok(()) => "the archive ended before this member: it changed while it was read".into(),
     };
-    for (i, want) in members.iter().enumerate().skip(next) {
-        let mut m = want.clone();
-        m.data = Some(Arc::new(Err(missing.clone())));
-        loaded.push((i, Input::Member(m)));
-        hand(&mut loaded, false);
+    for i in next..members.len() {
+        if !hand(i, loaded(i, Err(missing.clone()))) {
+            return;
+        }
     }
-    hand(&mut loaded, true);
 }
 
 /// The paths listed in `text` (a `--files-from` list named `name`): one per

@@ -74,9 +74,9 @@ impl Batch {
 
     /// Runs `work` on every input in parallel; `None` where it failed (the
     /// failure is reported). Results in input order. The members of a tar
-    /// archive are read by streaming through the archive once per run of
-    /// consecutive members, a few (two per thread) at a time, and worked on
-    /// as they come, so that memory holds only those few.
+    /// archive are read by one thread streaming through the archive once per
+    /// run of consecutive members, into a queue of two members per thread
+    /// that the others work from, so that memory holds only those few.
     pub fn run<T: Send>(
         &self,
         inputs: &[Input],
@@ -110,14 +110,26 @@ impl Batch {
                 out.extend(done);
                 start += len;
             } else {
-                let chunk = 2 * rayon::current_num_threads();
-                load_members(&members, chunk, |loaded| {
-                    let done: Vec<Option<T>> = loaded
-                        .into_par_iter()
-                        .map(|(j, input)| one(start + j, &input))
-                        .collect();
-                    out.extend(done);
+                // One thread streams the archive into a bounded queue that
+                // the pool's threads take members from as they come.
+                let (queue, members_read) =
+                    std::sync::mpsc::sync_channel(2 * rayon::current_num_threads());
+                let done: Vec<(usize, Option<T>)> = std::thread::scope(|scope| {
+                    let members = &members;
+                    scope.spawn(move || {
+                        load_members(members, |j, input| queue.send((j, input)).is_ok())
+                    });
+                    members_read
+                        .into_iter()
+                        .par_bridge()
+                        .map(|(j, input)| (j, one(start + j, &input)))
+                        .collect()
                 });
+                let mut ordered: Vec<Option<T>> = (0..members.len()).map(|_| None).collect();
+                for (j, r) in done {
+                    ordered[j] = r;
+                }
+                out.extend(ordered);
                 start += members.len();
             }
         }
