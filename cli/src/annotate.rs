@@ -11,7 +11,7 @@ use bfactor::structure::{self, FileFormat, Structure};
 use serde::Serialize;
 
 use crate::args::{GnmScale, InputArgs, OutputArgs, OutputFormat, TableFormat};
-use crate::input::{expand, Input, Reader};
+use crate::input::{collect, Input, Reader};
 use crate::methods::{self, Values};
 use crate::report::{Batch, Exit};
 
@@ -83,25 +83,29 @@ fn output_name(input: &Input, format: Option<OutputFormat>, reader: &Reader) -> 
                 .unwrap_or_else(|| extension(reader.stdin_format().unwrap_or(FileFormat::Pdb)));
             format!("stdin.{ext}")
         }
-        Input::File(path) => {
-            let name = path
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_else(|| "structure.pdb".into());
-            match format {
-                None => name,
-                Some(f) => {
-                    let base = name
-                        .strip_suffix(".gz")
-                        .or_else(|| name.strip_suffix(".GZ"))
-                        .unwrap_or(&name);
-                    let stem = Path::new(base)
-                        .file_stem()
-                        .map(|s| s.to_string_lossy().into_owned())
-                        .unwrap_or_else(|| base.to_string());
-                    format!("{stem}.{}", f.extension())
-                }
-            }
+        Input::File(path) => file_output_name(path, format),
+        Input::Member(m) => file_output_name(Path::new(&m.name), format),
+    }
+}
+
+/// The output name of the structure file `path` (its last component).
+fn file_output_name(path: &Path, format: Option<OutputFormat>) -> String {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "structure.pdb".into());
+    match format {
+        None => name,
+        Some(f) => {
+            let base = name
+                .strip_suffix(".gz")
+                .or_else(|| name.strip_suffix(".GZ"))
+                .unwrap_or(&name);
+            let stem = Path::new(base)
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| base.to_string());
+            format!("{stem}.{}", f.extension())
         }
     }
 }
@@ -113,7 +117,7 @@ pub fn run(
     model: &Model,
     quiet: bool,
 ) -> Result<usize, Exit> {
-    let expanded = expand(&input.paths)?;
+    let expanded = collect(input)?;
     let inputs = &expanded.inputs;
     let reader = Reader::new(&input.read, inputs)?;
     let target = target(output, &expanded, &reader)?;
@@ -192,7 +196,7 @@ fn target(
         return Ok(Target::None);
     };
     let inputs = &expanded.inputs;
-    let several = inputs.len() + expanded.problems.len() > 1 || expanded.any_directory;
+    let several = inputs.len() + expanded.problems.len() > 1 || expanded.batch;
     if out.as_os_str() == "-" {
         if several {
             return Err(Exit::Usage(

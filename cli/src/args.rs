@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::input::Shard;
+
 const EXAMPLES: &str = "\
 Examples:
   bfactor predict 1ubi.pdb -o 1ubi_predicted.pdb
@@ -14,8 +16,11 @@ Examples:
   zcat 1ubi.pdb.gz | bfactor gnm - --input-format pdb -o - > 1ubi_gnm.pdb
 
 PATH is a structure file (.pdb, .ent, .cif, .mmcif, each optionally .gz), a
-directory (searched recursively for such files), or - for standard input (with
---input-format). Files run in parallel. A file that fails is reported (file and
+directory (searched recursively for such files), a tar archive (.tar, .tar.gz,
+.tgz: its structure members, read without unpacking, named ARCHIVE:MEMBER), or
+- for standard input (with --input-format). --files-from LIST reads more PATHs from LIST (one per line),
+and --shard K/N processes only part K of N of all inputs (contiguous parts, in
+order). Files run in parallel. A file that fails is reported (file and
 message) and the others go on; the exit status is then 1. Usage errors exit with
 status 2. Outputs are written under a temporary name and renamed when complete,
 and existing files are kept unless --force is given.";
@@ -27,7 +32,8 @@ Examples:
   bfactor predict pdbs/ -o predicted/             one output file per input
   bfactor predict 3mht.pdb.gz -o out/ --format cif
   bfactor predict 1ubi.pdb --table csv > 1ubi.csv
-  bfactor predict 1ubi.pdb --weights my_model.safetensors -o 1ubi_pred.pdb";
+  bfactor predict 1ubi.pdb --weights my_model.safetensors -o 1ubi_pred.pdb
+  bfactor predict --files-from list.txt --shard 3/10 --table csv > part3.csv";
 
 const GNM_EXAMPLES: &str = "\
 Examples:
@@ -103,9 +109,20 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct InputArgs {
     /// Structure files (.pdb, .ent, .cif, .mmcif, optionally .gz),
-    /// directories (searched recursively), or - for standard input.
-    #[arg(required = true, value_name = "PATH")]
+    /// directories (searched recursively), tar archives (.tar, .tar.gz,
+    /// .tgz), or - for standard input.
+    #[arg(required_unless_present = "files_from", value_name = "PATH")]
     pub paths: Vec<PathBuf>,
+    /// Also read the PATHs listed in LIST, one per line, after those of the
+    /// command line (- reads the list from standard input); blank lines and
+    /// lines starting with # are skipped.
+    #[arg(long, value_name = "LIST")]
+    pub files_from: Option<PathBuf>,
+    /// Process only part K of N of the inputs (after directories are expanded
+    /// and --files-from read): the K-th of N contiguous runs of the ordered
+    /// list, so that N jobs (K = 1..N) cover every input exactly once.
+    #[arg(long, value_name = "K/N", value_parser = Shard::parse)]
+    pub shard: Option<Shard>,
     #[command(flatten)]
     pub read: ReadArgs,
 }

@@ -4,7 +4,7 @@ use bfactor::structure::gnm::GnmConfig;
 use bfactor::structure::predict::{self, EpochReport, TrainConfig};
 
 use crate::args::{PlotArgs, PlotModel, TrainArgs};
-use crate::input::{expand, Reader};
+use crate::input::{collect, expand, Reader};
 use crate::methods;
 use crate::plot::{self, Kind, Series};
 use crate::report::{write_atomically, Batch, Exit};
@@ -21,6 +21,12 @@ pub fn plot(args: &PlotArgs, quiet: bool) -> Result<usize, Exit> {
     if expanded.any_directory {
         return Err(Exit::Usage(format!(
             "plot draws one structure; {} is a directory",
+            args.path.display()
+        )));
+    }
+    if expanded.any_archive {
+        return Err(Exit::Usage(format!(
+            "plot draws one structure; {} is a tar archive (predict, gnm and compare read archives)",
             args.path.display()
         )));
     }
@@ -73,6 +79,7 @@ pub fn plot(args: &PlotArgs, quiet: bool) -> Result<usize, Exit> {
                 |n| n.to_string_lossy().into_owned(),
             ),
             crate::input::Input::Stdin => "standard input".into(),
+            crate::input::Input::Member(m) => m.display(),
         };
         let series = Series {
             title: format!(
@@ -115,7 +122,7 @@ pub fn train(args: &TrainArgs, quiet: bool) -> Result<usize, Exit> {
             args.output.display()
         )));
     }
-    let expanded = expand(&args.input.paths)?;
+    let expanded = collect(&args.input)?;
     let reader = Reader::new(&args.input.read, &expanded.inputs)?;
     let batch = Batch::new(expanded.inputs.len(), quiet);
     for (path, message) in &expanded.problems {

@@ -8,7 +8,7 @@ use bfactor::structure::predict::Predictor;
 use serde::Serialize;
 
 use crate::args::{CompareArgs, Method};
-use crate::input::{expand, Reader};
+use crate::input::{collect, Reader};
 use crate::methods;
 use crate::report::{Batch, Exit};
 
@@ -51,7 +51,7 @@ fn column_mean(values: impl Iterator<Item = Option<f64>>) -> (Option<f64>, usize
 
 /// Runs `bfactor compare`; returns the number of failures.
 pub fn run(args: &CompareArgs, quiet: bool) -> Result<usize, Exit> {
-    let expanded = expand(&args.input.paths)?;
+    let expanded = collect(&args.input)?;
     let inputs = &expanded.inputs;
     let reader = Reader::new(&args.input.read, inputs)?;
     let config = GnmConfig::new().with_cutoff(args.cutoff);

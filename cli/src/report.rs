@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 
-use crate::input::Input;
+use crate::input::{load_members, Input, Member};
 
 /// Why a command stops before or instead of finishing its batch.
 #[derive(Debug)]
@@ -73,27 +73,66 @@ impl Batch {
     }
 
     /// Runs `work` on every input in parallel; `None` where it failed (the
-    /// failure is reported). Results in input order.
+    /// failure is reported). Results in input order. The members of a tar
+    /// archive are read by one thread streaming through the archive once per
+    /// run of consecutive members, into a queue of two members per thread
+    /// that the others work from, so that memory holds only those few.
     pub fn run<T: Send>(
         &self,
         inputs: &[Input],
         work: impl Fn(usize, &Input) -> Result<T, String> + Sync,
     ) -> Vec<Option<T>> {
-        let out = inputs
-            .par_iter()
-            .enumerate()
-            .map(|(i, input)| {
-                let result = work(i, input);
-                self.bar.inc(1);
-                match result {
-                    Ok(v) => Some(v),
-                    Err(message) => {
-                        self.fail(&input.display(), &message);
-                        None
-                    }
+        let one = |i: usize, input: &Input| {
+            let result = work(i, input);
+            self.bar.inc(1);
+            match result {
+                Ok(v) => Some(v),
+                Err(message) => {
+                    self.fail(&input.display(), &message);
+                    None
                 }
-            })
-            .collect();
+            }
+        };
+        let mut out: Vec<Option<T>> = Vec::with_capacity(inputs.len());
+        let mut start = 0;
+        while start < inputs.len() {
+            let members = archive_run(&inputs[start..]);
+            if members.is_empty() {
+                let len = inputs[start..]
+                    .iter()
+                    .take_while(|i| !matches!(i, Input::Member(_)))
+                    .count();
+                let done: Vec<Option<T>> = inputs[start..start + len]
+                    .par_iter()
+                    .enumerate()
+                    .map(|(j, input)| one(start + j, input))
+                    .collect();
+                out.extend(done);
+                start += len;
+            } else {
+                // One thread streams the archive into a bounded queue that
+                // the pool's threads take members from as they come.
+                let (queue, members_read) =
+                    std::sync::mpsc::sync_channel(2 * rayon::current_num_threads());
+                let done: Vec<(usize, Option<T>)> = std::thread::scope(|scope| {
+                    let members = &members;
+                    scope.spawn(move || {
+                        load_members(members, |j, input| queue.send((j, input)).is_ok())
+                    });
+                    members_read
+                        .into_iter()
+                        .par_bridge()
+                        .map(|(j, input)| (j, one(start + j, &input)))
+                        .collect()
+                });
+                let mut ordered: Vec<Option<T>> = (0..members.len()).map(|_| None).collect();
+                for (j, r) in done {
+                    ordered[j] = r;
+                }
+                out.extend(ordered);
+                start += members.len();
+            }
+        }
         self.bar.finish_and_clear();
         out
     }
@@ -102,6 +141,24 @@ impl Batch {
     pub fn failures(&self) -> usize {
         self.failures.load(Ordering::Relaxed)
     }
+}
+
+/// The members at the start of `inputs` that one pass through their archive
+/// reads: consecutive members of one archive in increasing order.
+fn archive_run(inputs: &[Input]) -> Vec<Member> {
+    let mut run: Vec<Member> = Vec::new();
+    for input in inputs {
+        match (input, run.last()) {
+            (Input::Member(m), None) => run.push(m.clone()),
+            (Input::Member(m), Some(last))
+                if m.archive == last.archive && m.ordinal > last.ordinal =>
+            {
+                run.push(m.clone())
+            }
+            _ => break,
+        }
+    }
+    run
 }
 
 /// Writes `dest` through `fill`, which gets a temporary path in the same

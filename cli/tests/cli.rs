@@ -561,3 +561,424 @@ fn run_from_returns_the_status_and_keeps_the_process() {
     ]);
     assert_eq!(status, bfactor_cli::EXIT_FAILURE);
 }
+
+/// The first `n` files of data/set364, in name order.
+fn set364(n: usize) -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/set364");
+    let mut files: Vec<PathBuf> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().ends_with(".pdb.gz"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= n, "data/set364 holds {} files", files.len());
+    files.truncate(n);
+    files
+}
+
+fn lines_of(paths: &[PathBuf]) -> String {
+    paths.iter().map(|p| format!("{}\n", p.display())).collect()
+}
+
+#[test]
+fn files_from_a_file_or_stdin_equals_the_paths_on_the_command_line() {
+    let files = set364(4);
+    let direct = stdout_of(
+        bfactor()
+            .arg("predict")
+            .args(&files)
+            .args(["--table", "json"]),
+    );
+    let rows: Value = serde_json::from_str(&direct).unwrap();
+    let rows = rows.as_array().unwrap();
+    assert!(rows.len() > 4 * 20, "{} rows", rows.len());
+    for f in &files {
+        let name = f.display().to_string();
+        assert!(
+            rows.iter().any(|r| r["file"] == name.as_str()),
+            "{name} missing"
+        );
+    }
+    // The list with a comment, blank lines and surrounding white space.
+    let dir = tempfile::tempdir().unwrap();
+    let list = dir.path().join("list.txt");
+    let text = format!(
+        "# four files of set364\n\n  {}",
+        lines_of(&files).replace('\n', "\n\n")
+    );
+    fs::write(&list, &text).unwrap();
+    let from_file = stdout_of(
+        bfactor()
+            .arg("predict")
+            .arg("--files-from")
+            .arg(&list)
+            .args(["--table", "json"]),
+    );
+    assert_eq!(from_file, direct);
+    let from_stdin = stdout_of(
+        bfactor()
+            .args(["predict", "--files-from", "-", "--table", "json"])
+            .write_stdin(text),
+    );
+    assert_eq!(from_stdin, direct);
+    // Command-line paths come first, then the list's.
+    fs::write(&list, lines_of(&files[2..])).unwrap();
+    let mixed = stdout_of(
+        bfactor()
+            .arg("predict")
+            .args(&files[..2])
+            .arg("--files-from")
+            .arg(&list)
+            .args(["--table", "json"]),
+    );
+    assert_eq!(mixed, direct);
+}
+
+#[test]
+fn files_from_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no_such_list.txt");
+    bfactor()
+        .arg("predict")
+        .arg("--files-from")
+        .arg(&missing)
+        .assert()
+        .code(1)
+        .stderr(
+            predicate::str::contains("cannot read the file list")
+                .and(predicate::str::contains("no_such_list.txt")),
+        );
+    let empty = dir.path().join("empty.txt");
+    fs::write(&empty, "# nothing\n\n").unwrap();
+    bfactor()
+        .arg("gnm")
+        .arg("--files-from")
+        .arg(&empty)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("names no path"));
+    // The list on standard input, and standard input as an input too.
+    bfactor()
+        .args(["compare", "-", "--input-format", "pdb", "--files-from", "-"])
+        .write_stdin("")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--files-from -"));
+    // A listed path that does not exist fails alone.
+    let list = dir.path().join("list.txt");
+    fs::write(
+        &list,
+        format!("{}\nmissing.pdb\n", data("1ubi.pdb").display()),
+    )
+    .unwrap();
+    bfactor()
+        .args(["compare", "--csv", "--methods", "wcn", "--files-from"])
+        .arg(&list)
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("1ubi.pdb"))
+        .stderr(predicate::str::contains("missing.pdb: no such file"));
+}
+
+#[test]
+fn shards_run_as_separate_processes_add_up_to_the_unsharded_run() {
+    // A directory (expanded and sorted), listed files and a missing path.
+    let files = set364(7);
+    let dir = tempfile::tempdir().unwrap();
+    let sub = dir.path().join("structures");
+    fs::create_dir(&sub).unwrap();
+    for f in &files[..3] {
+        fs::copy(f, sub.join(f.file_name().unwrap())).unwrap();
+    }
+    let list = dir.path().join("list.txt");
+    let missing = dir.path().join("missing.pdb");
+    let mut paths = vec![sub.clone()];
+    paths.extend_from_slice(&files[3..5]);
+    paths.push(missing.clone());
+    paths.extend_from_slice(&files[5..]);
+    fs::write(&list, lines_of(&paths)).unwrap();
+
+    let run = |shard: Option<String>| {
+        let mut cmd = bfactor();
+        cmd.args(["predict", "--table", "csv", "--files-from"])
+            .arg(&list);
+        if let Some(s) = shard {
+            cmd.args(["--shard", &s]);
+        }
+        cmd.output().unwrap()
+    };
+    let whole = run(None);
+    assert_eq!(whole.status.code(), Some(1), "the missing path fails");
+    let whole_text = String::from_utf8(whole.stdout).unwrap();
+    let mut whole_lines = whole_text.lines();
+    let header = whole_lines.next().unwrap().to_string();
+    let whole_rows: Vec<&str> = whole_lines.collect();
+    // 8 entries (3 from the directory, 4 listed files, 1 missing) cut into
+    // 3 contiguous shards at floor(k·8/3): 0..2, 2..5, 5..8.
+    let mut rows = Vec::new();
+    let mut files_seen = Vec::new();
+    let mut missing_reported = 0;
+    for k in 1..=3 {
+        let out = run(Some(format!("{k}/3")));
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        let reports = stderr.matches("missing.pdb").count();
+        missing_reported += reports;
+        assert_eq!(
+            out.status.code(),
+            Some(if reports > 0 { 1 } else { 0 }),
+            "{stderr}"
+        );
+        let text = String::from_utf8(out.stdout).unwrap();
+        let mut lines = text.lines();
+        assert_eq!(lines.next(), Some(header.as_str()), "shard {k}/3");
+        let shard_rows: Vec<String> = lines.map(str::to_string).collect();
+        let mut shard_files: Vec<String> = shard_rows
+            .iter()
+            .map(|r| r.split(',').next().unwrap().to_string())
+            .collect();
+        shard_files.dedup();
+        let expected_entries = [2, 3, 3][k - 1];
+        assert_eq!(
+            shard_files.len() + reports,
+            expected_entries,
+            "shard {k}: {shard_files:?}"
+        );
+        files_seen.extend(shard_files);
+        rows.extend(shard_rows);
+    }
+    assert_eq!(
+        missing_reported, 1,
+        "the missing path is in exactly one shard"
+    );
+    assert_eq!(files_seen.len(), 7);
+    assert_eq!(
+        rows, whole_rows,
+        "the shards, in order, are the unsharded run row for row"
+    );
+    assert!(
+        files_seen[0].contains("structures"),
+        "the directory's files first"
+    );
+}
+
+#[test]
+fn bad_shard_specs_are_usage_errors() {
+    for (spec, says) in [
+        ("0/3", "outside 1..=3"),
+        ("4/3", "outside 1..=3"),
+        ("x/y", "is not a whole number"),
+        ("1/0", "N = 0"),
+        ("2", "no /"),
+    ] {
+        bfactor()
+            .arg("predict")
+            .arg(data("1ubi.pdb"))
+            .args(["--shard", spec])
+            .assert()
+            .code(2)
+            .stderr(
+                predicate::str::contains("expected K/N")
+                    .and(predicate::str::contains(format!("\"{spec}\"")))
+                    .and(predicate::str::contains(says)),
+            );
+    }
+    // More shards than inputs: the empty shards do nothing and succeed.
+    bfactor()
+        .arg("compare")
+        .arg(data("1ubi.pdb"))
+        .args(["--methods", "wcn", "--csv", "--shard", "2/5"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("1ubi").not());
+}
+
+/// A file of data/crystal.
+fn crystal(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../data/crystal")
+        .join(name)
+}
+
+fn gunzip(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::MultiGzDecoder::new(bytes), &mut out).unwrap();
+    out
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut e, bytes).unwrap();
+    e.finish().unwrap()
+}
+
+/// A tar archive of `members` (path, bytes), with a directory entry first.
+fn tar_of(members: &[(&str, Vec<u8>)]) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    let mut dir = tar::Header::new_gnu();
+    dir.set_entry_type(tar::EntryType::Directory);
+    dir.set_size(0);
+    dir.set_mode(0o755);
+    b.append_data(&mut dir, "af/", std::io::empty()).unwrap();
+    for (path, bytes) in members {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(bytes.len() as u64);
+        h.set_mode(0o644);
+        b.append_data(&mut h, path, bytes.as_slice()).unwrap();
+    }
+    b.into_inner().unwrap()
+}
+
+/// The CSV rows (header line dropped) and the exit status of `predict
+/// --table csv` on `args`.
+fn predict_rows(args: &[&std::ffi::OsStr]) -> (Vec<String>, Option<i32>, String) {
+    let out = bfactor()
+        .args(["predict", "--table", "csv"])
+        .args(args)
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let rows = text.lines().skip(1).map(str::to_string).collect();
+    (
+        rows,
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn tar_archives_are_read_member_by_member_like_the_same_files() {
+    let dir = tempfile::tempdir().unwrap();
+    // As AlphaFold DB ships them: gzipped members; one stored plain, one
+    // malformed, one that is no structure (skipped).
+    let ubi = fs::read(crystal("1UBI.pdb.gz")).unwrap();
+    let ake = gunzip(&fs::read(crystal("1AKE.cif.gz")).unwrap());
+    let hel = fs::read(crystal("1HEL.pdb.gz")).unwrap();
+    let members = [
+        ("af/1UBI.pdb.gz", ubi.clone()),
+        ("af/README.txt", b"not a structure".to_vec()),
+        ("af/broken.pdb", MALFORMED.as_bytes().to_vec()),
+        ("af/1AKE.cif", ake.clone()),
+        ("af/sub/1HEL.pdb.gz", hel.clone()),
+    ];
+    let tar = tar_of(&members);
+    let plain = dir.path().join("proteome.tar");
+    fs::write(&plain, &tar).unwrap();
+    let gzipped = dir.path().join("proteome.tar.gz");
+    fs::write(&gzipped, gzip(&tar)).unwrap();
+    // The same structures as files, in the archive's order.
+    let files = dir.path().join("files");
+    fs::create_dir(&files).unwrap();
+    let mut paths = Vec::new();
+    for (name, bytes) in [
+        ("1UBI.pdb.gz", &ubi),
+        ("1AKE.cif", &ake),
+        ("1HEL.pdb.gz", &hel),
+    ] {
+        let p = files.join(name);
+        fs::write(&p, bytes).unwrap();
+        paths.push(p);
+    }
+    let path_args: Vec<&std::ffi::OsStr> = paths.iter().map(|p| p.as_os_str()).collect();
+    let (expected, code, _) = predict_rows(&path_args);
+    assert_eq!(code, Some(0));
+    assert!(expected.len() > 76 + 428, "{} rows", expected.len());
+
+    for archive in [&plain, &gzipped] {
+        let a = archive.display().to_string();
+        let (rows, code, stderr) = predict_rows(&[archive.as_os_str()]);
+        // The malformed member fails alone, named archive:member.
+        assert_eq!(code, Some(1), "{stderr}");
+        assert_eq!(stderr.matches("error:").count(), 1, "one failure: {stderr}");
+        assert!(stderr.contains(&format!("{a}:af/broken.pdb")), "{stderr}");
+        assert!(!stderr.contains("README"), "{stderr}");
+        // The other rows are the files', with the member's name.
+        let renamed: Vec<String> = rows
+            .iter()
+            .map(|r| {
+                r.replace(&format!("{a}:af/sub/"), &format!("{}/", files.display()))
+                    .replace(&format!("{a}:af/"), &format!("{}/", files.display()))
+            })
+            .collect();
+        assert_eq!(renamed, expected, "{a}");
+        assert!(rows[0].starts_with(&format!("{a}:af/1UBI.pdb.gz,")));
+        // Two shards of the archive add up to the whole, row for row; the
+        // malformed member (2nd of 4 structure members) is in shard 1.
+        let (first, code1, _) =
+            predict_rows(&[archive.as_os_str(), "--shard".as_ref(), "1/2".as_ref()]);
+        let (second, code2, _) =
+            predict_rows(&[archive.as_os_str(), "--shard".as_ref(), "2/2".as_ref()]);
+        assert_eq!((code1, code2), (Some(1), Some(0)));
+        assert_eq!([first, second].concat(), rows);
+    }
+
+    // -o DIR/ writes each member under its own file name.
+    let out = dir.path().join("out");
+    bfactor()
+        .arg("predict")
+        .arg(&plain)
+        .arg("-o")
+        .arg(&out)
+        .assert()
+        .code(1);
+    for name in ["1UBI.pdb.gz", "1AKE.cif", "1HEL.pdb.gz"] {
+        assert!(out.join(name).is_file(), "{name}");
+    }
+    assert!(!out.join("broken.pdb").exists());
+}
+
+#[test]
+fn archive_problems_are_reported_and_the_rest_completes() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.pdb.gz");
+    fs::copy(crystal("1UBI.pdb.gz"), &good).unwrap();
+    // Not a tar archive at all.
+    let text = dir.path().join("text.tar");
+    fs::write(&text, "hello, this is not a tar archive\n".repeat(40)).unwrap();
+    // A tar archive without structure members.
+    let none = dir.path().join("none.tar");
+    fs::write(&none, tar_of(&[("af/notes.txt", b"notes".to_vec())])).unwrap();
+    // A member whose header claims more than the 512 MiB limit, cut short:
+    // refused on its size, before anything of it is read.
+    let mut header = tar::Header::new_gnu();
+    header.set_path("huge.cif").unwrap();
+    header.set_size(600 << 20);
+    header.set_mode(0o644);
+    header.set_cksum();
+    let huge = dir.path().join("huge.tar");
+    fs::write(&huge, header.as_bytes()).unwrap();
+
+    let out = bfactor()
+        .args(["compare", "--methods", "wcn", "--csv"])
+        .args([&good, &text, &none, &huge])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("text.tar: not a readable tar archive"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("none.tar: no structure files in this archive"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "huge.tar:huge.cif: the member is {} bytes, more than the limit of {} bytes",
+            600u64 << 20,
+            512u64 << 20
+        )),
+        "{stderr}"
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(stdout.lines().count(), 2, "{stdout}");
+    assert!(stdout.contains("good.pdb.gz,A,76,"), "{stdout}");
+    // plot draws one structure, not an archive.
+    bfactor()
+        .arg("plot")
+        .arg(&none)
+        .args(["-o", "x.svg"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("is a tar archive"));
+}
