@@ -1,0 +1,73 @@
+"""Bad input raises the documented exception, never a crash."""
+
+import numpy as np
+import pytest
+
+import bfactor
+from conftest import ROOT
+
+
+def test_error_is_a_value_error():
+    assert issubclass(bfactor.Error, ValueError)
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.float16, np.complex128, np.bool_])
+def test_bad_dtype_is_type_error_naming_it(dtype):
+    head = bfactor.BFactorHead(8)
+    bad = np.zeros((3, 8), dtype)
+    name = np.dtype(dtype).name
+    with pytest.raises(TypeError, match=name):
+        head.forward(bad)
+    with pytest.raises(TypeError, match=name):
+        bfactor.BFactorHead.from_weights(np.zeros((8, 8), dtype), np.zeros((8, 64), dtype))
+    with pytest.raises(TypeError, match=name):
+        bfactor.loss.pearson(np.zeros(5, dtype), np.zeros(5, dtype))
+    with pytest.raises(TypeError, match=name):
+        bfactor.gnm.square_fluctuations(np.zeros((4, 3), dtype))
+
+
+def test_mixed_dtypes_are_type_error():
+    with pytest.raises(TypeError, match="float64"):
+        bfactor.BFactorHead(8, dtype="float32").forward(np.zeros((2, 8)))
+    with pytest.raises(TypeError):
+        bfactor.loss.normalized_mse(np.zeros(5, np.float32), np.zeros(5))
+    with pytest.raises(TypeError):
+        bfactor.BFactorHead(8, dtype="int8")
+
+
+def test_crate_errors_are_bfactor_error_with_message():
+    head = bfactor.BFactorHead(8)
+    with pytest.raises(bfactor.Error, match="c_s"):
+        head.forward(np.zeros((2, 7), np.float32))
+    s = np.zeros((2, 8), np.float32)
+    s[1, 3] = np.nan
+    with pytest.raises(bfactor.Error, match="non-finite"):
+        head.forward(s)
+    with pytest.raises(bfactor.Error):
+        bfactor.BFactorHead.from_weights(np.zeros((8, 8)), np.zeros((7, 64)))
+    with pytest.raises(bfactor.Error, match="shape mismatch"):
+        bfactor.loss.pearson(np.zeros(5), np.zeros(4))
+    with pytest.raises(bfactor.Error):
+        bfactor.gnm.square_fluctuations(np.zeros((4, 2)))
+
+
+def test_missing_file_is_file_not_found(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        bfactor.read(tmp_path / "missing.pdb")
+    with pytest.raises(FileNotFoundError):
+        bfactor.read(str(tmp_path / "missing.cif.gz"))
+
+
+@pytest.mark.parametrize("fmt", ["pdb", "cif"])
+def test_garbage_bytes_are_bfactor_error(fmt):
+    with pytest.raises(bfactor.Error):
+        bfactor.read(b"\x00\xff garbage \x01" * 50, format=fmt)
+    with pytest.raises(ValueError):
+        bfactor.read(b"ATOM", format=None)
+
+
+def test_write_wrong_length_is_bfactor_error(tmp_path):
+    path = next((ROOT / "data/crystal").glob("*.pdb.gz"))
+    st = bfactor.read(path)
+    with pytest.raises(bfactor.Error, match="shape mismatch"):
+        bfactor.write(st, np.zeros(len(st) + 1), tmp_path / "x.pdb")
