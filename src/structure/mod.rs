@@ -125,6 +125,8 @@ pub mod features;
 pub mod gnm;
 pub mod predict;
 
+mod atoms;
+mod bytes;
 mod cif;
 mod read;
 pub mod scale;
@@ -142,6 +144,7 @@ pub use pdbtbx;
 
 use crate::Float;
 
+pub use atoms::{atom_tokens, from_atoms, AtomRecord};
 pub use read::{read, read_str, ReadOptions, DEFAULT_MAX_BYTES, MAX_BFACTOR};
 pub use token::{MoleculeKind, Token, TokenMode, PRODY_AMINO_ACIDS, WATER_NAMES};
 pub use write::{write, write_string};
@@ -178,6 +181,8 @@ pub struct Structure {
     warnings: Vec<String>,
     /// The file was not UTF-8 and was read as Latin-1: written back as Latin-1.
     latin1: bool,
+    /// How it was read (for [`Structure::to_bytes`]).
+    options: ReadOptions,
 }
 
 impl Structure {

@@ -242,7 +242,7 @@ pub fn read_str(text: &str, format: FileFormat, options: &ReadOptions) -> Result
     parse_text(text.to_string(), format, options, "<text>")
 }
 
-fn parse_text(
+pub(crate) fn parse_text(
     text: String,
     format: FileFormat,
     options: &ReadOptions,
@@ -263,7 +263,7 @@ type AtomKey<'a> = (&'a str, isize, Option<&'a str>, &'a str, Option<&'a str>);
 
 /// pdbtbx's model of the first model's atoms, with the unit cell and space
 /// group, and the warnings of reading.
-fn build_pdb(scanned: Scan, shown: &str) -> Result<(PDB, Vec<String>)> {
+pub(crate) fn build_pdb(scanned: Scan, shown: &str) -> Result<(PDB, Vec<String>)> {
     let Scan {
         sites,
         cell,
@@ -373,7 +373,7 @@ pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
         .unwrap_or_else(|| "unknown panic".into())
 }
 
-fn build(
+pub(crate) fn build(
     pdb: PDB,
     mut warnings: Vec<String>,
     format: FileFormat,
@@ -407,5 +407,6 @@ fn build(
         path: None,
         warnings,
         latin1: false,
+        options: options.clone(),
     })
 }

@@ -139,25 +139,25 @@ pub(crate) fn occupancy_index(sites: &[Site]) -> OccupancyIndex {
 
 /// Whether every character is one pdbtbx accepts in an identifier (printable
 /// ASCII or space).
-fn printable(s: &str) -> bool {
+pub(crate) fn printable(s: &str) -> bool {
     s.bytes().all(|b| (32..127).contains(&b))
 }
 
 /// Counts of values read by a rule, with the first place, for one warning each.
 #[derive(Default)]
-struct Notes {
+pub(crate) struct Notes {
     entries: Vec<(String, usize, String)>,
 }
 
 impl Notes {
-    fn add(&mut self, what: &str, place: impl FnOnce() -> String) {
+    pub(crate) fn add(&mut self, what: &str, place: impl FnOnce() -> String) {
         match self.entries.iter_mut().find(|(w, _, _)| w == what) {
             Some(e) => e.1 += 1,
             None => self.entries.push((what.to_string(), 1, place())),
         }
     }
 
-    fn into_warnings(self) -> Vec<String> {
+    pub(crate) fn into_warnings(self) -> Vec<String> {
         self.entries
             .into_iter()
             .map(|(what, n, first)| {
@@ -170,7 +170,12 @@ impl Notes {
 
 /// Checks an occupancy and a B-factor, noting non-physical ones; returns the
 /// values to use (occupancy, B).
-fn physical(occ: f64, b: f64, notes: &mut Notes, place: &dyn Fn() -> String) -> (f64, f64) {
+pub(crate) fn physical(
+    occ: f64,
+    b: f64,
+    notes: &mut Notes,
+    place: &dyn Fn() -> String,
+) -> (f64, f64) {
     let mut out = (occ, b);
     if !(0.0..=1.0).contains(&occ) {
         notes.add(

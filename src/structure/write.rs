@@ -125,7 +125,7 @@ fn checked<F: Float, S: Data<Elem = F>>(
 }
 
 /// Which token each atom takes its value from.
-struct TokenIndex {
+pub(crate) struct TokenIndex {
     residues: HashMap<(String, isize, Option<String>), Slot>,
 }
 
@@ -137,7 +137,7 @@ enum Slot {
 }
 
 impl TokenIndex {
-    fn new(structure: &Structure) -> Self {
+    pub(crate) fn new(structure: &Structure) -> Self {
         let mut residues = HashMap::new();
         for (i, t) in structure.tokens().iter().enumerate() {
             let key = (t.chain.clone(), t.residue_number, t.insertion_code.clone());
@@ -158,7 +158,13 @@ impl TokenIndex {
         Self { residues }
     }
 
-    fn get(&self, chain: &str, number: isize, icode: Option<&str>, atom: &str) -> Option<usize> {
+    pub(crate) fn get(
+        &self,
+        chain: &str,
+        number: isize,
+        icode: Option<&str>,
+        atom: &str,
+    ) -> Option<usize> {
         let key = (chain.to_string(), number, icode.map(str::to_string));
         match self.residues.get(&key)? {
             Slot::Residue(i) => Some(*i),
