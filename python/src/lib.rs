@@ -7,16 +7,19 @@
 //! raise `bfactor.Error` (a `ValueError`), a missing file `FileNotFoundError`.
 
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
+use bfactor::boltz2::Boltz2Head as RsBoltz2;
 use bfactor::ndarray::{Array1, ArrayD, Ix1, Ix2};
 use bfactor::structure::predict::Predictor as RsPredictor;
 use bfactor::structure::{self, gnm::GnmConfig, FileFormat, ReadOptions, TokenMode};
 use bfactor::{loss, BFactorHead as RsHead, BFactorHeadConfig, Float};
 use numpy::{Element, IntoPyArray, PyReadonlyArrayDyn};
 use pyo3::create_exception;
-use pyo3::exceptions::{PyFileNotFoundError, PyTypeError, PyValueError};
+use pyo3::exceptions::{PyFileNotFoundError, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList};
+use rayon::{ThreadPool, ThreadPoolBuilder};
 
 create_exception!(
     _bfactor,
@@ -28,6 +31,40 @@ create_exception!(
 /// The crate's error as `bfactor.Error`.
 fn err(e: bfactor::Error) -> PyErr {
     Error::new_err(e.to_string())
+}
+
+/// The thread pool compute runs on, built on first use in each process: a
+/// child made by `fork` finds its parent's pool (whose threads did not survive
+/// the fork) and builds its own. Sized by `RAYON_NUM_THREADS`, else one thread
+/// per CPU (rayon's rule).
+fn pool() -> PyResult<Arc<ThreadPool>> {
+    static POOL: Mutex<Option<(u32, Arc<ThreadPool>)>> = Mutex::new(None);
+    let pid = std::process::id();
+    let mut slot = POOL.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some((owner, pool)) = slot.as_ref() {
+        if *owner == pid {
+            return Ok(pool.clone());
+        }
+    }
+    // A pool inherited through fork: never dropped, as dropping would signal
+    // threads that exist only in the parent.
+    if let Some(inherited) = slot.take() {
+        std::mem::forget(inherited);
+    }
+    let pool = Arc::new(
+        ThreadPoolBuilder::new()
+            .build()
+            .map_err(|e| PyRuntimeError::new_err(format!("cannot start the thread pool: {e}")))?,
+    );
+    *slot = Some((pid, pool.clone()));
+    Ok(pool)
+}
+
+/// Runs `f` on the pool with the GIL released; the crate's error as
+/// `bfactor.Error`.
+fn compute<T: Send>(py: Python<'_>, f: impl FnOnce() -> bfactor::Result<T> + Send) -> PyResult<T> {
+    let pool = pool()?;
+    py.detach(|| pool.install(f)).map_err(err)
 }
 
 /// An input array: `float32` or `float64`, read in place.
@@ -68,6 +105,10 @@ fn array_as<'py, T: Element>(
     a.extract()
 }
 
+/// What `__reduce__` returns: the callable that rebuilds the object, and its arguments.
+type Reduce<'py, A> = (Any<'py>, A);
+type Any<'py> = Bound<'py, PyAny>;
+
 // ---------------------------------------------------------------- heads
 
 enum Head {
@@ -102,7 +143,14 @@ fn forward<'py, F: Float + Element>(
     s: PyReadonlyArrayDyn<'py, F>,
 ) -> PyResult<HeadOutput> {
     let view = s.as_array();
-    let out = py.detach(|| head.forward(&view)).map_err(err)?;
+    let out = compute(py, || head.forward(&view))?;
+    output(py, out)
+}
+
+fn output<F: Float + Element>(
+    py: Python<'_>,
+    out: bfactor::HeadOutput<F, bfactor::ndarray::IxDyn>,
+) -> PyResult<HeadOutput> {
     Ok(HeadOutput {
         logits: out.logits.into_pyarray(py).into_any().unbind(),
         bfactor: out.bfactor.into_pyarray(py).into_any().unbind(),
@@ -137,11 +185,7 @@ impl BFactorHead {
         let head = match dtype {
             "float32" => Head::F32(config.init(&mut rng).map_err(err)?),
             "float64" => Head::F64(config.init(&mut rng).map_err(err)?),
-            other => {
-                return Err(PyTypeError::new_err(format!(
-                    "dtype is {other:?}, expected \"float32\" or \"float64\""
-                )))
-            }
+            other => return Err(bad_dtype(other)),
         };
         Ok(Self { head })
     }
@@ -201,6 +245,37 @@ impl BFactorHead {
         }
     }
 
+    /// The largest bin center, in Å².
+    #[getter]
+    fn max_bfactor(&self) -> f64 {
+        match &self.head {
+            Head::F32(h) => h.config().max_bfactor,
+            Head::F64(h) => h.config().max_bfactor,
+        }
+    }
+
+    /// Pickles as `BFactorHead.from_weights(w1, w2, max_bfactor)`.
+    fn __reduce__<'py>(
+        slf: &Bound<'py, Self>,
+    ) -> PyResult<Reduce<'py, (Any<'py>, Any<'py>, f64)>> {
+        let py = slf.py();
+        let me = slf.get();
+        let build = py.get_type::<Self>().getattr("from_weights")?;
+        Ok((build, (me.w1(py), me.w2(py), me.max_bfactor())))
+    }
+
+    fn __repr__(&self) -> String {
+        let (c_s, bins) = match &self.head {
+            Head::F32(h) => (h.w1().nrows(), h.w2().ncols()),
+            Head::F64(h) => (h.w1().nrows(), h.w2().ncols()),
+        };
+        format!(
+            "<bfactor.BFactorHead c_s={c_s} num_bins={bins} max_bfactor={} dtype={}>",
+            self.max_bfactor(),
+            self.dtype()
+        )
+    }
+
     /// `W1` `[c_s, c_s]` (a copy).
     #[getter]
     fn w1<'py>(&self, py: Python<'py>) -> Bound<'py, PyAny> {
@@ -218,6 +293,149 @@ impl BFactorHead {
             Head::F64(h) => h.w2().clone().into_pyarray(py).into_any(),
         }
     }
+}
+
+enum Boltz2 {
+    F32(RsBoltz2<f32>),
+    F64(RsBoltz2<f64>),
+}
+
+/// Boltz-2's released B-factor module: one linear layer, `logits = s · Wᵀ + b`
+/// (PyTorch's `nn.Linear` layout: `weight` `[num_bins, token_s]`, `bias`
+/// `[num_bins]`), decoded by `forward` under the softmax over Boltz-2's bin centers.
+#[pyclass(module = "bfactor", frozen)]
+struct Boltz2Head {
+    head: Boltz2,
+}
+
+#[pymethods]
+impl Boltz2Head {
+    /// Loads Boltz-2's tensors (`bfactor_module.bfactor.weight` and `.bias`)
+    /// from a `.safetensors` or `.npz` file, as `dtype` (`"float32"` or `"float64"`).
+    #[staticmethod]
+    #[pyo3(signature = (path, dtype="float32"))]
+    fn load(path: PathBuf, dtype: &str) -> PyResult<Self> {
+        exists(&path)?;
+        let head = match dtype {
+            "float32" => Boltz2::F32(RsBoltz2::load(&path).map_err(err)?),
+            "float64" => Boltz2::F64(RsBoltz2::load(&path).map_err(err)?),
+            other => return Err(bad_dtype(other)),
+        };
+        Ok(Self { head })
+    }
+
+    /// A head from `weight` `[num_bins, token_s]` and `bias` `[num_bins]` (both
+    /// float32 or both float64; the head takes their dtype).
+    #[staticmethod]
+    fn from_weights(weight: &Bound<'_, PyAny>, bias: &Bound<'_, PyAny>) -> PyResult<Self> {
+        fn build<F: Float>(w: ArrayD<F>, b: ArrayD<F>) -> PyResult<RsBoltz2<F>> {
+            let ndim = b.ndim();
+            let b = b
+                .into_dimensionality::<Ix1>()
+                .map_err(|_| Error::new_err(format!("bias has {ndim} axes, expected 1")))?;
+            RsBoltz2::from_weights(matrix(w, "weight")?, b).map_err(err)
+        }
+        let head = match array(weight, "weight")? {
+            Arr::F32(w) => {
+                let b = array_as::<f32>(bias, "bias", "float32")?;
+                Boltz2::F32(build(w.as_array().to_owned(), b.as_array().to_owned())?)
+            }
+            Arr::F64(w) => {
+                let b = array_as::<f64>(bias, "bias", "float64")?;
+                Boltz2::F64(build(w.as_array().to_owned(), b.as_array().to_owned())?)
+            }
+        };
+        Ok(Self { head })
+    }
+
+    /// The bin logits `[..., num_bins]` for `s` `[..., token_s]` (Boltz-2's
+    /// `pbfactor`). `s` must have the head's dtype.
+    fn logits<'py>(&self, py: Python<'py>, s: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        Ok(match &self.head {
+            Boltz2::F32(h) => {
+                let s = array_as::<f32>(s, "s", "float32")?;
+                let v = s.as_array();
+                compute(py, || h.logits(&v))?.into_pyarray(py).into_any()
+            }
+            Boltz2::F64(h) => {
+                let s = array_as::<f64>(s, "s", "float64")?;
+                let v = s.as_array();
+                compute(py, || h.logits(&v))?.into_pyarray(py).into_any()
+            }
+        })
+    }
+
+    /// Logits `[..., num_bins]` and expected B-factors `[...]` for `s`
+    /// `[..., token_s]`, in `s`'s dtype (the head's).
+    fn forward(&self, py: Python<'_>, s: &Bound<'_, PyAny>) -> PyResult<HeadOutput> {
+        match &self.head {
+            Boltz2::F32(h) => {
+                let s = array_as::<f32>(s, "s", "float32")?;
+                let v = s.as_array();
+                output(py, compute(py, || h.forward(&v))?)
+            }
+            Boltz2::F64(h) => {
+                let s = array_as::<f64>(s, "s", "float64")?;
+                let v = s.as_array();
+                output(py, compute(py, || h.forward(&v))?)
+            }
+        }
+    }
+
+    /// The head's dtype, `"float32"` or `"float64"`.
+    #[getter]
+    fn dtype(&self) -> &'static str {
+        match self.head {
+            Boltz2::F32(_) => "float32",
+            Boltz2::F64(_) => "float64",
+        }
+    }
+
+    /// `weight` `[num_bins, token_s]` (a copy).
+    #[getter]
+    fn weight<'py>(&self, py: Python<'py>) -> Bound<'py, PyAny> {
+        match &self.head {
+            Boltz2::F32(h) => h.weight().clone().into_pyarray(py).into_any(),
+            Boltz2::F64(h) => h.weight().clone().into_pyarray(py).into_any(),
+        }
+    }
+
+    /// `bias` `[num_bins]` (a copy).
+    #[getter]
+    fn bias<'py>(&self, py: Python<'py>) -> Bound<'py, PyAny> {
+        match &self.head {
+            Boltz2::F32(h) => h.bias().clone().into_pyarray(py).into_any(),
+            Boltz2::F64(h) => h.bias().clone().into_pyarray(py).into_any(),
+        }
+    }
+
+    /// Pickles as `Boltz2Head.from_weights(weight, bias)`.
+    fn __reduce__<'py>(
+        slf: &Bound<'py, Self>,
+    ) -> PyResult<Reduce<'py, (Any<'py>, Any<'py>)>> {
+        let py = slf.py();
+        let me = slf.get();
+        let build = py.get_type::<Self>().getattr("from_weights")?;
+        Ok((build, (me.weight(py), me.bias(py))))
+    }
+}
+
+/// A `FileNotFoundError` unless `path` exists.
+fn exists(path: &std::path::Path) -> PyResult<()> {
+    if path.exists() {
+        Ok(())
+    } else {
+        Err(PyFileNotFoundError::new_err(format!(
+            "no such file: {}",
+            path.display()
+        )))
+    }
+}
+
+fn bad_dtype(dtype: &str) -> PyErr {
+    PyTypeError::new_err(format!(
+        "dtype is {dtype:?}, expected \"float32\" or \"float64\""
+    ))
 }
 
 // ---------------------------------------------------------------- losses
@@ -241,13 +459,13 @@ fn two<F: Float + Element>(
     let m = mask_of::<F>(mask, name)?;
     let (p, t) = (pred.as_array(), t.as_array());
     let m = m.as_ref().map(|m| m.as_array());
-    let r = py.detach(|| match (&m, pearson) {
+    let r = compute(py, || match (&m, pearson) {
         (None, false) => loss::normalized_mse(&p, &t),
         (None, true) => loss::pearson(&p, &t),
         (Some(m), false) => loss::normalized_mse_masked(&p, &t, m),
         (Some(m), true) => loss::pearson_masked(&p, &t, m),
-    });
-    Ok(r.map_err(err)?.to_f64_exact())
+    })?;
+    Ok(r.to_f64_exact())
 }
 
 /// The notebook's normalized MSE between `pred` and `target` (same shape,
@@ -297,8 +515,8 @@ fn bce<F: Float + Element>(
 ) -> PyResult<f64> {
     let t = array_as::<F>(targets, "bfactor_targets", name)?;
     let (l, t) = (logits.as_array(), t.as_array());
-    let r = py.detach(|| loss::binned_cross_entropy(&l, &t));
-    Ok(r.map_err(err)?.to_f64_exact())
+    let r = compute(py, || loss::binned_cross_entropy(&l, &t))?;
+    Ok(r.to_f64_exact())
 }
 
 /// Boltz-2's binned cross-entropy of `logits` `[..., num_bins]` against
@@ -322,6 +540,17 @@ fn binned_cross_entropy(
 #[pyclass(module = "bfactor", frozen)]
 struct Structure {
     st: structure::Structure,
+    /// For a structure made from atoms: each atom's token, if any.
+    atom_tokens: Option<Vec<Option<usize>>>,
+}
+
+impl Structure {
+    fn new(st: structure::Structure) -> Self {
+        Self {
+            st,
+            atom_tokens: None,
+        }
+    }
 }
 
 #[pymethods]
@@ -376,6 +605,59 @@ impl Structure {
     fn warnings(&self) -> Vec<String> {
         self.st.warnings().to_vec()
     }
+    /// The structure as bytes (its text and how it was read) that
+    /// `Structure.from_bytes` reads back; what pickling uses.
+    fn to_bytes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        let bytes = self.st.to_bytes().map_err(err)?;
+        Ok(PyBytes::new(py, &bytes))
+    }
+    /// A structure from `Structure.to_bytes()`'s bytes.
+    #[staticmethod]
+    fn from_bytes(py: Python<'_>, data: &[u8]) -> PyResult<Self> {
+        Ok(Self::new(compute(py, || {
+            structure::Structure::from_bytes(data)
+        })?))
+    }
+    /// Pickles as `Structure.from_bytes(st.to_bytes())` (a structure made by
+    /// `from_atom_array` has no text and does not pickle: a `bfactor.Error`).
+    fn __reduce__<'py>(
+        slf: &Bound<'py, Self>,
+    ) -> PyResult<Reduce<'py, (Bound<'py, PyBytes>,)>> {
+        let py = slf.py();
+        let build = py.get_type::<Self>().getattr("from_bytes")?;
+        Ok((build, (slf.get().to_bytes(py)?,)))
+    }
+    /// Per-atom values from per-token `values` (float64 `[n_atoms]`), for a
+    /// structure made by `from_atom_array`: each atom takes its token's value
+    /// (every atom of a residue its residue's), an atom that is no token's
+    /// (a skipped water or hydrogen) takes `fill`.
+    #[pyo3(signature = (values, fill=f64::NAN))]
+    fn atom_values<'py>(
+        &self,
+        py: Python<'py>,
+        values: &Bound<'py, PyAny>,
+        fill: f64,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let Some(map) = &self.atom_tokens else {
+            return Err(Error::new_err(
+                "atom_values needs a structure made by from_atom_array (one read from a \
+                 file has no atom array to map to: use bfactor.write)",
+            ));
+        };
+        let v: ArrayD<f64> = match array(values, "values")? {
+            Arr::F32(a) => a.as_array().mapv(f64::from),
+            Arr::F64(a) => a.as_array().to_owned(),
+        };
+        let n = self.st.tokens().len();
+        if v.shape() != [n] {
+            return Err(Error::new_err(format!(
+                "values has shape {:?}, expected [{n}] (one per token)",
+                v.shape()
+            )));
+        }
+        let out: Array1<f64> = map.iter().map(|t| t.map_or(fill, |t| v[[t]])).collect();
+        Ok(out.into_pyarray(py).into_any())
+    }
     /// The number of tokens.
     fn __len__(&self) -> usize {
         self.st.tokens().len()
@@ -428,10 +710,8 @@ fn read(
             Ok(t) => t.to_owned(),
             Err(_) => data.iter().map(|&b| b as char).collect(),
         };
-        let st = py
-            .detach(|| structure::read_str(&text, format, &options))
-            .map_err(err)?;
-        return Ok(Structure { st });
+        let st = compute(py, || structure::read_str(&text, format, &options))?;
+        return Ok(Structure::new(st));
     }
     let path: PathBuf = source.extract()?;
     if !path.exists() {
@@ -440,10 +720,8 @@ fn read(
             path.display()
         )));
     }
-    let st = py
-        .detach(|| structure::read(&path, &options))
-        .map_err(err)?;
-    Ok(Structure { st })
+    let st = compute(py, || structure::read(&path, &options))?;
+    Ok(Structure::new(st))
 }
 
 /// Writes `values` (one per token, float32 or float64) into the B-factor column
@@ -461,8 +739,7 @@ fn write(py: Python<'_>, st: &Structure, values: &Bound<'_, PyAny>, path: PathBu
         let v = v
             .into_dimensionality::<Ix1>()
             .map_err(|_| Error::new_err(format!("values has {ndim} axes, expected 1")))?;
-        py.detach(|| structure::write(&st.st, &v, path))
-            .map_err(err)
+        compute(py, || structure::write(&st.st, &v, path))
     }
     match array(values, "values")? {
         Arr::F32(v) => go(py, st, v, &path),
@@ -498,9 +775,37 @@ impl Predictor {
             p: RsPredictor::load(&path).map_err(err)?,
         })
     }
+    /// A predictor from `Predictor.to_bytes()`'s bytes (safetensors).
+    #[staticmethod]
+    fn from_bytes(data: &[u8]) -> PyResult<Self> {
+        Ok(Self {
+            p: RsPredictor::from_bytes(data).map_err(err)?,
+        })
+    }
+    /// The predictor as safetensors bytes (what `save` writes); what pickling uses.
+    fn to_bytes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        Ok(PyBytes::new(py, &self.p.to_bytes().map_err(err)?))
+    }
+    /// Saves the predictor at `path` (safetensors), for `Predictor.load`.
+    fn save(&self, path: PathBuf) -> PyResult<()> {
+        self.p.save(&path).map_err(err)
+    }
+    /// Pickles as `Predictor.from_bytes(p.to_bytes())`.
+    fn __reduce__<'py>(
+        slf: &Bound<'py, Self>,
+    ) -> PyResult<Reduce<'py, (Bound<'py, PyBytes>,)>> {
+        let py = slf.py();
+        let build = py.get_type::<Self>().getattr("from_bytes")?;
+        Ok((build, (slf.get().to_bytes(py)?,)))
+    }
+    /// The names of the descriptors the predictor reads, in its input order.
+    #[getter]
+    fn feature_names(&self) -> Vec<String> {
+        self.p.feature_names().to_vec()
+    }
     /// Predicted B-factors in Å² (float64 `[n_tokens]`, the structure's token order).
     fn predict<'py>(&self, py: Python<'py>, st: &Structure) -> PyResult<Bound<'py, PyAny>> {
-        let b = py.detach(|| self.p.predict(&st.st)).map_err(err)?;
+        let b = compute(py, || self.p.predict(&st.st))?;
         Ok(b.into_pyarray(py).into_any())
     }
 }
@@ -523,8 +828,88 @@ fn square_fluctuations<'py>(
         .into_dimensionality::<Ix2>()
         .map_err(|_| Error::new_err(format!("coords has {ndim} axes, expected 2")))?;
     let config = GnmConfig::new().with_cutoff(cutoff);
-    let r = py.detach(|| config.square_fluctuations(&c)).map_err(err)?;
+    let r = compute(py, || config.square_fluctuations(&c))?;
     Ok(r.into_pyarray(py).into_any())
+}
+
+/// A structure from per-atom arrays (what `bfactor.from_atom_array` passes):
+/// every list and array has one entry per atom.
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+#[pyo3(signature = (coords, chain_ids, residue_numbers, insertion_codes, residue_names, atom_names, elements, hetero, bfactors, occupancies, tokens="ca"))]
+fn _from_atoms(
+    py: Python<'_>,
+    coords: &Bound<'_, PyAny>,
+    chain_ids: Vec<String>,
+    residue_numbers: Vec<i64>,
+    insertion_codes: Vec<String>,
+    residue_names: Vec<String>,
+    atom_names: Vec<String>,
+    elements: Vec<String>,
+    hetero: Vec<bool>,
+    bfactors: Vec<f64>,
+    occupancies: Vec<f64>,
+    tokens: &str,
+) -> PyResult<Structure> {
+    let xyz: ArrayD<f64> = match array(coords, "coord")? {
+        Arr::F32(a) => a.as_array().mapv(f64::from),
+        Arr::F64(a) => a.as_array().to_owned(),
+    };
+    let n = xyz.shape().first().copied().unwrap_or(0);
+    if xyz.shape() != [n, 3] {
+        return Err(Error::new_err(format!(
+            "coord has shape {:?}, expected [n_atoms, 3] (one model)",
+            xyz.shape()
+        )));
+    }
+    let lengths = [
+        ("chain_id", chain_ids.len()),
+        ("res_id", residue_numbers.len()),
+        ("ins_code", insertion_codes.len()),
+        ("res_name", residue_names.len()),
+        ("atom_name", atom_names.len()),
+        ("element", elements.len()),
+        ("hetero", hetero.len()),
+        ("b_factor", bfactors.len()),
+        ("occupancy", occupancies.len()),
+    ];
+    if let Some((what, len)) = lengths.iter().find(|(_, len)| *len != n) {
+        return Err(Error::new_err(format!(
+            "{what} has {len} entries, expected {n} (one per atom of coord)"
+        )));
+    }
+    let atoms: Vec<structure::AtomRecord> = (0..n)
+        .map(|i| structure::AtomRecord {
+            chain: chain_ids[i].clone(),
+            residue_number: residue_numbers[i] as isize,
+            insertion_code: Some(insertion_codes[i].clone()),
+            residue_name: residue_names[i].clone(),
+            atom_name: atom_names[i].clone(),
+            element: elements[i].clone(),
+            hetero: hetero[i],
+            coords: [xyz[[i, 0]], xyz[[i, 1]], xyz[[i, 2]]],
+            bfactor: bfactors[i],
+            occupancy: occupancies[i],
+        })
+        .collect();
+    let options = ReadOptions::new().with_tokens(token_mode(tokens)?);
+    let (st, map) = compute(py, || {
+        let st = structure::from_atoms(&atoms, &options)?;
+        let map = structure::atom_tokens(&st, &atoms);
+        Ok((st, map))
+    })?;
+    Ok(Structure {
+        st,
+        atom_tokens: Some(map),
+    })
+}
+
+/// Runs the `bfactor` command on `argv` (the program name first) and returns its
+/// exit status: the same code as the Rust binary (`bfactor_cli::run_from`).
+#[pyfunction]
+fn _main(py: Python<'_>, argv: Vec<String>) -> PyResult<i32> {
+    let pool = pool()?;
+    Ok(py.detach(|| pool.install(|| bfactor_cli::run_from(argv))))
 }
 
 #[pymodule]
@@ -535,6 +920,9 @@ fn _bfactor(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<HeadOutput>()?;
     m.add_class::<Structure>()?;
     m.add_class::<Predictor>()?;
+    m.add_class::<Boltz2Head>()?;
+    m.add_function(wrap_pyfunction!(_from_atoms, m)?)?;
+    m.add_function(wrap_pyfunction!(_main, m)?)?;
     m.add_function(wrap_pyfunction!(normalized_mse, m)?)?;
     m.add_function(wrap_pyfunction!(pearson, m)?)?;
     m.add_function(wrap_pyfunction!(binned_cross_entropy, m)?)?;
