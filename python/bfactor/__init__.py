@@ -1,10 +1,38 @@
 """bfactor: crystallographic B-factor prediction (the ``bfactor`` Rust crate) from Python.
 
-NumPy in and out; float32 or float64 inputs (else ``TypeError``); the crate's
-errors raise :class:`bfactor.Error` (a ``ValueError``).
+NumPy in and out; ``float32`` or ``float64`` inputs (anything else is a
+``TypeError`` naming the dtype); the crate's errors raise :class:`bfactor.Error`
+(a ``ValueError``), a missing file ``FileNotFoundError``. Compute runs with the
+GIL released on a thread pool sized by ``RAYON_NUM_THREADS`` (default: one
+thread per CPU). Heads, predictors and structures pickle.
+
+Modules: :mod:`bfactor.loss` (normalized MSE, Pearson, binned cross-entropy),
+:mod:`bfactor.gnm` (the Gaussian network model).
 """
 
 from . import gnm, loss
-from ._bfactor import BFactorHead, Error, HeadOutput, Predictor, Structure, read, write
+from ._bfactor import (
+    BFactorHead,
+    Boltz2Head,
+    Error,
+    HeadOutput,
+    Predictor,
+    Structure,
+    read,
+    write,
+)
+from ._interop import from_atom_array
 
-__all__ = ["BFactorHead", "Error", "HeadOutput", "Predictor", "Structure", "gnm", "loss", "read", "write"]
+__all__ = [
+    "BFactorHead",
+    "Boltz2Head",
+    "Error",
+    "HeadOutput",
+    "Predictor",
+    "Structure",
+    "from_atom_array",
+    "gnm",
+    "loss",
+    "read",
+    "write",
+]
