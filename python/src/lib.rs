@@ -255,9 +255,7 @@ impl BFactorHead {
     }
 
     /// Pickles as `BFactorHead.from_weights(w1, w2, max_bfactor)`.
-    fn __reduce__<'py>(
-        slf: &Bound<'py, Self>,
-    ) -> PyResult<Reduce<'py, (Any<'py>, Any<'py>, f64)>> {
+    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<Reduce<'py, (Any<'py>, Any<'py>, f64)>> {
         let py = slf.py();
         let me = slf.get();
         let build = py.get_type::<Self>().getattr("from_weights")?;
@@ -410,9 +408,7 @@ impl Boltz2Head {
     }
 
     /// Pickles as `Boltz2Head.from_weights(weight, bias)`.
-    fn __reduce__<'py>(
-        slf: &Bound<'py, Self>,
-    ) -> PyResult<Reduce<'py, (Any<'py>, Any<'py>)>> {
+    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<Reduce<'py, (Any<'py>, Any<'py>)>> {
         let py = slf.py();
         let me = slf.get();
         let build = py.get_type::<Self>().getattr("from_weights")?;
@@ -620,9 +616,7 @@ impl Structure {
     }
     /// Pickles as `Structure.from_bytes(st.to_bytes())` (a structure made by
     /// `from_atom_array` has no text and does not pickle: a `bfactor.Error`).
-    fn __reduce__<'py>(
-        slf: &Bound<'py, Self>,
-    ) -> PyResult<Reduce<'py, (Bound<'py, PyBytes>,)>> {
+    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<Reduce<'py, (Bound<'py, PyBytes>,)>> {
         let py = slf.py();
         let build = py.get_type::<Self>().getattr("from_bytes")?;
         Ok((build, (slf.get().to_bytes(py)?,)))
@@ -791,9 +785,7 @@ impl Predictor {
         self.p.save(&path).map_err(err)
     }
     /// Pickles as `Predictor.from_bytes(p.to_bytes())`.
-    fn __reduce__<'py>(
-        slf: &Bound<'py, Self>,
-    ) -> PyResult<Reduce<'py, (Bound<'py, PyBytes>,)>> {
+    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<Reduce<'py, (Bound<'py, PyBytes>,)>> {
         let py = slf.py();
         let build = py.get_type::<Self>().getattr("from_bytes")?;
         Ok((build, (slf.get().to_bytes(py)?,)))

@@ -3,35 +3,12 @@
 //! its value from.
 //!
 //! [`from_atoms`] makes the same [`Structure`] that [`super::read`] makes from a
-//! file holding those atoms (one model, no unit cell): the same tokens, masks
+//! file holding those atoms (one model, no unit cell, no resolution): the same tokens, masks
 //! and warnings, with each atom's 1-based position in the slice where a file's
 //! warning names a line. [`atom_tokens`] maps atoms to tokens by the rule
 //! [`super::write`] uses (every atom of a standard residue takes its residue's
 //! token, a ligand or water atom its own), so predictions go back into the
 //! caller's per-atom B-factors.
-//!
-//! ```
-//! use bfactor::structure::{atom_tokens, from_atoms, AtomRecord, ReadOptions, TokenMode};
-//!
-//! let atom = |name: &str, element: &str, x: f64| AtomRecord {
-//!     chain: "A".into(),
-//!     residue_number: 1,
-//!     insertion_code: None,
-//!     residue_name: "GLY".into(),
-//!     atom_name: name.into(),
-//!     element: element.into(),
-//!     hetero: false,
-//!     coords: [x, 0.0, 0.0],
-//!     bfactor: 20.0,
-//!     occupancy: 1.0,
-//! };
-//! let atoms = [atom("N", "N", 0.0), atom("CA", "C", 1.46), atom("C", "C", 2.0), atom("O", "O", 3.2)];
-//! let st = from_atoms(&atoms, &ReadOptions::new().with_tokens(TokenMode::CaOnly))?;
-//! assert_eq!(st.tokens().len(), 1);
-//! assert_eq!(st.tokens()[0].atom_name, "CA");
-//! assert_eq!(atom_tokens(&st, &atoms), vec![Some(0); 4]);
-//! # Ok::<(), bfactor::Error>(())
-//! ```
 
 use super::read::{build, build_pdb, ReadOptions};
 use super::sites::{occupancy_index, physical, printable, Notes, Scan, Site};
@@ -76,6 +53,29 @@ pub struct AtomRecord {
 /// B-factors (negative or above [`super::MAX_BFACTOR`]) and occupancies (outside
 /// 0 to 1) are read as a file's are: 0, masked, with a warning. The structure has
 /// no source text: [`super::write`] writes it through pdbtbx.
+///
+/// ```
+/// use bfactor::structure::{atom_tokens, from_atoms, AtomRecord, ReadOptions, TokenMode};
+///
+/// let atom = |name: &str, element: &str, x: f64| AtomRecord {
+///     chain: "A".into(),
+///     residue_number: 1,
+///     insertion_code: None,
+///     residue_name: "GLY".into(),
+///     atom_name: name.into(),
+///     element: element.into(),
+///     hetero: false,
+///     coords: [x, 0.0, 0.0],
+///     bfactor: 20.0,
+///     occupancy: 1.0,
+/// };
+/// let atoms = [atom("N", "N", 0.0), atom("CA", "C", 1.46), atom("C", "C", 2.0), atom("O", "O", 3.2)];
+/// let st = from_atoms(&atoms, &ReadOptions::new().with_tokens(TokenMode::CaOnly))?;
+/// assert_eq!(st.tokens().len(), 1);
+/// assert_eq!(st.tokens()[0].atom_name, "CA");
+/// assert_eq!(atom_tokens(&st, &atoms), vec![Some(0); 4]);
+/// # Ok::<(), bfactor::Error>(())
+/// ```
 pub fn from_atoms(atoms: &[AtomRecord], options: &ReadOptions) -> Result<Structure> {
     let mut notes = Notes::default();
     let mut sites = Vec::with_capacity(atoms.len());

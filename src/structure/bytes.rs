@@ -1,22 +1,4 @@
-//! A [`Structure`] as bytes and back, to send it to another process (Python's
-//! `pickle`, Dask, Ray, `multiprocessing`) or store it.
-//!
-//! The bytes are a safetensors file: the structure's text as one `U8` tensor
-//! `source` (a file read as Latin-1 as its original bytes), and in the metadata
-//! how it was read (format, [`ReadOptions`]), its path and its warnings.
-//! [`Structure::from_bytes`] reads the text again with those options, so the
-//! tokens, arrays and writing in place are those of the original; the
-//! warnings are the original's.
-//!
-//! ```
-//! use bfactor::structure::{self, ReadOptions, Structure};
-//!
-//! let st = structure::read("data/crystal/1UBQ.pdb.gz", &ReadOptions::new())?;
-//! let back = Structure::from_bytes(&st.to_bytes()?)?;
-//! assert_eq!(back.tokens(), st.tokens());
-//! assert_eq!(back.warnings(), st.warnings());
-//! # Ok::<(), bfactor::Error>(())
-//! ```
+//! [`Structure::to_bytes`] and [`Structure::from_bytes`]: a structure as bytes and back.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -37,9 +19,26 @@ fn bad(message: impl Into<String>) -> Error {
 }
 
 impl Structure {
-    /// The structure as bytes that [`Structure::from_bytes`] reads back (see the
-    /// [module docs](self)). An error for a structure without source text
-    /// (made by [`super::from_atoms`]).
+    /// The structure as bytes that [`Structure::from_bytes`] reads back, to send
+    /// it to another process (Python's `pickle`, Dask, Ray) or store it.
+    ///
+    /// The bytes are a safetensors file: the structure's text as one `U8` tensor
+    /// `source` (a file read as Latin-1 as its original bytes), and in the
+    /// metadata how it was read (format, [`ReadOptions`]), its path and its
+    /// warnings. `from_bytes` reads the text again with those options, so the
+    /// tokens, arrays and writing in place are the original's, and so are the
+    /// warnings. An [`Error::Format`] for a structure without source text (made
+    /// by [`super::from_atoms`]).
+    ///
+    /// ```
+    /// use bfactor::structure::{self, ReadOptions, Structure};
+    ///
+    /// let st = structure::read("data/crystal/1UBQ.pdb.gz", &ReadOptions::new())?;
+    /// let back = Structure::from_bytes(&st.to_bytes()?)?;
+    /// assert_eq!(back.tokens().len(), st.tokens().len());
+    /// assert_eq!(back.warnings(), st.warnings());
+    /// # Ok::<(), bfactor::Error>(())
+    /// ```
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
         let Some(source) = &self.source else {
             return Err(bad(
