@@ -527,11 +527,7 @@ pub fn compute(st: &Structure, config: &FeatureConfig) -> Result<Descriptors> {
     let ss = chain::ss(&model);
     let (g0, s0, ss0) = (col("gnm/log_chain"), col("seq/rel_pos"), col("ss/helix"));
     for (i, c) in centres.iter().enumerate() {
-        let gnm_node = c.node.or_else(|| {
-            (0..n_nodes).min_by(|&a, &b| {
-                dist2(&node_pos[a], &c.pos).total_cmp(&dist2(&node_pos[b], &c.pos))
-            })
-        });
+        let gnm_node = c.node.or_else(|| node_grid.nearest(&node_pos, &c.pos));
         if let Some(n) = gnm_node {
             for k in 0..3 {
                 rows[[i, g0 + k]] = gnm[k][n];
@@ -843,13 +839,8 @@ mod tests {
 
     #[test]
     fn nearest_present_equals_the_outward_scan_on_random_masks() {
-        let mut state = 99u64;
-        let mut next = |m: u64| {
-            state = state
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (state >> 33) % m
-        };
+        let mut rng = grid::Lcg(99);
+        let mut next = |m: u64| rng.bits() % m;
         let names = ["A", "B", "C", "D"];
         let mut filled = 0;
         for case in 0..400 {
