@@ -138,7 +138,8 @@
 //! sums without cutoff (`log_wcn_ca`, `log_lorentz_ca_*`, and [`inverse_wcn`],
 //! [`lorentz_fri`]) visit every pair of centre and node, `O(n²)`, with one
 //! division per pair; rayon spreads the centres, chains and lattice images over
-//! the cores. On a loaded 2-core machine: 0.12 s for 1,000 residues, 1.8 s for
+//! the cores. The fill of missing tokens and the nearest node of a centre
+//! without one are linear (two passes; cell shells). On a loaded 2-core machine: 0.12 s for 1,000 residues, 1.8 s for
 //! 10,000, of which 1 s is the all-pairs sums (`docs/features.md`, `cargo bench
 //! --features structure --bench features`). The GNM is never dense above
 //! [`FeatureConfig::gnm_max_nodes`] nodes.
