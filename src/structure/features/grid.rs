@@ -118,6 +118,63 @@ impl Grid {
             }
         }
     }
+
+    /// The index of the point of `points` (the points the grid was built
+    /// from) nearest to `q` (the smallest index among equally near ones, as a
+    /// scan with `Iterator::min_by` gives), `None` if there are none. Searches
+    /// shells of cells outward from `q`'s cell (clamped to the grid) and stops
+    /// once the best distance is below the nearest an unsearched cell can be:
+    /// after shell `s`, every unsearched point is at least `s` cell sides away
+    /// along one axis.
+    pub(crate) fn nearest(&self, points: &[[f64; 3]], q: &[f64; 3]) -> Option<usize> {
+        if self.items.is_empty() {
+            return None;
+        }
+        let c = Self::coord(q, &self.origin, self.cell, &self.dims);
+        let mut best: Option<(f64, usize)> = None;
+        let max_s = self.dims.iter().max().copied().unwrap_or(1);
+        let visit = |x: usize, y: usize, z: usize, best: &mut Option<(f64, usize)>| {
+            let cell = (x * self.dims[1] + y) * self.dims[2] + z;
+            let (a, b) = (self.starts[cell] as usize, self.starts[cell + 1] as usize);
+            for &i in &self.items[a..b] {
+                let i = i as usize;
+                let d = dist2(&points[i], q);
+                if best.is_none_or(|(bd, bi)| d < bd || (d == bd && i < bi)) {
+                    *best = Some((d, i));
+                }
+            }
+        };
+        for s in 0..=max_s {
+            let range = |k: usize| c[k].saturating_sub(s)..=(c[k] + s).min(self.dims[k] - 1);
+            for x in range(0) {
+                let x_edge = x + s == c[0] || x == c[0] + s;
+                for y in range(1) {
+                    let y_edge = y + s == c[1] || y == c[1] + s;
+                    if x_edge || y_edge {
+                        for z in range(2) {
+                            visit(x, y, z, &mut best);
+                        }
+                    } else {
+                        if let Some(z) = c[2].checked_sub(s) {
+                            visit(x, y, z, &mut best);
+                        }
+                        if s > 0 && c[2] + s < self.dims[2] {
+                            visit(x, y, c[2] + s, &mut best);
+                        }
+                    }
+                }
+            }
+            // Unsearched points are at least s cells away on one axis; the
+            // margin covers rounding at cell boundaries.
+            let reach = (s as f64 - 1e-6) * self.cell;
+            if let Some((d, _)) = best {
+                if reach > 0.0 && d < reach * reach {
+                    break;
+                }
+            }
+        }
+        best.map(|(_, i)| i)
+    }
 }
 
 /// Squared Euclidean distance.
@@ -127,19 +184,76 @@ pub(crate) fn dist2(a: &[f64; 3], b: &[f64; 3]) -> f64 {
     dx * dx + dy * dy + dz * dz
 }
 
+/// A small deterministic generator for the features' tests (Knuth's LCG).
+#[cfg(test)]
+pub(crate) struct Lcg(pub u64);
+
+#[cfg(test)]
+impl Lcg {
+    /// The next 31 high bits.
+    pub(crate) fn bits(&mut self) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        self.0 >> 33
+    }
+
+    /// Uniform in `[0, 1)`.
+    pub(crate) fn uniform(&mut self) -> f64 {
+        self.bits() as f64 / (1u64 << 31) as f64
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
+    fn nearest_equals_the_scan_with_its_ties() {
+        let mut rng = Lcg(777);
+        let mut next = |scale: f64| rng.uniform() * scale;
+        // Points on a coarse lattice (many equal distances), clustered and
+        // spread, queries inside, on and far outside the box.
+        let mut points: Vec<[f64; 3]> = (0..300)
+            .map(|_| {
+                [
+                    next(10.0).floor() * 2.0,
+                    next(10.0).floor() * 2.0,
+                    next(3.0).floor() * 2.0,
+                ]
+            })
+            .collect();
+        points.extend((0..50).map(|_| [next(200.0), next(1.0), next(1.0)]));
+        let mut queries: Vec<[f64; 3]> = (0..300)
+            .map(|_| {
+                [
+                    next(30.0).floor() - 5.0,
+                    next(30.0).floor() - 5.0,
+                    next(12.0).floor() - 3.0,
+                ]
+            })
+            .collect();
+        queries.extend([[1e4, -1e4, 0.0], [-500.0, 3.0, 3.0], [1.0, 1.0, 1.0]]);
+        let mut ties = 0;
+        for cell in [1.0, 3.0, 8.0, 500.0] {
+            let grid = Grid::new(&points, cell);
+            for q in &queries {
+                let want = (0..points.len())
+                    .min_by(|&a, &b| dist2(&points[a], q).total_cmp(&dist2(&points[b], q)));
+                assert_eq!(grid.nearest(&points, q), want, "cell {cell}, q {q:?}");
+                let d = dist2(&points[want.unwrap()], q);
+                ties += usize::from(points.iter().filter(|p| dist2(p, q) == d).count() > 1);
+            }
+        }
+        assert!(ties > 100, "the queries include ties ({ties})");
+        assert_eq!(Grid::new(&[], 8.0).nearest(&[], &[0.0; 3]), None);
+    }
+
+    #[test]
     fn finds_exactly_the_points_within_the_radius() {
-        let mut state = 12345u64;
-        let mut next = || {
-            state = state
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            ((state >> 11) as f64 / (1u64 << 53) as f64) * 60.0 - 30.0
-        };
+        let mut rng = Lcg(12345);
+        let mut next = || rng.uniform() * 60.0 - 30.0;
         let points: Vec<[f64; 3]> = (0..500).map(|_| [next(), next(), next()]).collect();
         for cell in [2.0, 7.0, 50.0] {
             let grid = Grid::new(&points, cell);

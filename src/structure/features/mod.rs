@@ -137,8 +137,11 @@
 //! Cutoff descriptors go through cell lists (linear in the size); the node
 //! sums without cutoff (`log_wcn_ca`, `log_lorentz_ca_*`, and [`inverse_wcn`],
 //! [`lorentz_fri`]) visit every pair of centre and node, `O(n²)`, with one
-//! division per pair; rayon spreads the centres, chains and lattice images over
-//! the cores. On a loaded 2-core machine: 0.12 s for 1,000 residues, 1.8 s for
+//! division per pair (above 20,000 nodes each pair of nodes once for both
+//! ends, within `2γ_{n-1}` relative of the per-centre sums: the same terms in
+//! another order); rayon spreads the centres, chains and lattice images over
+//! the cores. The fill of missing tokens and the nearest node of a centre
+//! without one are linear (two passes; cell shells). On a loaded 2-core machine: 0.12 s for 1,000 residues, 1.8 s for
 //! 10,000, of which 1 s is the all-pairs sums (`docs/features.md`, `cargo bench
 //! --features structure --bench features`). The GNM is never dense above
 //! [`FeatureConfig::gnm_max_nodes`] nodes.
@@ -527,11 +530,7 @@ pub fn compute(st: &Structure, config: &FeatureConfig) -> Result<Descriptors> {
     let ss = chain::ss(&model);
     let (g0, s0, ss0) = (col("gnm/log_chain"), col("seq/rel_pos"), col("ss/helix"));
     for (i, c) in centres.iter().enumerate() {
-        let gnm_node = c.node.or_else(|| {
-            (0..n_nodes).min_by(|&a, &b| {
-                dist2(&node_pos[a], &c.pos).total_cmp(&dist2(&node_pos[b], &c.pos))
-            })
-        });
+        let gnm_node = c.node.or_else(|| node_grid.nearest(&node_pos, &c.pos));
         if let Some(n) = gnm_node {
             for k in 0..3 {
                 rows[[i, g0 + k]] = gnm[k][n];
@@ -678,22 +677,52 @@ pub fn compute(st: &Structure, config: &FeatureConfig) -> Result<Descriptors> {
 
 /// For each missing token, the token its row is copied from.
 fn missing_fill(st: &Structure, sources: &[Source]) -> Vec<Option<usize>> {
-    let tokens = st.tokens();
-    let has = |u: usize| matches!(sources[u], Source::Centre(_));
-    let nearest = |t: usize, allowed: &dyn Fn(usize) -> bool| -> Option<usize> {
-        let n = tokens.len();
-        (1..n).find_map(|d| {
-            let before = t.checked_sub(d).filter(|&u| has(u) && allowed(u));
-            let after = Some(t + d).filter(|&u| u < n && has(u) && allowed(u));
-            before.or(after)
-        })
+    let chains: Vec<&str> = st.tokens().iter().map(|t| t.chain.as_str()).collect();
+    let has: Vec<bool> = sources
+        .iter()
+        .map(|s| matches!(s, Source::Centre(_)))
+        .collect();
+    nearest_present(&chains, &has)
+}
+
+/// For each `t` with `!has[t]`, the nearest `u` (by `|u - t|`, the earlier on
+/// ties) with `has[u]` and `chains[u] == chains[t]`, else the nearest `u` with
+/// `has[u]` in the whole list; `None` where `has[t]` or no `u` has. Two passes
+/// (forward: the last present index before `t`, per chain and overall;
+/// backward: the first after), `O(n)` with one hash look-up per token.
+fn nearest_present(chains: &[&str], has: &[bool]) -> Vec<Option<usize>> {
+    let n = has.len();
+    // Previous/next present index in the same chain and in the whole list.
+    let mut prev = vec![(None, None); n];
+    let mut next = vec![(None, None); n];
+    let mut last_in: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    let mut last = None;
+    for t in 0..n {
+        prev[t] = (last_in.get(chains[t]).copied(), last);
+        if has[t] {
+            last_in.insert(chains[t], t);
+            last = Some(t);
+        }
+    }
+    last_in.clear();
+    last = None;
+    for t in (0..n).rev() {
+        next[t] = (last_in.get(chains[t]).copied(), last);
+        if has[t] {
+            last_in.insert(chains[t], t);
+            last = Some(t);
+        }
+    }
+    let nearer = |t: usize, before: Option<usize>, after: Option<usize>| match (before, after) {
+        (Some(b), Some(a)) => Some(if t - b <= a - t { b } else { a }),
+        (b, a) => b.or(a),
     };
-    (0..tokens.len())
+    (0..n)
         .map(|t| {
-            if has(t) {
+            if has[t] {
                 return None;
             }
-            nearest(t, &|u| tokens[u].chain == tokens[t].chain).or_else(|| nearest(t, &|_| true))
+            nearer(t, prev[t].0, next[t].0).or_else(|| nearer(t, prev[t].1, next[t].1))
         })
         .collect()
 }
@@ -789,6 +818,66 @@ mod tests {
                 "context", "lattice"
             ]
         );
+    }
+
+    /// The scan `nearest_present` replaced: outward from each missing token.
+    fn nearest_present_by_scan(chains: &[&str], has: &[bool]) -> Vec<Option<usize>> {
+        let n = has.len();
+        let nearest = |t: usize, allowed: &dyn Fn(usize) -> bool| -> Option<usize> {
+            (1..n).find_map(|d| {
+                let before = t.checked_sub(d).filter(|&u| has[u] && allowed(u));
+                let after = Some(t + d).filter(|&u| u < n && has[u] && allowed(u));
+                before.or(after)
+            })
+        };
+        (0..n)
+            .map(|t| {
+                if has[t] {
+                    return None;
+                }
+                nearest(t, &|u| chains[u] == chains[t]).or_else(|| nearest(t, &|_| true))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn nearest_present_equals_the_outward_scan_on_random_masks() {
+        let mut rng = grid::Lcg(99);
+        let mut next = |m: u64| rng.bits() % m;
+        let names = ["A", "B", "C", "D"];
+        let mut filled = 0;
+        for case in 0..400 {
+            let n = next(60) as usize;
+            // Chains in runs, some interleaved (a chain's ligands after other chains).
+            let n_chains = 1 + next(4) as usize;
+            let chains: Vec<&str> = (0..n)
+                .map(|t| {
+                    if case % 3 == 0 {
+                        names[next(n_chains as u64) as usize]
+                    } else {
+                        names[(t * n_chains / n.max(1)).min(n_chains - 1)]
+                    }
+                })
+                .collect();
+            let density = 1 + next(10);
+            let has: Vec<bool> = (0..n).map(|_| next(10) < density).collect();
+            let got = nearest_present(&chains, &has);
+            assert_eq!(got, nearest_present_by_scan(&chains, &has), "case {case}");
+            filled += got.iter().flatten().count();
+        }
+        assert!(filled > 1000, "the masks leave tokens to fill ({filled})");
+        // Ties go to the earlier token; another chain only if the own has none.
+        let chains = ["A", "A", "A", "B", "B"];
+        let has = [true, false, true, true, false];
+        assert_eq!(
+            nearest_present(&chains, &has),
+            [None, Some(0), None, None, Some(3)]
+        );
+        assert_eq!(
+            nearest_present(&["A", "B", "B"], &[true, false, false]),
+            [None, Some(0), Some(0)]
+        );
+        assert_eq!(nearest_present(&["A", "A"], &[false, false]), [None, None]);
     }
 
     #[test]
