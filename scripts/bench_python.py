@@ -15,6 +15,7 @@ repeats; ratios are what to compare on a noisy machine.
 
 import argparse
 import glob
+import json
 import os
 import statistics
 import subprocess
@@ -52,6 +53,7 @@ def numpy_head(s, w1, w2, centers, eps=1e-5):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=7)
+    ap.add_argument("--rust-bench", action="store_true", help="also run criterion's 512x384 forward")
     ap.add_argument("--cli", default="target/ci-extra/release/bfactor", help="the release binary")
     args = ap.parse_args()
     rng = np.random.default_rng(0)
@@ -82,9 +84,35 @@ def main():
     b = median_time(lambda: numpy_head(s, head.w1, head.w2, centers), args.repeats)
     print(f"{'bfactor':>9} {'numpy':>9} {'ratio':>6}\n{a * 1e3:9.2f} {b * 1e3:9.2f} {a / b:6.2f}")
 
-    files = sorted(glob.glob("data/crystal/*.gz"))
-    print(f"\n## files (s): read + predict, {len(files)} files of data/crystal, CA tokens")
+    print("\n## the 512x384 float32 forward (µs): from Python against the Rust bench")
+    s = rng.standard_normal((512, 384)).astype(np.float32)
+    a = median_time(lambda: head.forward(s), args.repeats, 20)
+    rust = rust_bench("forward_f32/512x384") if args.rust_bench else None
+    if rust is None:
+        print(f"python {a * 1e6:9.1f}   (pass --rust-bench to run criterion's forward_f32/512x384)")
+    else:
+        print(f"{'python':>9} {'rust':>9} {'ratio':>6}\n{a * 1e6:9.1f} {rust * 1e6:9.1f} {a / rust:6.2f}")
+
     predictor = bfactor.Predictor.pretrained()
+    for pattern in ["data/crystal/*.gz", "data/set364/*.gz"]:
+        files_bench(sorted(glob.glob(pattern)), pattern, predictor, args)
+
+
+def rust_bench(name):
+    """Criterion's median (s) for bench `name` of benches/head.rs, run now."""
+    group, _, param = name.partition("/")
+    subprocess.run(
+        ["cargo", "bench", "--bench", "head", "--", f"^{group}/{param}$", "--noplot"],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    path = os.path.join("target", "criterion", group, param, "new", "estimates.json")
+    with open(path) as f:
+        return json.load(f)["median"]["point_estimate"] * 1e-9
+
+
+def files_bench(files, pattern, predictor, args):
+    print(f"\n## files (s): read + predict, {len(files)} files of {pattern}, CA tokens")
 
     def python_run():
         for f in files:

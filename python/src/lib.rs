@@ -556,7 +556,8 @@ impl Structure {
     fn bfactors<'py>(&self, py: Python<'py>) -> Bound<'py, PyAny> {
         self.st.bfactors().into_pyarray(py).into_any()
     }
-    /// 1 for a token whose representative atom is present, else 0 (float64 `[n]`).
+    /// 1 for a token with a usable experimental B-factor, 0 where its
+    /// representative atom is missing or its B-factor is `<= 1e-5` (float64 `[n]`).
     #[getter]
     fn mask<'py>(&self, py: Python<'py>) -> Bound<'py, PyAny> {
         self.st.mask().into_pyarray(py).into_any()

@@ -71,3 +71,34 @@ def test_write_wrong_length_is_bfactor_error(tmp_path):
     st = bfactor.read(path)
     with pytest.raises(bfactor.Error, match="shape mismatch"):
         bfactor.write(st, np.zeros(len(st) + 1), tmp_path / "x.pdb")
+
+
+MALFORMED = sorted(p for p in (ROOT / "tests/data/malformed").iterdir() if p.is_file())
+
+
+@pytest.mark.parametrize("path", MALFORMED, ids=lambda p: p.name)
+def test_hostile_structures_read_or_raise_bfactor_error(path):
+    """The hostile corpus: each file reads or raises bfactor.Error, never anything else,
+    and its bytes give the same outcome as its path."""
+    fmt = "cif" if path.suffix == ".cif" else "pdb"
+    outcomes = []
+    for source in [path, path.read_bytes()]:
+        try:
+            st = bfactor.read(source, format=fmt if isinstance(source, bytes) else None)
+        except bfactor.Error as e:
+            outcomes.append(("error", type(e)))
+            continue
+        b = bfactor.Predictor.pretrained().predict(st)
+        assert np.isfinite(b).all() and b.shape == (len(st),)
+        outcomes.append(("read", len(st), st.bfactors.tolist(), b.tolist()))
+    assert outcomes[0] == outcomes[1]
+
+
+WEIGHTS = sorted(p for p in (ROOT / "tests/data/malformed/weights").iterdir() if p.is_file())
+
+
+@pytest.mark.parametrize("path", WEIGHTS, ids=lambda p: p.name)
+def test_hostile_weight_files_raise_bfactor_error(path):
+    for load in [bfactor.Predictor.load, bfactor.Boltz2Head.load]:
+        with pytest.raises(bfactor.Error):
+            load(path)

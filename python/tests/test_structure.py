@@ -29,8 +29,8 @@ def rust_predictions():
 
 
 BLOCKS = rust_predictions()
-# A few files of each set, both token modes.
-CHOSEN = [k for k in BLOCKS if k[0] == "crystal"][:6] + [k for k in BLOCKS if k[0] == "set364"][:4]
+# Every file of data/, both token modes.
+CHOSEN = list(BLOCKS)
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +47,8 @@ def test_read_and_predict_equal_the_rust_library(key, predictor):
     np.testing.assert_array_equal(st.chain_ids, np.array([r[0] for r in rows]))
     np.testing.assert_array_equal(st.residue_numbers, np.array([int(r[1]) for r in rows]))
     np.testing.assert_array_equal(st.residue_names, np.array([r[3] for r in rows]))
-    np.testing.assert_array_equal(st.mask, np.array([float(r[5]) for r in rows]))
+    # The mask: the atom is present and its B-factor usable (> 1e-5, Boltz-2's rule).
+    np.testing.assert_array_equal(st.mask, np.array([float(r[5] == "1" and float(r[6]) > 1e-5) for r in rows]))
     np.testing.assert_array_equal(st.bfactors, np.array([float(r[6]) for r in rows]))
     assert st.coords.shape == (len(rows), 3) and st.coords.dtype == np.float64
     assert st.chain_ids.dtype.kind == "U"
