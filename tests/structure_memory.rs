@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use bfactor::ndarray::Array1;
 use bfactor::structure::{
-    self, atom_tokens, from_atoms, AtomRecord, ReadOptions, Structure, TokenMode,
+    self, atom_tokens, from_atoms, AtomRecord, FileFormat, ReadOptions, Structure, TokenMode,
 };
 use bfactor::Error;
 
@@ -223,4 +223,41 @@ fn from_atoms_errors_name_the_atom() {
         .iter()
         .any(|w| w.contains("negative") && w.contains("atom 2")));
     assert!(matches!(s.to_bytes(), Err(Error::Format { .. })));
+}
+
+#[test]
+fn read_bytes_equals_read_on_gzip_plain_and_latin1() {
+    for path in crystal_files().iter().step_by(3) {
+        let format = FileFormat::from_path(path).unwrap().0;
+        let options = ReadOptions::new();
+        let file = structure::read(path, &options).unwrap();
+        let gz = std::fs::read(path).unwrap();
+        let a = structure::read_bytes(&gz, format, &options).unwrap();
+        assert!(same_tokens(&file, &a), "{}", path.display());
+        assert_eq!(a.warnings(), file.warnings());
+        let plain = file.to_bytes().unwrap();
+        let text = Structure::from_bytes(&plain).unwrap();
+        assert!(same_tokens(&file, &text));
+    }
+    let path = root("tests/data/malformed/latin1_remark.pdb");
+    let file = structure::read(&path, &ReadOptions::new()).unwrap();
+    let mem = structure::read_bytes(
+        &std::fs::read(&path).unwrap(),
+        FileFormat::Pdb,
+        &ReadOptions::new(),
+    )
+    .unwrap();
+    assert!(same_tokens(&file, &mem));
+    assert_eq!(file.warnings(), mem.warnings());
+    // Damaged gzip and the size limit are errors naming the bytes.
+    let gz = std::fs::read(root("data/crystal/1UBQ.pdb.gz")).unwrap();
+    let e = structure::read_bytes(&gz[..gz.len() / 2], FileFormat::Pdb, &ReadOptions::new())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("<bytes>") && e.contains("gzip"), "{e}");
+    let small = ReadOptions::new().with_max_decompressed_bytes(1000);
+    let e = structure::read_bytes(&gz, FileFormat::Pdb, &small)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("larger than the limit"), "{e}");
 }

@@ -673,7 +673,8 @@ fn token_mode(tokens: &str) -> PyResult<TokenMode> {
 }
 
 /// Reads a PDB or mmCIF structure from a path (str or PathLike; `.gz` allowed,
-/// format from the name) or from `bytes` with `format="pdb"` or `"cif"`.
+/// format from the name) or from `bytes` (plain or gzip-compressed) with
+/// `format="pdb"` or `"cif"`.
 /// `tokens="ca"` gives one token per amino acid at its CA, `"boltz2"` Boltz-2's tokens.
 #[pyfunction]
 #[pyo3(signature = (source, tokens="ca", format=None))]
@@ -700,12 +701,7 @@ fn read(
             }
         };
         let data = bytes.as_bytes();
-        // UTF-8, or else Latin-1 (every byte one character).
-        let text = match std::str::from_utf8(data) {
-            Ok(t) => t.to_owned(),
-            Err(_) => data.iter().map(|&b| b as char).collect(),
-        };
-        let st = compute(py, || structure::read_str(&text, format, &options))?;
+        let st = compute(py, || structure::read_bytes(data, format, &options))?;
         return Ok(Structure::new(st));
     }
     let path: PathBuf = source.extract()?;

@@ -99,3 +99,12 @@ def test_gnm_matches_prody(name, cutoff):
     wide = np.zeros((coords.shape[0], 6))
     wide[:, ::2] = coords
     np.testing.assert_array_equal(bfactor.gnm.square_fluctuations(wide[:, ::2], cutoff=cutoff), got)
+
+
+def test_read_gzip_bytes_equals_read_path(predictor):
+    path = ROOT / "data/crystal/1UBQ.pdb.gz"
+    a, b = bfactor.read(path), bfactor.read(path.read_bytes(), format="pdb")
+    np.testing.assert_array_equal(a.bfactors, b.bfactors)
+    np.testing.assert_array_equal(predictor.predict(a), predictor.predict(b))
+    with pytest.raises(bfactor.Error, match="gzip"):
+        bfactor.read(path.read_bytes()[:500], format="pdb")

@@ -145,7 +145,7 @@ pub use pdbtbx;
 use crate::Float;
 
 pub use atoms::{atom_tokens, from_atoms, AtomRecord};
-pub use read::{read, read_str, ReadOptions, DEFAULT_MAX_BYTES, MAX_BFACTOR};
+pub use read::{read, read_bytes, read_str, ReadOptions, DEFAULT_MAX_BYTES, MAX_BFACTOR};
 pub use token::{MoleculeKind, Token, TokenMode, PRODY_AMINO_ACIDS, WATER_NAMES};
 pub use write::{write, write_string};
 

@@ -175,11 +175,25 @@ pub fn read(path: impl AsRef<Path>, options: &ReadOptions) -> Result<Structure> 
         }
         bytes
     };
+    let mut s = from_file_bytes(bytes, gz, format, options, &shown)?;
+    s.path = Some(path.to_path_buf());
+    Ok(s)
+}
+
+/// A structure from a file's bytes (decompressed): UTF-8 or Latin-1 text, as
+/// [`read`] and [`read_bytes`] take it.
+fn from_file_bytes(
+    bytes: Vec<u8>,
+    gz: bool,
+    format: FileFormat,
+    options: &ReadOptions,
+    shown: &str,
+) -> Result<Structure> {
     let (text, latin1) = decode(bytes, gz);
-    let mut s = match (parse_text(text, format, options, &shown), &latin1) {
+    let mut s = match (parse_text(text, format, options, shown), &latin1) {
         (Err(Error::Empty { unit, .. }), Some(note)) if unit == "atom" => {
             return Err(Error::format(
-                &shown,
+                shown,
                 format!("{note}, and it holds no atom records: not a structure file"),
             ))
         }
@@ -189,8 +203,52 @@ pub fn read(path: impl AsRef<Path>, options: &ReadOptions) -> Result<Structure> 
         s.warnings.insert(0, note);
         s.latin1 = true;
     }
-    s.path = Some(path.to_path_buf());
     Ok(s)
+}
+
+/// Reads a structure from a file's bytes held in memory (a tar member, a
+/// download, another library's output), in the given format: plain text (UTF-8,
+/// or else Latin-1 with a warning, as [`read`]) or gzip-compressed (recognised by
+/// its magic bytes). [`ReadOptions::max_bytes`] applies to the text (for gzip,
+/// decompressed); errors as [`read`], naming `<bytes>`.
+///
+/// ```
+/// use bfactor::structure::{self, FileFormat, ReadOptions};
+///
+/// let gz = std::fs::read("data/crystal/1UBQ.pdb.gz")?;
+/// let st = structure::read_bytes(&gz, FileFormat::Pdb, &ReadOptions::new())?;
+/// let file = structure::read("data/crystal/1UBQ.pdb.gz", &ReadOptions::new())?;
+/// assert_eq!(st.tokens().len(), file.tokens().len());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn read_bytes(data: &[u8], format: FileFormat, options: &ReadOptions) -> Result<Structure> {
+    const SHOWN: &str = "<bytes>";
+    let limit = options.max_bytes;
+    let too_large = |what: &str| {
+        Error::format(
+            SHOWN,
+            format!("{what} is larger than the limit of {limit} bytes (ReadOptions::max_bytes)"),
+        )
+    };
+    let gz = data.starts_with(&[0x1f, 0x8b]);
+    let bytes = if gz {
+        match gunzip(data, limit) {
+            Ok(Some(bytes)) => bytes,
+            Ok(None) => return Err(too_large("the decompressed text")),
+            Err(e) => {
+                return Err(Error::format(
+                    SHOWN,
+                    format!("not valid gzip data ({e}); is it truncated?"),
+                ))
+            }
+        }
+    } else {
+        if data.len() as u64 > limit {
+            return Err(too_large("the data"));
+        }
+        data.to_vec()
+    };
+    from_file_bytes(bytes, gz, format, options, SHOWN)
 }
 
 /// The text of a file: UTF-8, or else Latin-1 (every byte one character) with a
