@@ -1,3 +1,4 @@
+#![cfg(feature = "structure")]
 //! Structures in memory: `Structure::to_bytes`/`from_bytes` round trips, and
 //! `from_atoms`/`atom_tokens` checked against the file reader on the same atoms.
 
