@@ -48,6 +48,8 @@ pub struct TokenRow {
     residue_name: String,
     atom_name: String,
     experimental_b: Option<f64>,
+    /// A predicted model's pLDDT (its B column), else empty.
+    plddt: Option<f64>,
     prediction: Option<f64>,
 }
 
@@ -307,7 +309,8 @@ fn process(
         _ => {}
     }
     let file = input.display();
-    let summary = summary(&file, st, &exp, &values, &what, dest);
+    let summary = summary(&file, st, &values, &what, dest);
+    let plddt = st.plddt();
     let rows = if output.table.is_some() {
         st.tokens()
             .iter()
@@ -320,6 +323,7 @@ fn process(
                 residue_name: t.residue_name.clone(),
                 atom_name: t.atom_name.clone(),
                 experimental_b: exp.defined[i].then(|| exp.values[i]),
+                plddt: plddt.as_ref().map(|p| p[i]).filter(|p| p.is_finite()),
                 prediction: values.defined[i].then(|| values.values[i]),
             })
             .collect()
@@ -333,14 +337,7 @@ fn process(
     })
 }
 
-fn summary(
-    file: &str,
-    st: &Structure,
-    exp: &Values,
-    values: &Values,
-    what: &str,
-    dest: Option<&Path>,
-) -> String {
+fn summary(file: &str, st: &Structure, values: &Values, what: &str, dest: Option<&Path>) -> String {
     let chains = st.chains();
     let mut s = format!(
         "{file}: {} tokens in {} chain{}; {what}",
@@ -352,6 +349,18 @@ fn summary(
         let _ = write!(s, " -> {}", d.display());
     }
     s.push('\n');
+    if let Some(note) = methods::provenance_note(st) {
+        let _ = writeln!(s, "  {note}");
+    }
+    let (reference, exp) = methods::reference(st)
+        .unwrap_or((methods::Reference::Experiment, methods::experimental(st)));
+    let (mean_label, r_label) = match reference {
+        methods::Reference::Experiment => ("exp mean".to_string(), "Pearson r".to_string()),
+        other => (
+            format!("{} mean", other.label()),
+            format!("r({})", other.label()),
+        ),
+    };
     let undefined = values.defined.iter().filter(|d| !**d).count();
     if undefined > 0 {
         let _ = writeln!(
@@ -362,7 +371,7 @@ fn summary(
     let _ = writeln!(
         s,
         "  {:>5} {:>6} {:>10} {:>10} {:>9}",
-        "chain", "tokens", "exp mean", "mean", "Pearson r"
+        "chain", "tokens", mean_label, "mean", r_label
     );
     let num = |v: Option<f64>, width: usize, digits: usize| match v {
         Some(v) => format!("{v:>width$.digits$}"),
@@ -375,9 +384,9 @@ fn summary(
             "  {:>5} {:>6} {} {} {}",
             c.id,
             r.len(),
-            num(methods::mean(exp, r.clone()), 10, 2),
+            num(methods::mean(&exp, r.clone()), 10, 2),
             num(methods::mean(values, r.clone()), 10, 2),
-            num(methods::pearson(values, exp, r), 9, 3),
+            num(methods::pearson(values, &exp, r), 9, 3),
         );
     }
     s

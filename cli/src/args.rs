@@ -103,6 +103,52 @@ pub enum Command {
     /// that made the bundled weights) and save the weights.
     #[command(after_help = TRAIN_EXAMPLES)]
     Train(TrainArgs),
+    /// Turn a predicted model's pLDDT into B-factors for molecular replacement
+    /// (Phenix's process_predicted_model convention), removing residues under
+    /// a pLDDT threshold.
+    #[command(name = "plddt-to-b", after_help = PLDDT_EXAMPLES)]
+    PlddtToB(PlddtToBArgs),
+}
+
+const PLDDT_EXAMPLES: &str = "\
+Examples:
+  bfactor plddt-to-b AF-P69905-F1-model_v4.pdb -o search_model.pdb
+  bfactor plddt-to-b fold_model_0.cif -o search_model.cif --min-plddt 50
+  bfactor plddt-to-b model.cif -o all.cif --keep-all
+
+Every atom's B becomes 8π²/3 · rmsd², rmsd = 1.5 · exp(4 · (0.7 − pLDDT/100)) Å
+(pLDDT 70: 1.5 Å, 59.2 Å²). Residues whose mean pLDDT is under --min-plddt (70,
+as Phenix) are removed. The output keeps the input's format and every other
+record; a PDB column holds B up to 999.99 (pLDDT down to about 35): for lower
+pLDDT kept with --keep-all, write mmCIF.";
+
+/// `bfactor plddt-to-b`.
+#[derive(Debug, Args)]
+pub struct PlddtToBArgs {
+    /// The predicted model (.pdb, .ent, .cif, .mmcif, optionally .gz).
+    #[arg(value_name = "IN")]
+    pub input: PathBuf,
+    /// The search model: the input's format, optionally .gz.
+    #[arg(short, long, value_name = "OUT")]
+    pub output: PathBuf,
+    /// Remove residues whose mean pLDDT is under this (0-100).
+    #[arg(
+        long,
+        default_value_t = 70.0,
+        value_name = "PLDDT",
+        conflicts_with = "keep_all"
+    )]
+    pub min_plddt: f64,
+    /// Keep every residue.
+    #[arg(long)]
+    pub keep_all: bool,
+    /// Read the B column as pLDDT even if the file does not say it is a
+    /// prediction.
+    #[arg(long)]
+    pub assume_plddt: bool,
+    /// Overwrite an existing output.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// Where structures come from.
@@ -140,6 +186,23 @@ pub struct ReadArgs {
     /// nucleotides; one per ligand atom).
     #[arg(long, value_enum, default_value_t = TokenChoice::Ca, value_name = "MODE")]
     pub tokens: TokenChoice,
+    /// What the B column holds: decided from each file (its experimental
+    /// method, ModelCIF items, a predictor named in the header, or for a
+    /// headerless file one value per residue in [0, 100]), B-factors, or
+    /// pLDDT (a predicted model's confidence, 0-100 or 0-1).
+    #[arg(long, value_enum, default_value_t = BColumnChoice::Detect, value_name = "WHAT")]
+    pub b_column: BColumnChoice,
+}
+
+/// What the B column holds, on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BColumnChoice {
+    /// Decided from each file.
+    Detect,
+    /// B-factors.
+    BFactor,
+    /// pLDDT.
+    Plddt,
 }
 
 /// A structure file format named on the command line.

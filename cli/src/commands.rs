@@ -2,8 +2,9 @@
 
 use bfactor::structure::gnm::GnmConfig;
 use bfactor::structure::predict::{self, EpochReport, TrainConfig};
+use bfactor::structure::{self, BColumn, BValues, FileFormat, PlddtToB, ReadOptions};
 
-use crate::args::{PlotArgs, PlotModel, TrainArgs};
+use crate::args::{PlddtToBArgs, PlotArgs, PlotModel, TrainArgs};
 use crate::input::{collect, expand, Reader};
 use crate::methods;
 use crate::plot::{self, Kind, Series};
@@ -128,15 +129,37 @@ pub fn train(args: &TrainArgs, quiet: bool) -> Result<usize, Exit> {
     for (path, message) in &expanded.problems {
         batch.fail(path, message);
     }
-    let structures: Vec<_> = batch
+    let read: Vec<_> = batch
         .run(&expanded.inputs, |_, input| reader.read(input))
         .into_iter()
-        .flatten()
+        .zip(&expanded.inputs)
+        .filter_map(|(st, input)| st.map(|st| (st, input)))
+        .collect();
+    let any_read = !read.is_empty();
+    // Predicted models hold confidence, not B-factors: never trained on.
+    let structures: Vec<_> = read
+        .into_iter()
+        .filter_map(|(st, input)| {
+            if st.provenance().is_predicted() || st.b_values() != BValues::BFactors {
+                batch.note(&format!(
+                    "{}: left out, a {} model holds no experimental B-factors",
+                    input.display(),
+                    st.provenance()
+                ));
+                None
+            } else {
+                Some(st)
+            }
+        })
         .collect();
     if structures.is_empty() {
-        return Err(Exit::Fatal(
-            "no structure could be read: nothing to train on".into(),
-        ));
+        return Err(Exit::Fatal(if any_read {
+            "every structure read is a predicted model: nothing to train on (train needs \
+             experimental B-factors)"
+                .into()
+        } else {
+            "no structure could be read: nothing to train on".into()
+        }));
     }
     batch.note(&format!(
         "training on {} structures ({} tokens)",
@@ -162,5 +185,79 @@ pub fn train(args: &TrainArgs, quiet: bool) -> Result<usize, Exit> {
     })
     .map_err(Exit::Fatal)?;
     batch.note(&format!("wrote {}", args.output.display()));
+    Ok(batch.failures())
+}
+
+/// Runs `bfactor plddt-to-b`; returns the number of failures (0 or 1).
+pub fn plddt_to_b(args: &PlddtToBArgs, quiet: bool) -> Result<usize, Exit> {
+    let config = PlddtToB::new().with_min_plddt((!args.keep_all).then_some(args.min_plddt));
+    config
+        .validate()
+        .map_err(|e| Exit::Usage(format!("--min-plddt: {e}")))?;
+    let (in_format, _) =
+        FileFormat::from_path(&args.input).map_err(|e| Exit::Usage(e.to_string()))?;
+    let (out_format, gz) = FileFormat::from_path(&args.output).map_err(|_| {
+        Exit::Usage(format!(
+            "the output {} needs a structure file name (.pdb, .ent, .cif or .mmcif, optionally \
+             followed by .gz)",
+            args.output.display()
+        ))
+    })?;
+    if out_format != in_format {
+        return Err(Exit::Usage(format!(
+            "the output {} is not in the input's format ({}): plddt-to-b rewrites the file in \
+             place, keeping every other record",
+            args.output.display(),
+            match in_format {
+                FileFormat::Pdb => "PDB",
+                FileFormat::Mmcif => "mmCIF",
+            }
+        )));
+    }
+    let batch = Batch::new(1, quiet);
+    let input = crate::input::Input::File(args.input.clone());
+    batch.run(std::slice::from_ref(&input), |_, _| {
+        if !args.force && args.output.exists() {
+            return Err(format!(
+                "{} exists (use --force to overwrite it)",
+                args.output.display()
+            ));
+        }
+        let b_column = if args.assume_plddt {
+            BColumn::Plddt
+        } else {
+            BColumn::Detect
+        };
+        let st = structure::read(&args.input, &ReadOptions::new().with_b_column(b_column))
+            .map_err(|e| e.to_string())?;
+        if st.b_values() != BValues::Plddt {
+            return Err(format!(
+                "the file is {}, and its B column was not read as pLDDT (--assume-plddt reads \
+                 it as pLDDT)",
+                st.provenance()
+            ));
+        }
+        let text = structure::plddt_to_bfactor_text(&st, &config).map_err(|e| e.to_string())?;
+        write_atomically(&args.output, args.force, |tmp| {
+            let bytes = if gz {
+                use std::io::Write as _;
+                let mut z =
+                    flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+                z.write_all(text.as_bytes())
+                    .and_then(|_| z.finish())
+                    .map_err(|e| e.to_string())?
+            } else {
+                text.into_bytes()
+            };
+            std::fs::write(tmp, bytes).map_err(|e| e.to_string())
+        })?;
+        batch.note(&format!(
+            "{} ({}) -> {}",
+            args.input.display(),
+            st.provenance(),
+            args.output.display()
+        ));
+        Ok(())
+    });
     Ok(batch.failures())
 }

@@ -1,5 +1,7 @@
 //! `bfactor compare`: Pearson's r of each method against each chain's own
-//! experimental B-factors.
+//! experimental B-factors, or, labelled as such, a cryo-EM map's B-factors, an
+//! NMR ensemble's spread, or a predicted model's pLDDT (never passed off as
+//! experiment: their means are apart).
 
 use std::io::Write as _;
 
@@ -9,7 +11,7 @@ use serde::Serialize;
 
 use crate::args::{CompareArgs, Method};
 use crate::input::{collect, Reader};
-use crate::methods;
+use crate::methods::{self, Reference};
 use crate::report::{Batch, Exit};
 
 /// One chain's correlations.
@@ -17,16 +19,23 @@ use crate::report::{Batch, Exit};
 pub struct ChainRow {
     file: String,
     chain: String,
-    /// Tokens with an experimental B-factor.
+    /// Where the file comes from (`X-ray (1.80 Å)`, `predicted (AlphaFold DB)`).
+    provenance: String,
+    /// What the correlations are against: `experiment`, `cryo-EM B`, `NMR
+    /// ensemble` or `pLDDT`.
+    reference: &'static str,
+    /// Tokens with a reference value.
     tokens: usize,
     predictor: Option<f64>,
     gnm: Option<f64>,
     inverse_wcn: Option<f64>,
 }
 
-/// The mean of each column over the chains where it has a value.
+/// The mean of each column over the chains of one reference where it has a
+/// value.
 #[derive(Debug, Clone, Serialize)]
 struct Means {
+    reference: &'static str,
     chains: usize,
     predictor: Option<f64>,
     predictor_chains: usize,
@@ -39,7 +48,10 @@ struct Means {
 #[derive(Serialize)]
 struct JsonOut<'a> {
     chains: &'a [ChainRow],
-    mean: Means,
+    /// Against experiment (X-ray, or unknown origin).
+    mean: &'a Means,
+    /// Against every other reference, each apart.
+    other_means: &'a [Means],
 }
 
 fn column_mean(values: impl Iterator<Item = Option<f64>>) -> (Option<f64>, usize) {
@@ -70,14 +82,13 @@ pub fn run(args: &CompareArgs, quiet: bool) -> Result<usize, Exit> {
     }
     let results = batch.run(inputs, |_, input| {
         let st = reader.read(input)?;
-        let exp = methods::experimental(&st);
-        if !exp.defined.iter().any(|&d| d) {
-            return Err(
-                "no experimental B-factors to compare with (all 0, as in NMR or \
-                        predicted models)"
-                    .into(),
-            );
-        }
+        let Some((reference, exp)) = methods::reference(&st) else {
+            return Err(format!(
+                "nothing to compare with: no experimental B-factors (all 0, as in NMR \
+                 files), no ensemble of models, no pLDDT ({})",
+                st.provenance()
+            ));
+        };
         let pred = match &predictor {
             Some(p) => Some(methods::predicted(p, &st)?),
             None => None,
@@ -105,6 +116,8 @@ pub fn run(args: &CompareArgs, quiet: bool) -> Result<usize, Exit> {
                 ChainRow {
                     file: file.clone(),
                     chain: c.id.clone(),
+                    provenance: st.provenance().to_string(),
+                    reference: reference.label(),
                     tokens: r.clone().filter(|&i| exp.defined[i]).count(),
                     predictor: r_of(&pred),
                     gnm: r_of(&gnm),
@@ -114,18 +127,31 @@ pub fn run(args: &CompareArgs, quiet: bool) -> Result<usize, Exit> {
             .collect::<Vec<_>>())
     });
     let rows: Vec<ChainRow> = results.into_iter().flatten().flatten().collect();
-    let (predictor_mean, predictor_chains) = column_mean(rows.iter().map(|r| r.predictor));
-    let (gnm_mean, gnm_chains) = column_mean(rows.iter().map(|r| r.gnm));
-    let (wcn_mean, wcn_chains) = column_mean(rows.iter().map(|r| r.inverse_wcn));
-    let means = Means {
-        chains: rows.len(),
-        predictor: predictor_mean,
-        predictor_chains,
-        gnm: gnm_mean,
-        gnm_chains,
-        inverse_wcn: wcn_mean,
-        inverse_wcn_chains: wcn_chains,
+    let means_of = |reference: Reference| {
+        let of: Vec<&ChainRow> = rows
+            .iter()
+            .filter(|r| r.reference == reference.label())
+            .collect();
+        let (predictor, predictor_chains) = column_mean(of.iter().map(|r| r.predictor));
+        let (gnm, gnm_chains) = column_mean(of.iter().map(|r| r.gnm));
+        let (inverse_wcn, inverse_wcn_chains) = column_mean(of.iter().map(|r| r.inverse_wcn));
+        Means {
+            reference: reference.label(),
+            chains: of.len(),
+            predictor,
+            predictor_chains,
+            gnm,
+            gnm_chains,
+            inverse_wcn,
+            inverse_wcn_chains,
+        }
     };
+    let means = means_of(Reference::Experiment);
+    let other_means: Vec<Means> = [Reference::CryoEm, Reference::NmrEnsemble, Reference::Plddt]
+        .into_iter()
+        .map(means_of)
+        .filter(|m| m.chains > 0)
+        .collect();
 
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
@@ -135,7 +161,8 @@ pub fn run(args: &CompareArgs, quiet: bool) -> Result<usize, Exit> {
             &mut out,
             &JsonOut {
                 chains: &rows,
-                mean: means,
+                mean: &means,
+                other_means: &other_means,
             },
         )
         .map_err(|e| Exit::Fatal(format!("cannot write the results: {e}")))?;
@@ -148,10 +175,14 @@ pub fn run(args: &CompareArgs, quiet: bool) -> Result<usize, Exit> {
         }
         w.flush().map_err(failed)?;
         if !quiet {
-            eprintln!("{}", mean_line(&means, &args.methods));
+            for m in std::iter::once(&means).chain(&other_means) {
+                if m.chains > 0 || other_means.is_empty() {
+                    eprintln!("{}", mean_line(m, &args.methods));
+                }
+            }
         }
     } else {
-        out.write_all(table(&rows, &means, &args.methods).as_bytes())
+        out.write_all(table(&rows, &means, &other_means, &args.methods).as_bytes())
             .map_err(failed)?;
     }
     out.flush().map_err(failed)?;
@@ -173,14 +204,24 @@ fn mean_line(m: &Means, methods: &[Method]) -> String {
         parts.push(format!("{name} {} ({n} chains)", shown(v)));
     }
     format!(
-        "mean Pearson r over {} chains: {}",
+        "mean Pearson r against {} over {} chains: {}",
+        against(m.reference),
         m.chains,
         parts.join(", ")
     )
 }
 
+/// How a mean line names its reference.
+fn against(reference: &str) -> String {
+    if reference == Reference::Plddt.label() {
+        "pLDDT (confidence, not experiment)".into()
+    } else {
+        reference.to_string()
+    }
+}
+
 /// The readable table: one line per chain, the means last.
-fn table(rows: &[ChainRow], means: &Means, methods: &[Method]) -> String {
+fn table(rows: &[ChainRow], means: &Means, other: &[Means], methods: &[Method]) -> String {
     let file_width = rows
         .iter()
         .map(|r| r.file.chars().count())
@@ -207,9 +248,15 @@ fn table(rows: &[ChainRow], means: &Means, methods: &[Method]) -> String {
         Method::Wcn => r.inverse_wcn,
     };
     let cell = |v: Option<f64>| v.map_or(format!("{:>9}", "-"), |v| format!("{v:>9.3}"));
+    let reference_width = rows
+        .iter()
+        .map(|r| r.reference.chars().count())
+        .chain(std::iter::once(9))
+        .max()
+        .unwrap_or(9);
     let mut s = format!(
-        "{:<file_width$}  {:<chain_width$}  {:>6}",
-        "file", "chain", "tokens"
+        "{:<file_width$}  {:<chain_width$}  {:<reference_width$}  {:>6}",
+        "file", "chain", "reference", "tokens"
     );
     for (_, name) in &columns {
         s.push_str(&format!("  {name:>9}"));
@@ -217,27 +264,36 @@ fn table(rows: &[ChainRow], means: &Means, methods: &[Method]) -> String {
     s.push('\n');
     for r in rows {
         s.push_str(&format!(
-            "{:<file_width$}  {:<chain_width$}  {:>6}",
-            r.file, r.chain, r.tokens
+            "{:<file_width$}  {:<chain_width$}  {:<reference_width$}  {:>6}",
+            r.file, r.chain, r.reference, r.tokens
         ));
         for (m, _) in &columns {
             s.push_str(&format!("  {}", cell(value(r, *m))));
         }
         s.push('\n');
     }
-    let label = format!("mean over {} chains", means.chains);
-    s.push_str(&format!(
-        "{label:<width$}",
-        width = file_width + chain_width + 10
-    ));
-    for (m, _) in &columns {
-        let v = match m {
-            Method::Predictor => means.predictor,
-            Method::Gnm => means.gnm,
-            Method::Wcn => means.inverse_wcn,
-        };
-        s.push_str(&format!("  {}", cell(v)));
+    for m in std::iter::once(means).chain(other) {
+        if m.chains == 0 && !other.is_empty() {
+            continue;
+        }
+        let label = format!(
+            "mean over {} chains, against {}",
+            m.chains,
+            against(m.reference)
+        );
+        s.push_str(&format!(
+            "{label:<width$}",
+            width = file_width + chain_width + reference_width + 12
+        ));
+        for (method, _) in &columns {
+            let v = match method {
+                Method::Predictor => m.predictor,
+                Method::Gnm => m.gnm,
+                Method::Wcn => m.inverse_wcn,
+            };
+            s.push_str(&format!("  {}", cell(v)));
+        }
+        s.push('\n');
     }
-    s.push('\n');
     s
 }

@@ -6,9 +6,9 @@ use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use bfactor::structure::{self, FileFormat, ReadOptions, Structure, TokenMode};
+use bfactor::structure::{self, BColumn, FileFormat, ReadOptions, Structure, TokenMode};
 
-use crate::args::{InputArgs, InputFormat, ReadArgs, TokenChoice};
+use crate::args::{BColumnChoice, InputArgs, InputFormat, ReadArgs, TokenChoice};
 use crate::report::Exit;
 
 /// One structure to process.
@@ -503,6 +503,7 @@ fn text_of(mut bytes: Vec<u8>, what: &str) -> Result<String, String> {
 #[derive(Debug, Clone)]
 pub struct Reader {
     tokens: TokenChoice,
+    b_column: BColumn,
     stdin_format: Option<FileFormat>,
     stdin: Option<Result<String, String>>,
 }
@@ -516,6 +517,11 @@ impl Reader {
         });
         let mut reader = Reader {
             tokens: args.tokens,
+            b_column: match args.b_column {
+                BColumnChoice::Detect => BColumn::Detect,
+                BColumnChoice::BFactor => BColumn::BFactor,
+                BColumnChoice::Plddt => BColumn::Plddt,
+            },
             stdin_format,
             stdin: None,
         };
@@ -540,7 +546,9 @@ impl Reader {
     /// Reads one input into tokens as asked; the message names the input.
     pub fn read(&self, input: &Input) -> Result<Structure, String> {
         let once = |mode: TokenMode| -> Result<Structure, String> {
-            let options = ReadOptions::new().with_tokens(mode);
+            let options = ReadOptions::new()
+                .with_tokens(mode)
+                .with_b_column(self.b_column);
             match input {
                 Input::File(path) => structure::read(path, &options).map_err(|e| e.to_string()),
                 Input::Stdin => {

@@ -107,5 +107,6 @@ fn run(cli: &Cli) -> Result<usize, Exit> {
         Command::Compare(a) => compare::run(a, cli.quiet),
         Command::Plot(a) => commands::plot(a, cli.quiet),
         Command::Train(a) => commands::train(a, cli.quiet),
+        Command::PlddtToB(a) => commands::plddt_to_b(a, cli.quiet),
     }
 }

@@ -4,7 +4,7 @@ use bfactor::loss;
 use bfactor::structure::features::inverse_wcn;
 use bfactor::structure::gnm::{self, GnmConfig};
 use bfactor::structure::predict::Predictor;
-use bfactor::structure::Structure;
+use bfactor::structure::{BValues, Method, Provenance, Structure};
 use ndarray::{s, Array1, Array2};
 
 /// One value per token, and where it is defined.
@@ -21,6 +21,77 @@ pub fn experimental(st: &Structure) -> Values {
     Values {
         values: st.bfactors(),
         defined: st.mask().iter().map(|&m| m > 0.0).collect(),
+    }
+}
+
+/// What a file's per-token values are compared with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Reference {
+    /// The experimental B-factors (X-ray, or a file of unknown origin).
+    Experiment,
+    /// Cryo-EM B-factors (real-space refinement).
+    CryoEm,
+    /// An NMR ensemble's B-factors from the spread of its models.
+    NmrEnsemble,
+    /// A predicted model's pLDDT: confidence, not experiment.
+    Plddt,
+}
+
+impl Reference {
+    /// The label in tables, CSV and JSON.
+    pub fn label(self) -> &'static str {
+        match self {
+            Reference::Experiment => "experiment",
+            Reference::CryoEm => "cryo-EM B",
+            Reference::NmrEnsemble => "NMR ensemble",
+            Reference::Plddt => "pLDDT",
+        }
+    }
+}
+
+/// The reference of a file: its experimental B-factors (cryo-EM labelled as
+/// such); else an ensemble's B-factors from the spread of its models; a
+/// predicted model's pLDDT. `None` if it has none of these.
+pub fn reference(st: &Structure) -> Option<(Reference, Values)> {
+    let finite = |v: Array1<f64>| {
+        let defined = v.iter().map(|x| x.is_finite()).collect();
+        Values {
+            values: v.mapv(|x| if x.is_finite() { x } else { 0.0 }),
+            defined,
+        }
+    };
+    if let Some(plddt) = st.plddt() {
+        return Some((Reference::Plddt, finite(plddt)));
+    }
+    let exp = experimental(st);
+    if exp.defined.iter().any(|&d| d) {
+        let kind = match st.provenance().method() {
+            Some(Method::CryoEm) => Reference::CryoEm,
+            _ => Reference::Experiment,
+        };
+        return Some((kind, exp));
+    }
+    let ensemble = finite(st.ensemble_bfactors()?);
+    Some((Reference::NmrEnsemble, ensemble))
+}
+
+/// A note for the summary of a file the bundled predictor was not trained on,
+/// if any.
+pub fn provenance_note(st: &Structure) -> Option<String> {
+    match st.provenance() {
+        Provenance::Predicted { .. } => Some(format!(
+            "{}: its B column holds {}",
+            st.provenance(),
+            match st.b_values() {
+                BValues::Plddt => "pLDDT (confidence), not B-factors",
+                BValues::BFactors => "B-factors, as asked",
+                BValues::Unusable => "neither pLDDT nor B-factors",
+            }
+        )),
+        Provenance::Experimental { method, .. } if !method.is_crystallographic() => Some(format!(
+            "{method}: the bundled predictor was trained on X-ray structures"
+        )),
+        _ => None,
     }
 }
 

@@ -18,6 +18,8 @@ from ._bfactor import (
     HeadOutput,
     Predictor,
     Structure,
+    plddt_to_b,
+    plddt_to_b_text,
     read,
     write,
 )
@@ -33,6 +35,8 @@ __all__ = [
     "from_atom_array",
     "gnm",
     "loss",
+    "plddt_to_b",
+    "plddt_to_b_text",
     "read",
     "write",
 ]

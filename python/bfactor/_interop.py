@@ -5,7 +5,7 @@ import numpy as np
 from ._bfactor import Structure, _from_atoms
 
 
-def from_atom_array(atoms, tokens: str = "ca") -> Structure:
+def from_atom_array(atoms, tokens: str = "ca", b_column: str = "detect") -> Structure:
     """A structure from a Biotite ``AtomArray`` (or any object with its annotations).
 
     Parameters
@@ -18,6 +18,10 @@ def from_atom_array(atoms, tokens: str = "ca") -> Structure:
         masked; occupancies 1). Biotite is not imported.
     tokens : {"ca", "boltz2"}
         As in :func:`bfactor.read`.
+    b_column : {"detect", "b-factor", "plddt"}
+        What ``b_factor`` holds, as in :func:`bfactor.read`; ``"detect"`` has
+        no header to go by, only the values (one per residue, all in [0, 100]:
+        pLDDT).
 
     Returns
     -------
@@ -66,4 +70,5 @@ def from_atom_array(atoms, tokens: str = "ca") -> Structure:
         np.asarray(annotation("b_factor", np.zeros(n)), np.float64).tolist(),
         np.asarray(annotation("occupancy", np.ones(n)), np.float64).tolist(),
         tokens=tokens,
+        b_column=b_column,
     )

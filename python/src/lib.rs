@@ -602,6 +602,63 @@ impl Structure {
     fn warnings(&self) -> Vec<String> {
         self.st.warnings().to_vec()
     }
+    /// Where the structure comes from, as text: `"X-ray (1.80 Å)"`,
+    /// `"cryo-EM (3.20 Å)"`, `"NMR"`, `"predicted (AlphaFold DB)"`, `"unknown"`.
+    #[getter]
+    fn provenance(&self) -> String {
+        self.st.provenance().to_string()
+    }
+    /// The experimental method (`"X-ray"`, `"neutron"`, `"electron
+    /// crystallography"`, `"cryo-EM"`, `"NMR"`, or the file's name for another),
+    /// or None for a predicted model or a file that does not say.
+    #[getter]
+    fn method(&self) -> Option<String> {
+        self.st.provenance().method().map(ToString::to_string)
+    }
+    /// The predictor of a predicted model (`"AlphaFold DB"`, `"AlphaFold 2"`,
+    /// `"AlphaFold 3"`, `"ColabFold"`, `"ESMFold"`, `"Boltz"`, `"Chai"`,
+    /// `"RoseTTAFold"`, `"unknown predictor"`), else None.
+    #[getter]
+    fn predictor(&self) -> Option<String> {
+        match self.st.provenance() {
+            structure::Provenance::Predicted { predictor } => Some(predictor.to_string()),
+            _ => None,
+        }
+    }
+    /// The resolution in Å the header gives, or None.
+    #[getter]
+    fn resolution(&self) -> Option<f64> {
+        self.st.resolution()
+    }
+    /// What the B column was read as: `"b-factor"`, `"plddt"` (a predicted
+    /// model's confidence: `bfactors` and `mask` are then 0) or `"unusable"`.
+    #[getter]
+    fn b_column(&self) -> &'static str {
+        match self.st.b_values() {
+            structure::BValues::BFactors => "b-factor",
+            structure::BValues::Plddt => "plddt",
+            structure::BValues::Unusable => "unusable",
+        }
+    }
+    /// A predicted model's pLDDT per token on a 0-100 scale (float64 `[n]`, NaN
+    /// where the representative atom is missing), or None.
+    #[getter]
+    fn plddt<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyAny>> {
+        self.st.plddt().map(|p| p.into_pyarray(py).into_any())
+    }
+    /// The number of models in the file.
+    #[getter]
+    fn models(&self) -> usize {
+        self.st.models()
+    }
+    /// B-factors from the spread of an ensemble's models, `8π²/3 · RMSF²` after
+    /// iterative superposition onto the mean (float64 `[n]`, NaN for a token in
+    /// fewer than two models), or None for a single model.
+    fn ensemble_bfactors<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyAny>> {
+        self.st
+            .ensemble_bfactors()
+            .map(|b| b.into_pyarray(py).into_any())
+    }
     /// The structure as bytes (its text and how it was read) that
     /// `Structure.from_bytes` reads back; what pickling uses.
     fn to_bytes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
@@ -662,6 +719,17 @@ impl Structure {
     }
 }
 
+fn b_column(b_column: &str) -> PyResult<structure::BColumn> {
+    match b_column {
+        "detect" => Ok(structure::BColumn::Detect),
+        "b-factor" => Ok(structure::BColumn::BFactor),
+        "plddt" => Ok(structure::BColumn::Plddt),
+        other => Err(PyValueError::new_err(format!(
+            "b_column is {other:?}, expected \"detect\", \"b-factor\" or \"plddt\""
+        ))),
+    }
+}
+
 fn token_mode(tokens: &str) -> PyResult<TokenMode> {
     match tokens {
         "ca" => Ok(TokenMode::CaOnly),
@@ -676,15 +744,20 @@ fn token_mode(tokens: &str) -> PyResult<TokenMode> {
 /// format from the name) or from `bytes` (plain or gzip-compressed) with
 /// `format="pdb"` or `"cif"`.
 /// `tokens="ca"` gives one token per amino acid at its CA, `"boltz2"` Boltz-2's tokens.
+/// `b_column` says what the B column holds: `"detect"` (from the file),
+/// `"b-factor"` or `"plddt"`.
 #[pyfunction]
-#[pyo3(signature = (source, tokens="ca", format=None))]
+#[pyo3(signature = (source, tokens="ca", format=None, b_column="detect"))]
 fn read(
     py: Python<'_>,
     source: &Bound<'_, PyAny>,
     tokens: &str,
     format: Option<&str>,
+    b_column: &str,
 ) -> PyResult<Structure> {
-    let options = ReadOptions::new().with_tokens(token_mode(tokens)?);
+    let options = ReadOptions::new()
+        .with_tokens(token_mode(tokens)?)
+        .with_b_column(self::b_column(b_column)?);
     if let Ok(bytes) = source.cast::<PyBytes>() {
         let format = match format {
             Some("pdb") => FileFormat::Pdb,
@@ -736,6 +809,43 @@ fn write(py: Python<'_>, st: &Structure, values: &Bound<'_, PyAny>, path: PathBu
         Arr::F32(v) => go(py, st, v, &path),
         Arr::F64(v) => go(py, st, v, &path),
     }
+}
+
+/// B-factors (Å²) from pLDDT (0-100): `8π²/3 · rmsd²`, `rmsd = 1.5 · exp(4 ·
+/// (0.7 − pLDDT/100))` Å (Phenix's process_predicted_model), any shape, float32
+/// or float64 in and out.
+#[pyfunction]
+fn plddt_to_b<'py>(py: Python<'py>, plddt: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    Ok(match array(plddt, "plddt")? {
+        Arr::F32(p) => {
+            let p = p.as_array();
+            compute(py, || structure::plddt_to_bfactor(&p))?
+                .into_pyarray(py)
+                .into_any()
+        }
+        Arr::F64(p) => {
+            let p = p.as_array();
+            compute(py, || structure::plddt_to_bfactor(&p))?
+                .into_pyarray(py)
+                .into_any()
+        }
+    })
+}
+
+/// The text of a predicted model's file with B-factors from its pLDDT (every
+/// atom's own), in the file's format, residues whose mean pLDDT is under
+/// `min_plddt` removed (70, as Phenix; None keeps all).
+#[pyfunction]
+#[pyo3(signature = (structure, min_plddt=Some(70.0)))]
+fn plddt_to_b_text(
+    py: Python<'_>,
+    structure: &Structure,
+    min_plddt: Option<f64>,
+) -> PyResult<String> {
+    let config = structure::PlddtToB::new().with_min_plddt(min_plddt);
+    compute(py, || {
+        structure::plddt_to_bfactor_text(&structure.st, &config)
+    })
 }
 
 /// The bundled B-factor predictor (or one saved by the crate's training).
@@ -825,7 +935,7 @@ fn square_fluctuations<'py>(
 /// every list and array has one entry per atom.
 #[pyfunction]
 #[allow(clippy::too_many_arguments)]
-#[pyo3(signature = (coords, chain_ids, residue_numbers, insertion_codes, residue_names, atom_names, elements, hetero, bfactors, occupancies, tokens="ca"))]
+#[pyo3(signature = (coords, chain_ids, residue_numbers, insertion_codes, residue_names, atom_names, elements, hetero, bfactors, occupancies, tokens="ca", b_column="detect"))]
 fn _from_atoms(
     py: Python<'_>,
     coords: &Bound<'_, PyAny>,
@@ -839,6 +949,7 @@ fn _from_atoms(
     bfactors: Vec<f64>,
     occupancies: Vec<f64>,
     tokens: &str,
+    b_column: &str,
 ) -> PyResult<Structure> {
     let xyz: ArrayD<f64> = match array(coords, "coord")? {
         Arr::F32(a) => a.as_array().mapv(f64::from),
@@ -881,7 +992,9 @@ fn _from_atoms(
             occupancy: occupancies[i],
         })
         .collect();
-    let options = ReadOptions::new().with_tokens(token_mode(tokens)?);
+    let options = ReadOptions::new()
+        .with_tokens(token_mode(tokens)?)
+        .with_b_column(self::b_column(b_column)?);
     let (st, map) = compute(py, || {
         let st = structure::from_atoms(&atoms, &options)?;
         let map = structure::atom_tokens(&st, &atoms);
@@ -917,6 +1030,8 @@ fn _bfactor(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(binned_cross_entropy, m)?)?;
     m.add_function(wrap_pyfunction!(read, m)?)?;
     m.add_function(wrap_pyfunction!(write, m)?)?;
+    m.add_function(wrap_pyfunction!(plddt_to_b, m)?)?;
+    m.add_function(wrap_pyfunction!(plddt_to_b_text, m)?)?;
     m.add_function(wrap_pyfunction!(square_fluctuations, m)?)?;
     Ok(())
 }

@@ -131,6 +131,7 @@ pub fn from_atoms(atoms: &[AtomRecord], options: &ReadOptions) -> Result<Structu
             b_field: None,
             b_pad: 0,
             line: i + 1,
+            record: 0..0,
             hetero: a.hetero,
             serial: i + 1,
             res_name: a.residue_name.trim().to_uppercase(),
@@ -150,8 +151,10 @@ pub fn from_atoms(atoms: &[AtomRecord], options: &ReadOptions) -> Result<Structu
         warnings: notes.into_warnings(),
         ..Scan::default()
     };
-    let (pdb, warnings) = build_pdb(scanned, SHOWN)?;
-    build(pdb, warnings, FileFormat::Pdb, Some(&index), options, SHOWN)
+    let (pdb, warnings) = build_pdb(&scanned, SHOWN)?;
+    let mut st = build(pdb, warnings, FileFormat::Pdb, Some(&index), options, SHOWN)?;
+    st.settle(&scanned);
+    Ok(st)
 }
 
 /// For each atom, the token of `structure` it takes its value from (the rule

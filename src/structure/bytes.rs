@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 
 use super::read::{parse_text, ReadOptions};
-use super::{FileFormat, Structure, TokenMode};
+use super::{BColumn, FileFormat, Structure, TokenMode};
 use crate::{Error, Result};
 
 /// The metadata key naming the format, and its version.
@@ -61,6 +61,7 @@ impl Structure {
             ("waters".into(), o.waters.to_string()),
             ("hydrogens".into(), o.hydrogens.to_string()),
             ("max_bytes".into(), o.max_bytes.to_string()),
+            ("b_column".into(), b_column_name(o.b_column).into()),
             ("latin1".into(), self.latin1.to_string()),
             ("warnings".into(), self.warnings.len().to_string()),
         ]);
@@ -123,8 +124,20 @@ impl Structure {
         let max_bytes = get("max_bytes")?
             .parse::<u64>()
             .map_err(|_| bad("`max_bytes` is not a whole number"))?;
+        // Bytes written before the option existed read as Detect, its default.
+        let b_column = match meta.get("b_column").map_or("detect", String::as_str) {
+            "detect" => BColumn::Detect,
+            "b-factor" => BColumn::BFactor,
+            "plddt" => BColumn::Plddt,
+            other => {
+                return Err(bad(format!(
+                    "b_column {other:?}, expected \"detect\", \"b-factor\" or \"plddt\""
+                )))
+            }
+        };
         let options = ReadOptions::new()
             .with_tokens(tokens)
+            .with_b_column(b_column)
             .with_waters(flag("waters")?)
             .with_hydrogens(flag("hydrogens")?)
             .with_max_decompressed_bytes(max_bytes);
@@ -166,6 +179,14 @@ fn format_name(format: FileFormat) -> &'static str {
     match format {
         FileFormat::Pdb => "pdb",
         FileFormat::Mmcif => "cif",
+    }
+}
+
+fn b_column_name(b_column: BColumn) -> &'static str {
+    match b_column {
+        BColumn::Detect => "detect",
+        BColumn::BFactor => "b-factor",
+        BColumn::Plddt => "plddt",
     }
 }
 

@@ -191,6 +191,61 @@ pub(crate) fn find_loop<'a>(
     None
 }
 
+/// Calls `f(tag, value, line)` for every value of every item whose lower-cased
+/// tag `wanted` accepts, in file order: single items (`_tag value`) and loop
+/// columns alike (`value` is `None` for `?` and `.`).
+pub(crate) fn for_each_item<'t>(
+    text: &'t str,
+    lexemes: &[Lexeme],
+    wanted: impl Fn(&str) -> bool,
+    mut f: impl FnMut(&str, Option<&'t str>, usize),
+) {
+    let mut k = 0;
+    while k < lexemes.len() {
+        match lexemes[k].kind {
+            LexemeKind::Loop => {
+                let tags_start = k + 1;
+                let mut v = tags_start;
+                while v < lexemes.len() && lexemes[v].kind == LexemeKind::Tag {
+                    v += 1;
+                }
+                let mut end = v;
+                while end < lexemes.len() && lexemes[end].is_value() {
+                    end += 1;
+                }
+                let tags: Vec<String> = lexemes[tags_start..v]
+                    .iter()
+                    .map(|t| text[t.span.clone()].to_ascii_lowercase())
+                    .collect();
+                let columns: Vec<usize> = (0..tags.len()).filter(|&c| wanted(&tags[c])).collect();
+                if !columns.is_empty() {
+                    for row in lexemes[v..end].chunks(tags.len()) {
+                        for &c in &columns {
+                            if let Some(value) = row.get(c) {
+                                f(&tags[c], value.value(text), value.line);
+                            }
+                        }
+                    }
+                }
+                k = end.max(k + 1);
+            }
+            LexemeKind::Tag => {
+                let tag = text[lexemes[k].span.clone()].to_ascii_lowercase();
+                match lexemes.get(k + 1) {
+                    Some(value) if value.is_value() => {
+                        if wanted(&tag) {
+                            f(&tag, value.value(text), lexemes[k].line);
+                        }
+                        k += 2;
+                    }
+                    _ => k += 1,
+                }
+            }
+            _ => k += 1,
+        }
+    }
+}
+
 /// At most 60 characters of `s`, for error messages.
 pub(crate) fn excerpt(s: &str) -> String {
     let s = s.trim_end();

@@ -128,6 +128,9 @@ pub mod predict;
 mod atoms;
 mod bytes;
 mod cif;
+mod ensemble;
+mod plddt;
+pub mod provenance;
 mod read;
 pub mod scale;
 mod sites;
@@ -145,6 +148,9 @@ pub use pdbtbx;
 use crate::Float;
 
 pub use atoms::{atom_tokens, from_atoms, AtomRecord};
+pub use ensemble::SUPERPOSITION_ITERATIONS;
+pub use plddt::{plddt_to_bfactor, plddt_to_bfactor_text, PlddtToB};
+pub use provenance::{BColumn, BValues, Method, PredictorName, Provenance};
 pub use read::{read, read_bytes, read_str, ReadOptions, DEFAULT_MAX_BYTES, MAX_BFACTOR};
 pub use token::{MoleculeKind, Token, TokenMode, PRODY_AMINO_ACIDS, WATER_NAMES};
 pub use write::{write, write_string};
@@ -183,6 +189,19 @@ pub struct Structure {
     latin1: bool,
     /// How it was read (for [`Structure::to_bytes`]).
     options: ReadOptions,
+    /// The resolution the header gives (Å).
+    resolution: Option<f64>,
+    /// Where it comes from.
+    provenance: Provenance,
+    /// What its B column was read as.
+    b_values: BValues,
+    /// Per-token pLDDT (0-100), for a predicted model.
+    plddt: Option<Vec<f64>>,
+    /// 100 where the file wrote pLDDT as 0-1, else 1.
+    plddt_scale: f64,
+    /// The representative atoms' coordinates in every model `[models, tokens,
+    /// 3]` (NaN where absent), for a file of two or more models.
+    ensemble: Option<ndarray::Array3<f64>>,
 }
 
 impl Structure {
@@ -269,36 +288,7 @@ impl Structure {
     /// or `_em_3d_reconstruction.resolution` (the first that holds a positive
     /// number). `None` for a file without one (NMR, models, CA-only extracts).
     pub fn resolution(&self) -> Option<f64> {
-        let text = self.source.as_deref()?;
-        let positive = |v: &str| {
-            v.trim()
-                .parse::<f64>()
-                .ok()
-                .filter(|r| r.is_finite() && *r > 0.0)
-        };
-        match self.format {
-            FileFormat::Pdb => text
-                .lines()
-                .take_while(|l| !l.starts_with("ATOM") && !l.starts_with("HETATM"))
-                .filter_map(|l| l.strip_prefix("REMARK   2 RESOLUTION."))
-                .find_map(|rest| positive(rest.split_whitespace().next().unwrap_or(""))),
-            FileFormat::Mmcif => {
-                const KEYS: [&str; 3] = [
-                    "_refine.ls_d_res_high",
-                    "_reflns.d_resolution_high",
-                    "_em_3d_reconstruction.resolution",
-                ];
-                KEYS.iter().find_map(|key| {
-                    text.lines().find_map(|l| {
-                        let rest = l.trim_start().strip_prefix(key)?;
-                        if !rest.starts_with(char::is_whitespace) {
-                            return None;
-                        }
-                        positive(rest)
-                    })
-                })
-            }
-        }
+        self.resolution
     }
 
     /// The parsed structure as pdbtbx holds it: all atoms of the first model, and

@@ -9,6 +9,7 @@ use std::path::Path;
 
 use pdbtbx::{Atom, Model, Symmetry, UnitCell, PDB};
 
+use super::provenance::BColumn;
 pub use super::sites::MAX_BFACTOR;
 use super::sites::{occupancy_index, scan, Scan};
 use super::token::{tokenize, TokenMode};
@@ -47,6 +48,9 @@ pub struct ReadOptions {
     /// decompressed size (default [`DEFAULT_MAX_BYTES`]). Larger files are an
     /// [`Error::Format`].
     pub max_bytes: u64,
+    /// What the B column holds (default [`BColumn::Detect`]: decided from the
+    /// file, see [`super::provenance`]).
+    pub b_column: BColumn,
 }
 
 impl Default for ReadOptions {
@@ -56,6 +60,7 @@ impl Default for ReadOptions {
             waters: false,
             hydrogens: false,
             max_bytes: DEFAULT_MAX_BYTES,
+            b_column: BColumn::Detect,
         }
     }
 }
@@ -82,6 +87,13 @@ impl ReadOptions {
     /// Sets whether ligand and water hydrogens become tokens.
     pub fn with_hydrogens(mut self, hydrogens: bool) -> Self {
         self.hydrogens = hydrogens;
+        self
+    }
+
+    /// Sets what the B column holds: B-factors, pLDDT, or
+    /// [`BColumn::Detect`] (the default).
+    pub fn with_b_column(mut self, b_column: BColumn) -> Self {
+        self.b_column = b_column;
         self
     }
 
@@ -309,8 +321,9 @@ pub(crate) fn parse_text(
     let format_error = |message: String| Error::format(shown, message);
     let scanned = scan(&text, format).map_err(format_error)?;
     let index = occupancy_index(&scanned.sites);
-    let (pdb, warnings) = build_pdb(scanned, shown)?;
+    let (pdb, warnings) = build_pdb(&scanned, shown)?;
     let mut s = build(pdb, warnings, format, Some(&index), options, shown)?;
+    s.settle(&scanned);
     s.source = Some(text);
     Ok(s)
 }
@@ -321,21 +334,23 @@ type AtomKey<'a> = (&'a str, isize, Option<&'a str>, &'a str, Option<&'a str>);
 
 /// pdbtbx's model of the first model's atoms, with the unit cell and space
 /// group, and the warnings of reading.
-pub(crate) fn build_pdb(scanned: Scan, shown: &str) -> Result<(PDB, Vec<String>)> {
+pub(crate) fn build_pdb(scanned: &Scan, shown: &str) -> Result<(PDB, Vec<String>)> {
     let Scan {
         sites,
         cell,
         space_group,
         id,
-        mut warnings,
+        warnings,
+        ..
     } = scanned;
+    let mut warnings = warnings.clone();
     let mut pdb = PDB::new();
-    pdb.identifier = id;
-    if let Some([a, b, c, alpha, beta, gamma]) = cell {
+    pdb.identifier = id.clone();
+    if let Some([a, b, c, alpha, beta, gamma]) = *cell {
         pdb.unit_cell = Some(UnitCell::new(a, b, c, alpha, beta, gamma));
     }
     if let Some((group, line)) = space_group {
-        match Symmetry::new(&group) {
+        match Symmetry::new(group) {
             Some(symmetry) => pdb.symmetry = Some(symmetry),
             None => warnings.push(format!(
                 "line {line}: Invalid space group `{group}` (pdbtbx does not know it): the \
@@ -466,5 +481,11 @@ pub(crate) fn build(
         warnings,
         latin1: false,
         options: options.clone(),
+        resolution: None,
+        provenance: Default::default(),
+        b_values: super::BValues::BFactors,
+        plddt: None,
+        plddt_scale: 1.0,
+        ensemble: None,
     })
 }

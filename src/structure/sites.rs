@@ -45,6 +45,7 @@ use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 
 use super::cif::{self, excerpt, Lexeme};
+use super::provenance::Evidence;
 use super::FileFormat;
 
 /// B-factors above this (Å²) are not physical: they read as 0 (masked), with a
@@ -73,6 +74,9 @@ pub(crate) struct Site {
     pub b_pad: usize,
     /// 1-based line of the record.
     pub line: usize,
+    /// Byte span of the whole record: a PDB line with its line end; an mmCIF
+    /// row from its first value to its last.
+    pub record: Range<usize>,
     /// `HETATM` rather than `ATOM`.
     pub hetero: bool,
     /// The serial number (the row number where the file has none).
@@ -102,6 +106,8 @@ pub(crate) struct Scan {
     pub space_group: Option<(String, usize)>,
     /// The PDB ID (`HEADER` columns 63-66, or mmCIF's `_entry.id`).
     pub id: Option<String>,
+    /// What the header says of the file's origin.
+    pub evidence: Evidence,
     pub warnings: Vec<String>,
 }
 
@@ -353,6 +359,38 @@ fn scan_pdb(text: &str) -> Result<Scan, String> {
                 if id.len() == 4 && printable(id) {
                     out.id = Some(id.to_string());
                 }
+                out.evidence
+                    .text
+                    .push((field(line, 10..80).to_string(), line_no));
+                continue;
+            }
+            b"EXPDTA" => {
+                if out.evidence.method.is_none() {
+                    // Columns 11-79, or wherever an old file put it after the
+                    // record name (and a continuation number).
+                    let method = line
+                        .get(6..)
+                        .unwrap_or("")
+                        .trim_start_matches(|c: char| c.is_ascii_digit() || c == ' ');
+                    let first = method.split(';').next().unwrap_or("").trim();
+                    if !first.is_empty() {
+                        out.evidence.method = Some((first.to_string(), line_no));
+                    }
+                }
+                continue;
+            }
+            b"TITLE " | b"KEYWDS" | b"AUTHOR" | b"REMARK" | b"COMPND" => {
+                if out.sites.is_empty() {
+                    if let Some(rest) = line.strip_prefix("REMARK   2 RESOLUTION.") {
+                        let first = rest.split_whitespace().next().unwrap_or("");
+                        if out.evidence.resolution[0].is_none() {
+                            out.evidence.resolution[0] = positive(first);
+                        }
+                    }
+                    out.evidence
+                        .text
+                        .push((field(line, 10..80).to_string(), line_no));
+                }
                 continue;
             }
             b"CRYST1" => {
@@ -474,6 +512,7 @@ fn scan_pdb(text: &str) -> Result<Scan, String> {
             b_field: Some(b_field),
             b_pad,
             line: line_no,
+            record: start..start + raw.len(),
             hetero,
             serial,
             res_name,
@@ -536,6 +575,7 @@ fn scan_mmcif(text: &str) -> Result<Scan, String> {
     let lexemes = cif::lex(text)?;
     let mut out = Scan::default();
     read_cell(text, &lexemes, &mut out);
+    read_evidence(text, &lexemes, &mut out.evidence);
     let Some((tags, values, loop_line)) = cif::find_loop(text, &lexemes, "_atom_site.") else {
         // No atom loop: no atoms (reading reports the empty file).
         return Ok(out);
@@ -764,6 +804,7 @@ fn scan_mmcif(text: &str) -> Result<Scan, String> {
             b_field: b_c.map(|c| row[c].span.clone()),
             b_pad: 0,
             line,
+            record: row[0].span.start..row[ncol - 1].span.end,
             hetero,
             serial,
             res_name: res_name.to_ascii_uppercase(),
@@ -788,6 +829,71 @@ fn scan_mmcif(text: &str) -> Result<Scan, String> {
     out.sites = sites;
     out.warnings.extend(notes.into_warnings());
     Ok(out)
+}
+
+/// What an mmCIF file's header says of its origin: `_exptl.method`, ModelCIF
+/// items (`_ma_*`, `_audit_conform.dict_name mmcif_ma.dic`), and the items that
+/// may name a predictor (`_entry.id`, `_struct.title`, `_struct_keywords`,
+/// `_software` names and versions).
+/// The mmCIF items that give a resolution, first that holds a positive number.
+const RESOLUTION: [&str; 3] = [
+    "_refine.ls_d_res_high",
+    "_reflns.d_resolution_high",
+    "_em_3d_reconstruction.resolution",
+];
+
+/// A positive, finite number, or `None`.
+fn positive(v: &str) -> Option<f64> {
+    v.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|r| r.is_finite() && *r > 0.0)
+}
+
+fn read_evidence(text: &str, lexemes: &[Lexeme], out: &mut Evidence) {
+    const TEXT: [&str; 5] = [
+        "_entry.id",
+        "_struct.title",
+        "_struct.pdbx_descriptor",
+        "_struct_keywords.text",
+        "_struct_keywords.pdbx_keywords",
+    ];
+    let wanted = |tag: &str| {
+        RESOLUTION.contains(&tag)
+            || tag.starts_with("_ma_")
+            || tag == "_exptl.method"
+            || tag == "_audit_conform.dict_name"
+            || tag == "_software.name"
+            || tag == "_software.version"
+            || TEXT.contains(&tag)
+    };
+    let (mut names, mut versions) = (Vec::new(), Vec::new());
+    cif::for_each_item(text, lexemes, wanted, |tag, value, line| {
+        let value = value.unwrap_or("").trim();
+        if tag.starts_with("_ma_")
+            || (tag == "_audit_conform.dict_name" && value.contains("mmcif_ma"))
+        {
+            out.modelcif.get_or_insert(line);
+        }
+        if let Some(k) = RESOLUTION.iter().position(|r| *r == tag) {
+            if out.resolution[k].is_none() {
+                out.resolution[k] = positive(value);
+            }
+        }
+        match tag {
+            "_exptl.method" if out.method.is_none() && !value.is_empty() => {
+                out.method = Some((value.to_string(), line));
+            }
+            "_software.name" => names.push(value.to_string()),
+            "_software.version" => versions.push(value.to_string()),
+            t if TEXT.contains(&t) && !value.is_empty() => {
+                out.text.push((value.to_string(), line));
+            }
+            _ => {}
+        }
+    });
+    versions.resize(names.len(), String::new());
+    out.software = names.into_iter().zip(versions).collect();
 }
 
 /// The unit cell (`_cell.*`) and space group of an mmCIF file, from single

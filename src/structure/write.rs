@@ -256,7 +256,7 @@ fn in_place(structure: &Structure, source: &str, values: &[f64], shown: &str) ->
 }
 
 /// `v` with at most 4 decimals and no trailing zeros (`25.1`, `-0.0123`, `7`).
-fn cif_number(v: f64) -> String {
+pub(crate) fn cif_number(v: f64) -> String {
     let s = format!("{v:.4}");
     let s = s.trim_end_matches('0').trim_end_matches('.');
     match s {
