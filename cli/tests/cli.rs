@@ -59,7 +59,7 @@ fn help_shows_examples_for_every_subcommand() {
     bfactor().arg("--help").assert().success().stdout(
         predicate::str::contains("Examples:").and(predicate::str::contains("bfactor compare")),
     );
-    for sub in ["predict", "gnm", "compare", "plot", "train"] {
+    for sub in ["predict", "gnm", "compare", "plot", "train", "plddt-to-b"] {
         bfactor().args([sub, "--help"]).assert().success().stdout(
             predicate::str::contains("Examples:")
                 .and(predicate::str::contains(format!("bfactor {sub} "))),
@@ -325,12 +325,16 @@ fn compare_table_csv_and_failures() {
     assert!(stderr.contains("1a1p.pdb") && stderr.contains("no experimental B-factors"));
     let text = String::from_utf8(out.stdout).unwrap();
     let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(lines[0], "file,chain,tokens,predictor,gnm,inverse_wcn");
+    assert_eq!(
+        lines[0],
+        "file,chain,provenance,reference,tokens,predictor,gnm,inverse_wcn"
+    );
     assert_eq!(lines.len(), 2);
     let fields: Vec<&str> = lines[1].split(',').collect();
-    assert_eq!(fields[2], "76");
-    assert_eq!(fields[3], "", "predictor not asked for");
-    assert!(fields[4].parse::<f64>().unwrap() > 0.0);
+    assert_eq!((fields[2], fields[3]), ("unknown", "experiment"));
+    assert_eq!(fields[4], "76");
+    assert_eq!(fields[5], "", "predictor not asked for");
+    assert!(fields[6].parse::<f64>().unwrap() > 0.0);
 
     // CA tokens by default (protein chains only); Boltz-2 tokens on request
     // (3MHT's two DNA strands become chains too).
@@ -981,4 +985,185 @@ fn archive_problems_are_reported_and_the_rest_completes() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains("is a tar archive"));
+}
+
+fn provenance(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/data/provenance")
+        .join(name)
+}
+
+#[test]
+fn compare_labels_predicted_models_and_never_calls_plddt_experiment() {
+    let v: Value = serde_json::from_str(&stdout_of(
+        bfactor()
+            .arg("compare")
+            .arg(provenance("af_db.pdb"))
+            .arg(provenance("boltz.cif"))
+            .arg(crystal("1UBQ.pdb.gz"))
+            .args(["--json", "--methods", "wcn"]),
+    ))
+    .unwrap();
+    let rows = v["chains"].as_array().unwrap();
+    let of = |name: &str| {
+        rows.iter()
+            .find(|r| r["file"].as_str().unwrap().ends_with(name))
+            .unwrap()
+    };
+    assert_eq!(of("af_db.pdb")["reference"], "pLDDT");
+    assert_eq!(of("af_db.pdb")["provenance"], "predicted (AlphaFold DB)");
+    assert_eq!(of("boltz.cif")["provenance"], "predicted (Boltz)");
+    assert_eq!(of("1UBQ.pdb.gz")["reference"], "experiment");
+    assert!(of("1UBQ.pdb.gz")["provenance"]
+        .as_str()
+        .unwrap()
+        .starts_with("X-ray"));
+    // The mean against experiment holds the crystal only; pLDDT's is apart.
+    assert_eq!(v["mean"]["reference"], "experiment");
+    assert_eq!(v["mean"]["chains"], 1);
+    let wcn = of("1UBQ.pdb.gz")["inverse_wcn"].as_f64().unwrap();
+    assert!((v["mean"]["inverse_wcn"].as_f64().unwrap() - wcn).abs() < 1e-12);
+    let other = v["other_means"].as_array().unwrap();
+    assert_eq!(other.len(), 1);
+    assert_eq!(other[0]["reference"], "pLDDT");
+    assert_eq!(other[0]["chains"], 2);
+    // The r with pLDDT is the library's correlation of 1/WCN with plddt().
+    let st = structure::read(provenance("af_db.pdb"), &ca()).unwrap();
+    let plddt = st.plddt().unwrap();
+    let w = bfactor::structure::features::inverse_wcn(&st).unwrap();
+    let ones = Array1::ones(plddt.len());
+    let want = loss::pearson_masked(&w, &plddt, &ones).unwrap();
+    assert!((of("af_db.pdb")["inverse_wcn"].as_f64().unwrap() - want).abs() < 1e-12);
+
+    // The table says pLDDT on the model's row and in its mean line, and
+    // nothing of the kind for a crystal alone.
+    let text = stdout_of(
+        bfactor()
+            .arg("compare")
+            .arg(provenance("af_db.pdb"))
+            .args(["--methods", "wcn"]),
+    );
+    assert!(text.lines().nth(1).unwrap().contains("pLDDT"), "{text}");
+    assert!(text.contains("against pLDDT (confidence, not experiment)"), "{text}");
+    let text = stdout_of(bfactor().arg("compare").arg(crystal("1UBQ.pdb.gz")));
+    assert!(!text.contains("pLDDT") && !text.contains("predicted"), "{text}");
+    // CSV rows say it too.
+    let text = stdout_of(
+        bfactor()
+            .arg("compare")
+            .arg(provenance("esmfold.pdb"))
+            .args(["--csv", "--methods", "wcn"]),
+    );
+    assert!(text.lines().nth(1).unwrap().contains(",pLDDT,"), "{text}");
+}
+
+#[test]
+fn compare_uses_an_nmr_ensembles_spread_and_labels_cryo_em() {
+    let text = stdout_of(
+        bfactor()
+            .arg("compare")
+            .arg(provenance("nmr.pdb"))
+            .arg(provenance("cryoem.cif"))
+            .args(["--csv", "--methods", "wcn"]),
+    );
+    assert!(text.contains("NMR,NMR ensemble,"), "{text}");
+    assert!(text.contains("cryo-EM (3.20 Å),cryo-EM B,"), "{text}");
+}
+
+#[test]
+fn predict_predicts_models_and_labels_their_plddt() {
+    let text = stdout_of(bfactor().arg("predict").arg(provenance("af_db.pdb")));
+    assert!(text.contains("predicted (AlphaFold DB): its B column holds pLDDT"), "{text}");
+    assert!(text.contains("pLDDT mean") && !text.contains("exp mean"), "{text}");
+    let csv = stdout_of(
+        bfactor()
+            .arg("predict")
+            .arg(provenance("af_db.pdb"))
+            .args(["--table", "csv"]),
+    );
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let st = structure::read(provenance("af_db.pdb"), &ca()).unwrap();
+    let plddt = st.plddt().unwrap();
+    let pred = Predictor::pretrained().unwrap().predict(&st).unwrap();
+    for (i, line) in lines.enumerate() {
+        let f: Vec<&str> = line.split(',').collect();
+        assert_eq!(f[col("experimental_b")], "", "no experiment");
+        assert_eq!(f[col("plddt")].parse::<f64>().unwrap(), plddt[i]);
+        let p = f[col("prediction")].parse::<f64>().unwrap();
+        assert!((p - pred[i]).abs() < 1e-9 * pred[i].abs().max(1.0));
+    }
+    let text = stdout_of(bfactor().arg("predict").arg(provenance("cryoem.cif")));
+    assert!(text.contains("trained on X-ray structures"), "{text}");
+}
+
+#[test]
+fn train_leaves_predicted_models_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = bfactor()
+        .arg("train")
+        .arg(provenance("af_db.pdb"))
+        .arg(provenance("af3.cif"))
+        .arg("-o")
+        .arg(dir.path().join("w.safetensors"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("af_db.pdb: left out"), "{stderr}");
+    assert!(stderr.contains("every structure read is a predicted model"), "{stderr}");
+    assert!(!dir.path().join("w.safetensors").exists());
+}
+
+#[test]
+fn plddt_to_b_writes_a_search_model() {
+    let dir = tempfile::tempdir().unwrap();
+    for (input, name) in [("af_db.pdb", "out.pdb"), ("af_db.cif", "out.cif.gz")] {
+        let dest = dir.path().join(name);
+        bfactor()
+            .arg("plddt-to-b")
+            .arg(provenance(input))
+            .arg("-o")
+            .arg(&dest)
+            .assert()
+            .success();
+        let st = structure::read(provenance(input), &ca()).unwrap();
+        let text = structure::plddt_to_bfactor_text(&st, &structure::PlddtToB::new()).unwrap();
+        let written = fs::read(&dest).unwrap();
+        let written = if name.ends_with(".gz") {
+            gunzip(&written)
+        } else {
+            written
+        };
+        assert_eq!(String::from_utf8(written).unwrap(), text, "{input}");
+    }
+    // --keep-all into PDB: pLDDT 30 does not fit; a failure, status 1.
+    let out = bfactor()
+        .arg("plddt-to-b")
+        .arg(provenance("af_db.pdb"))
+        .arg("-o")
+        .arg(dir.path().join("all.pdb"))
+        .arg("--keep-all")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("write mmCIF"));
+    // Another format than the input's: a usage error. A crystal: no pLDDT.
+    bfactor()
+        .arg("plddt-to-b")
+        .arg(provenance("af_db.pdb"))
+        .arg("-o")
+        .arg(dir.path().join("x.cif"))
+        .assert()
+        .code(2);
+    let out = bfactor()
+        .arg("plddt-to-b")
+        .arg(crystal("1UBQ.pdb.gz"))
+        .arg("-o")
+        .arg(dir.path().join("x.pdb"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--assume-plddt"));
 }
