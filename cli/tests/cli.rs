@@ -148,7 +148,7 @@ fn predict_table_lists_every_token() {
     let mut lines = text.lines();
     assert_eq!(
         lines.next().unwrap(),
-        "file,chain,residue_number,insertion_code,residue_name,atom_name,experimental_b,prediction"
+        "file,chain,residue_number,insertion_code,residue_name,atom_name,experimental_b,plddt,prediction"
     );
     let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
     assert_eq!(rows.len(), 76);
@@ -158,7 +158,8 @@ fn predict_table_lists_every_token() {
         assert_eq!(row[2], t.residue_number.to_string());
         assert_eq!(row[4], t.residue_name);
         assert_eq!(row[6].parse::<f64>().unwrap(), t.bfactor);
-        assert!(row[7].parse::<f64>().unwrap().is_finite());
+        assert_eq!(row[7], "", "a crystal has no pLDDT");
+        assert!(row[8].parse::<f64>().unwrap().is_finite());
     }
 }
 
@@ -976,7 +977,10 @@ fn archive_problems_are_reported_and_the_rest_completes() {
     );
     let stdout = String::from_utf8(out.stdout).unwrap();
     assert_eq!(stdout.lines().count(), 2, "{stdout}");
-    assert!(stdout.contains("good.pdb.gz,A,76,"), "{stdout}");
+    assert!(
+        stdout.contains("good.pdb.gz,A,X-ray (1.80 Å),experiment,76,"),
+        "{stdout}"
+    );
     // plot draws one structure, not an archive.
     bfactor()
         .arg("plot")
@@ -1044,9 +1048,15 @@ fn compare_labels_predicted_models_and_never_calls_plddt_experiment() {
             .args(["--methods", "wcn"]),
     );
     assert!(text.lines().nth(1).unwrap().contains("pLDDT"), "{text}");
-    assert!(text.contains("against pLDDT (confidence, not experiment)"), "{text}");
+    assert!(
+        text.contains("against pLDDT (confidence, not experiment)"),
+        "{text}"
+    );
     let text = stdout_of(bfactor().arg("compare").arg(crystal("1UBQ.pdb.gz")));
-    assert!(!text.contains("pLDDT") && !text.contains("predicted"), "{text}");
+    assert!(
+        !text.contains("pLDDT") && !text.contains("predicted"),
+        "{text}"
+    );
     // CSV rows say it too.
     let text = stdout_of(
         bfactor()
@@ -1073,8 +1083,14 @@ fn compare_uses_an_nmr_ensembles_spread_and_labels_cryo_em() {
 #[test]
 fn predict_predicts_models_and_labels_their_plddt() {
     let text = stdout_of(bfactor().arg("predict").arg(provenance("af_db.pdb")));
-    assert!(text.contains("predicted (AlphaFold DB): its B column holds pLDDT"), "{text}");
-    assert!(text.contains("pLDDT mean") && !text.contains("exp mean"), "{text}");
+    assert!(
+        text.contains("predicted (AlphaFold DB): its B column holds pLDDT"),
+        "{text}"
+    );
+    assert!(
+        text.contains("pLDDT mean") && !text.contains("exp mean"),
+        "{text}"
+    );
     let csv = stdout_of(
         bfactor()
             .arg("predict")
@@ -1112,7 +1128,10 @@ fn train_leaves_predicted_models_out() {
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("af_db.pdb: left out"), "{stderr}");
-    assert!(stderr.contains("every structure read is a predicted model"), "{stderr}");
+    assert!(
+        stderr.contains("every structure read is a predicted model"),
+        "{stderr}"
+    );
     assert!(!dir.path().join("w.safetensors").exists());
 }
 

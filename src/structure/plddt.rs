@@ -64,6 +64,9 @@ fn bfactor_of(p: f64) -> f64 {
     8.0 * std::f64::consts::PI.powi(2) / 3.0 * rmsd * rmsd
 }
 
+/// A residue of one model: (model, chain, number, insertion code).
+type ResidueKey<'a> = (usize, &'a str, isize, Option<&'a str>);
+
 /// How [`plddt_to_bfactor_text`] converts a model.
 ///
 /// ```
@@ -156,7 +159,7 @@ pub fn plddt_to_bfactor_text(structure: &Structure, config: &PlddtToB) -> Result
         .sites;
     let scale = structure.plddt_scale;
     // The mean pLDDT of each residue, model by model.
-    let mut residues: HashMap<(usize, &str, isize, Option<&str>), (f64, usize)> = HashMap::new();
+    let mut residues: HashMap<ResidueKey<'_>, (f64, usize)> = HashMap::new();
     for s in &sites {
         let e = residues
             .entry((s.model, &s.chain, s.res_seq, s.icode.as_deref()))

@@ -77,7 +77,6 @@
 //! # Ok::<(), bfactor::Error>(())
 //! ```
 
-use std::collections::HashMap;
 use std::fmt;
 
 use super::sites::{Scan, Site};
@@ -353,7 +352,9 @@ pub(crate) struct Decision {
 }
 
 /// The range of the first model's B values, and whether every multi-atom
-/// residue has one value (with how many such residues there are).
+/// residue has one value (with how many such residues there are). A residue is
+/// a run of consecutive records with the same chain, number and insertion code
+/// (one pass, no hashing: linear in atoms).
 struct Column {
     min: f64,
     max: f64,
@@ -364,34 +365,45 @@ struct Column {
 }
 
 fn column(sites: &[Site]) -> Column {
-    let (mut min, mut max) = (f64::INFINITY, f64::NEG_INFINITY);
-    // (chain, number, icode) -> (first value, atoms, all equal, first line).
-    let mut residues: HashMap<(&str, isize, Option<&str>), (f64, usize, bool, usize)> =
-        HashMap::new();
-    for s in sites.iter().filter(|s| s.model == 0) {
-        min = min.min(s.b);
-        max = max.max(s.b);
-        let e = residues
-            .entry((s.chain.as_str(), s.res_seq, s.icode.as_deref()))
-            .or_insert((s.b, 0, true, s.line));
-        e.1 += 1;
-        if s.b != e.0 {
-            e.2 = false;
+    let mut col = Column {
+        min: f64::INFINITY,
+        max: f64::NEG_INFINITY,
+        uniform: true,
+        multi_atom: 0,
+        first_mixed: None,
+    };
+    let first = sites.iter().filter(|s| s.model == 0);
+    // The current run: its first site, its length, whether its values agree.
+    let mut run: Option<(&Site, usize, bool)> = None;
+    let close = |run: Option<(&Site, usize, bool)>, col: &mut Column| {
+        if let Some((s, n, same)) = run {
+            if n >= 2 {
+                col.multi_atom += 1;
+                if !same && col.first_mixed.is_none() {
+                    col.uniform = false;
+                    col.first_mixed = Some((s.chain.clone(), s.res_seq, s.line));
+                }
+            }
+        }
+    };
+    for s in first {
+        col.min = col.min.min(s.b);
+        col.max = col.max.max(s.b);
+        match &mut run {
+            Some((r, n, same))
+                if r.chain == s.chain && r.res_seq == s.res_seq && r.icode == s.icode =>
+            {
+                *n += 1;
+                *same &= r.b == s.b;
+            }
+            _ => {
+                close(run.take(), &mut col);
+                run = Some((s, 1, true));
+            }
         }
     }
-    let multi: Vec<_> = residues.iter().filter(|(_, v)| v.1 >= 2).collect();
-    let first_mixed = multi
-        .iter()
-        .filter(|(_, v)| !v.2)
-        .min_by_key(|(_, v)| v.3)
-        .map(|(k, v)| (k.0.to_string(), k.1, v.3));
-    Column {
-        min,
-        max,
-        uniform: first_mixed.is_none(),
-        multi_atom: multi.len(),
-        first_mixed,
-    }
+    close(run, &mut col);
+    col
 }
 
 /// Decides what the file is and what its B column holds (the rules of the
@@ -406,21 +418,25 @@ pub(crate) fn decide(
     let col = column(sites);
     let in_percent = col.min >= 0.0 && col.max <= 100.0;
     let fraction = in_percent && col.max <= 1.0 && col.max > 0.0;
-    let named = evidence
-        .text
-        .iter()
-        .find_map(|(t, line)| named_predictor(t, &evidence.software).map(|p| (p, *line)))
-        .or_else(|| {
-            evidence
-                .software
-                .iter()
-                .find_map(|(n, _)| named_predictor(n, &evidence.software).map(|p| (p, 0)))
-        });
+    // The predictor the header names (with its line; 0 for `_software`),
+    // searched only where a rule needs it.
+    let named = || {
+        evidence
+            .text
+            .iter()
+            .find_map(|(t, line)| named_predictor(t, &evidence.software).map(|p| (p, *line)))
+            .or_else(|| {
+                evidence
+                    .software
+                    .iter()
+                    .find_map(|(n, _)| named_predictor(n, &evidence.software).map(|p| (p, 0)))
+            })
+    };
     let method = evidence
         .method
         .as_ref()
         .map(|(m, _)| Method::from_record(m));
-    let predictor = || named.map_or(PredictorName::Unknown, |(p, _)| p);
+    let predictor = || named().map_or(PredictorName::Unknown, |(p, _)| p);
     let provenance = if evidence.modelcif.is_some() {
         Provenance::Predicted {
             predictor: predictor(),
@@ -433,7 +449,7 @@ pub(crate) fn decide(
                 predictor: predictor(),
             },
         }
-    } else if let Some((p, line)) = named {
+    } else if let Some((p, line)) = named() {
         let at = if line > 0 {
             format!("line {line}")
         } else {
