@@ -15,20 +15,16 @@
 //! displacement).
 //!
 //! ```
-//! use bfactor::structure::{self, FileFormat, ReadOptions};
+//! use bfactor::structure::{self, ReadOptions, TokenMode};
 //!
-//! // Two models of three atoms, the second shifted and one atom moved 0.3 Å.
-//! let model = |n: usize, x: f64| format!(
-//!     "MODEL        {n}\n\
-//!      ATOM      1  CA  ALA A   1      {:>6.3}   0.000   0.000  1.00  0.00           C\n\
-//!      ATOM      2  CA  ALA A   2       3.800   0.000   0.000  1.00  0.00           C\n\
-//!      ATOM      3  CA  ALA A   3       3.800   3.800   0.000  1.00  0.00           C\n\
-//!      ENDMDL\n", x);
-//! let text = model(1, 0.0) + &model(2, 0.3);
-//! let nmr = structure::read_str(&text, FileFormat::Pdb, &ReadOptions::new())?;
-//! assert_eq!(nmr.models(), 2);
-//! let b = nmr.ensemble_bfactors().unwrap();
-//! assert!(b[0] > b[1] && b[1] > 0.0); // the moved atom spreads most
+//! // A synthetic NMR ensemble of ubiquitin: 5 models, no B-factors.
+//! let options = ReadOptions::new().with_tokens(TokenMode::CaOnly);
+//! let nmr = structure::read("tests/data/provenance/nmr.pdb", &options)?;
+//! assert_eq!(nmr.models(), 5);
+//! assert!(nmr.mask().iter().all(|&m| m == 0.0));
+//! let b = nmr.ensemble_bfactors().unwrap(); // Å², one per token
+//! assert_eq!(b.len(), nmr.tokens().len());
+//! assert!(b.iter().all(|&v| v > 0.0));
 //! # Ok::<(), bfactor::Error>(())
 //! ```
 

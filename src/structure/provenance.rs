@@ -3,7 +3,7 @@
 //! (pLDDT), or nothing usable.
 //!
 //! [`read`](super::read) decides it for every file ([`Structure::provenance`],
-//! [`Structure::b_values`]) unless [`ReadOptions::b_column`] says what the column
+//! [`Structure::b_values`]) unless [`ReadOptions::b_column`](super::ReadOptions::b_column) says what the column
 //! is. The rules, first that applies:
 //!
 //! 1. **ModelCIF** (mmCIF with `_audit_conform.dict_name mmcif_ma.dic` or any
@@ -51,7 +51,7 @@
 //! symmetry mates, and the warnings say so.
 //!
 //! ```
-//! use bfactor::structure::{self, BValues, FileFormat, Method, Provenance, ReadOptions};
+//! use bfactor::structure::{self, BValues, FileFormat, Method, Provenance, ReadOptions, TokenMode};
 //!
 //! let crystal = structure::read("data/crystal/1UBQ.pdb.gz", &ReadOptions::new())?;
 //! assert_eq!(crystal.b_values(), BValues::BFactors);
@@ -69,7 +69,8 @@
 //! ATOM      5  N   ILE A   3      26.850  29.021   3.898  1.00 74.00           N
 //! ATOM      6  CA  ILE A   3      26.235  30.058   4.714  1.00 74.00           C
 //! ";
-//! let model = structure::read_str(text, FileFormat::Pdb, &ReadOptions::new())?;
+//! let ca = ReadOptions::new().with_tokens(TokenMode::CaOnly);
+//! let model = structure::read_str(text, FileFormat::Pdb, &ca)?;
 //! assert!(model.provenance().is_predicted());
 //! assert_eq!(model.b_values(), BValues::Plddt);
 //! assert_eq!(model.plddt().unwrap().to_vec(), vec![91.5, 88.2, 74.0]);
