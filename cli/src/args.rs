@@ -196,6 +196,9 @@ pub enum TableFormat {
     Csv,
     /// A JSON array of objects.
     Json,
+    /// A Parquet file (-o OUT.parquet), with the per-file table (status,
+    /// error, tokens, per-chain Pearson r) in OUT.files.parquet.
+    Parquet,
 }
 
 /// Where predicted structures go.
@@ -213,7 +216,9 @@ pub struct OutputArgs {
     #[arg(long)]
     pub force: bool,
     /// Print the per-token values (file, chain, residue, name, experimental B,
-    /// prediction) to standard output, instead of the summary.
+    /// prediction) to standard output, instead of the summary; parquet writes
+    /// them to -o OUT.parquet (and no structure), with a row per input file in
+    /// OUT.files.parquet.
     #[arg(long, value_enum, value_name = "FORMAT")]
     pub table: Option<TableFormat>,
 }
@@ -285,6 +290,24 @@ pub struct CompareArgs {
     /// GNM contact cutoff in Å.
     #[arg(long, default_value_t = bfactor::structure::gnm::DEFAULT_CUTOFF, value_name = "Å")]
     pub cutoff: f64,
+    /// Write every method's per-token values to -o OUT.parquet (column
+    /// method) and a row per input file with the per-chain Pearson r to
+    /// OUT.files.parquet, instead of the per-chain table.
+    #[arg(long, value_enum, value_name = "FORMAT", conflicts_with_all = ["csv", "json"], requires = "output")]
+    pub table: Option<CompareTable>,
+    /// The Parquet file of --table parquet.
+    #[arg(short, long, value_name = "OUT.parquet", requires = "table")]
+    pub output: Option<PathBuf>,
+    /// Overwrite an existing --table parquet output.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// `bfactor compare --table`'s formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CompareTable {
+    /// A Parquet file.
+    Parquet,
 }
 
 /// What `bfactor plot` draws against experiment.

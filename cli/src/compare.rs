@@ -7,10 +7,11 @@ use bfactor::structure::gnm::GnmConfig;
 use bfactor::structure::predict::Predictor;
 use serde::Serialize;
 
-use crate::args::{CompareArgs, Method};
+use crate::args::{CompareArgs, CompareTable, Method};
 use crate::input::{collect, Reader};
 use crate::methods;
 use crate::report::{Batch, Exit};
+use crate::table::{self, Tabled};
 
 /// One chain's correlations.
 #[derive(Debug, Clone, Serialize)]
@@ -51,6 +52,16 @@ fn column_mean(values: impl Iterator<Item = Option<f64>>) -> (Option<f64>, usize
 
 /// Runs `bfactor compare`; returns the number of failures.
 pub fn run(args: &CompareArgs, quiet: bool) -> Result<usize, Exit> {
+    let parquet = match args.table {
+        Some(CompareTable::Parquet) => {
+            let out = table::check_parquet_output(args.output.as_deref()).map_err(Exit::Usage)?;
+            if let Some(kept) = table::kept(out, args.force, quiet) {
+                return Ok(kept);
+            }
+            Some(out)
+        }
+        None => None,
+    };
     let expanded = collect(&args.input)?;
     let inputs = &expanded.inputs;
     let reader = Reader::new(&args.input.read, inputs)?;
@@ -68,7 +79,7 @@ pub fn run(args: &CompareArgs, quiet: bool) -> Result<usize, Exit> {
     for (path, message) in &expanded.problems {
         batch.fail(path, message);
     }
-    let results = batch.run(inputs, |_, input| {
+    let results = batch.run_results(inputs, |_, input| {
         let st = reader.read(input)?;
         let exp = methods::experimental(&st);
         if !exp.defined.iter().any(|&d| d) {
@@ -93,7 +104,15 @@ pub fn run(args: &CompareArgs, quiet: bool) -> Result<usize, Exit> {
             None
         };
         let file = input.display();
-        Ok(st
+        let mut tabled = Tabled::default();
+        if parquet.is_some() {
+            for (method, v) in [("predictor", &pred), ("gnm", &gnm), ("inverse_wcn", &wcn)] {
+                if let Some(v) = v {
+                    tabled.add(&file, &st, &exp, method, v);
+                }
+            }
+        }
+        let rows = st
             .chains()
             .into_iter()
             .map(|c| {
@@ -111,9 +130,20 @@ pub fn run(args: &CompareArgs, quiet: bool) -> Result<usize, Exit> {
                     inverse_wcn: r_of(&wcn),
                 }
             })
-            .collect::<Vec<_>>())
+            .collect::<Vec<_>>();
+        Ok((rows, tabled))
     });
-    let rows: Vec<ChainRow> = results.into_iter().flatten().flatten().collect();
+    if let Some(out) = parquet {
+        let tables = results.into_iter().map(|r| r.map(|(_, t)| t));
+        let (tokens, files) = table::gather(&expanded.problems, inputs, tables);
+        table::write_tables(out, args.force, quiet, &tokens, &files).map_err(Exit::Fatal)?;
+        return Ok(batch.failures());
+    }
+    let rows: Vec<ChainRow> = results
+        .into_iter()
+        .flatten()
+        .flat_map(|(rows, _)| rows)
+        .collect();
     let (predictor_mean, predictor_chains) = column_mean(rows.iter().map(|r| r.predictor));
     let (gnm_mean, gnm_chains) = column_mean(rows.iter().map(|r| r.gnm));
     let (wcn_mean, wcn_chains) = column_mean(rows.iter().map(|r| r.inverse_wcn));
