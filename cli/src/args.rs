@@ -33,7 +33,8 @@ Examples:
   bfactor predict 3mht.pdb.gz -o out/ --format cif
   bfactor predict 1ubi.pdb --table csv > 1ubi.csv
   bfactor predict 1ubi.pdb --weights my_model.safetensors -o 1ubi_pred.pdb
-  bfactor predict --files-from list.txt --shard 3/10 --table csv > part3.csv";
+  bfactor predict --files-from list.txt --shard 3/10 --table csv > part3.csv
+  bfactor predict --files-from list.txt --shard 3/10 --table parquet -o part3.parquet";
 
 const GNM_EXAMPLES: &str = "\
 Examples:
@@ -47,6 +48,7 @@ Examples:
   bfactor compare 1ubi.pdb 3mht.pdb.gz
   bfactor compare data/set364/ --csv > set364.csv
   bfactor compare pdbs/ --json --methods gnm,wcn --cutoff 7.3
+  bfactor compare pdbs/ --table parquet -o compare.parquet
 
 Each column is Pearson's r between a method's per-token values and the file's own
 B column, per chain, over the tokens with an experimental B-factor. The last line
