@@ -10,7 +10,7 @@ mkdir -p "$extra"
 if [ ! -x "$venv/bin/python" ]; then
     python3 -m venv "$venv"
 fi
-"$venv/bin/pip" install --quiet --upgrade maturin pytest numpy biotite gemmi
+"$venv/bin/pip" install --quiet --upgrade maturin pytest numpy biotite gemmi pyarrow dask distributed
 rm -rf "$extra/wheels"
 CARGO_TARGET_DIR="$extra" "$venv/bin/maturin" build --release -m python/Cargo.toml --out "$extra/wheels" --interpreter "$venv/bin/python"
 "$venv/bin/pip" install --quiet --force-reinstall --no-deps "$extra"/wheels/bfactor-*.whl

@@ -8,12 +8,12 @@ use std::path::{Path, PathBuf};
 use bfactor::structure::gnm::GnmConfig;
 use bfactor::structure::predict::Predictor;
 use bfactor::structure::{self, FileFormat, Structure};
-use serde::Serialize;
 
 use crate::args::{GnmScale, InputArgs, OutputArgs, OutputFormat, TableFormat};
 use crate::input::{collect, Input, Reader};
 use crate::methods::{self, Values};
 use crate::report::{Batch, Exit};
+use crate::table::{self, Tabled, TokenRow};
 
 /// What gives the values.
 pub enum Model {
@@ -38,24 +38,9 @@ enum Target {
     Files(Vec<PathBuf>),
 }
 
-/// One row of `--table`.
-#[derive(Debug, Serialize)]
-pub struct TokenRow {
-    file: String,
-    chain: String,
-    residue_number: isize,
-    insertion_code: String,
-    residue_name: String,
-    atom_name: String,
-    experimental_b: Option<f64>,
-    /// A predicted model's pLDDT (its B column), else empty.
-    plddt: Option<f64>,
-    prediction: Option<f64>,
-}
-
 struct FileResult {
     summary: String,
-    rows: Vec<TokenRow>,
+    table: Tabled,
     text: Option<String>,
 }
 
@@ -119,6 +104,9 @@ pub fn run(
     model: &Model,
     quiet: bool,
 ) -> Result<usize, Exit> {
+    if output.table == Some(TableFormat::Parquet) {
+        return run_parquet(input, output, model, quiet);
+    }
     let expanded = collect(input)?;
     let inputs = &expanded.inputs;
     let reader = Reader::new(&input.read, inputs)?;
@@ -154,7 +142,7 @@ pub fn run(
             out.write_all(text.as_bytes()).map_err(write_failed)?;
         }
     }
-    let rows = results.iter().flatten().flat_map(|r| r.rows.iter());
+    let rows = results.iter().flatten().flat_map(|r| r.table.tokens.iter());
     match output.table {
         Some(TableFormat::Csv) => {
             let mut w = csv::Writer::from_writer(&mut out);
@@ -170,6 +158,7 @@ pub fn run(
                 .map_err(|e| Exit::Fatal(format!("cannot write the table: {e}")))?;
             writeln!(out).map_err(write_failed)?;
         }
+        Some(TableFormat::Parquet) => unreachable!("written by run_parquet"),
         None if !quiet => {
             for r in results.iter().flatten() {
                 if matches!(target, Target::Stdout(_)) {
@@ -183,6 +172,83 @@ pub fn run(
     }
     out.flush().map_err(write_failed)?;
     Ok(batch.failures())
+}
+
+/// `--table parquet -o OUT.parquet`: the token and file tables, no structure.
+fn run_parquet(
+    input: &InputArgs,
+    output: &OutputArgs,
+    model: &Model,
+    quiet: bool,
+) -> Result<usize, Exit> {
+    let out = table::check_parquet_output(output.output.as_deref()).map_err(Exit::Usage)?;
+    if output.format.is_some() {
+        return Err(Exit::Usage(
+            "--format names a structure format; --table parquet writes no structure".into(),
+        ));
+    }
+    if let Some(kept) = table::kept(out, output.force, quiet) {
+        return Ok(kept);
+    }
+    let expanded = collect(input)?;
+    let reader = Reader::new(&input.read, &expanded.inputs)?;
+    let (tokens, files, failures) = tabulate(&expanded, &reader, model, quiet);
+    table::write_tables(out, output.force, quiet, &tokens, &files).map_err(Exit::Fatal)?;
+    Ok(failures)
+}
+
+/// The token and file tables of `model` on every input, and how many inputs
+/// failed.
+pub fn tabulate(
+    expanded: &crate::input::Inputs,
+    reader: &Reader,
+    model: &Model,
+    quiet: bool,
+) -> (Vec<TokenRow>, Vec<table::FileRow>, usize) {
+    let batch = Batch::new(expanded.inputs.len(), quiet);
+    for (path, message) in &expanded.problems {
+        batch.fail(path, message);
+    }
+    let results = batch.run_results(&expanded.inputs, |_, inp| {
+        let st = reader.read(inp)?;
+        let exp = methods::experimental(&st);
+        let (values, _) = values(model, &st, &exp)?;
+        let mut t = Tabled::default();
+        t.add(&inp.display(), &st, &exp, model.method(), &values);
+        Ok(t)
+    });
+    let (tokens, files) = table::gather(&expanded.problems, &expanded.inputs, results);
+    (tokens, files, batch.failures())
+}
+
+impl Model {
+    /// The method's name in tables.
+    pub fn method(&self) -> &'static str {
+        match self {
+            Model::Predictor(_) => "predictor",
+            Model::Gnm { .. } => "gnm",
+        }
+    }
+}
+
+/// The model's values on `st`, and what they are.
+fn values(model: &Model, st: &Structure, exp: &Values) -> Result<(Values, String), String> {
+    Ok(match model {
+        Model::Predictor(p) => (methods::predicted(p, st)?, "predicted B".to_string()),
+        Model::Gnm { config, scale } => {
+            let sq = methods::gnm_fluctuations(st, config)?;
+            match scale {
+                GnmScale::Fit => {
+                    let (k, v) = methods::gnm_fitted(&sq, exp)?;
+                    (
+                        v,
+                        format!("GNM B = {k:.4}·<ΔR²> ({} Å cutoff)", config.cutoff),
+                    )
+                }
+                GnmScale::None => (sq, format!("GNM <ΔR²> ({} Å cutoff)", config.cutoff)),
+            }
+        }
+    })
 }
 
 /// Where the structures go, checked before any work.
@@ -280,22 +346,7 @@ fn process(
     output: &OutputArgs,
 ) -> Result<FileResult, String> {
     let exp = methods::experimental(st);
-    let (values, what) = match model {
-        Model::Predictor(p) => (methods::predicted(p, st)?, "predicted B".to_string()),
-        Model::Gnm { config, scale } => {
-            let sq = methods::gnm_fluctuations(st, config)?;
-            match scale {
-                GnmScale::Fit => {
-                    let (k, v) = methods::gnm_fitted(&sq, &exp)?;
-                    (
-                        v,
-                        format!("GNM B = {k:.4}·<ΔR²> ({} Å cutoff)", config.cutoff),
-                    )
-                }
-                GnmScale::None => (sq, format!("GNM <ΔR²> ({} Å cutoff)", config.cutoff)),
-            }
-        }
-    };
+    let (values, what) = values(model, st, &exp)?;
     let mut text = None;
     match (target, dest) {
         (Target::Stdout(format), _) => {
@@ -310,29 +361,13 @@ fn process(
     }
     let file = input.display();
     let summary = summary(&file, st, &values, &what, dest);
-    let plddt = st.plddt();
-    let rows = if output.table.is_some() {
-        st.tokens()
-            .iter()
-            .enumerate()
-            .map(|(i, t)| TokenRow {
-                file: file.clone(),
-                chain: t.chain.clone(),
-                residue_number: t.residue_number,
-                insertion_code: t.insertion_code.clone().unwrap_or_default(),
-                residue_name: t.residue_name.clone(),
-                atom_name: t.atom_name.clone(),
-                experimental_b: exp.defined[i].then(|| exp.values[i]),
-                plddt: plddt.as_ref().map(|p| p[i]).filter(|p| p.is_finite()),
-                prediction: values.defined[i].then(|| values.values[i]),
-            })
-            .collect()
-    } else {
-        Vec::new()
-    };
+    let mut table = Tabled::default();
+    if output.table.is_some() {
+        table.add(&file, st, &exp, model.method(), &values);
+    }
     Ok(FileResult {
         summary,
-        rows,
+        table,
         text,
     })
 }

@@ -33,7 +33,8 @@ Examples:
   bfactor predict 3mht.pdb.gz -o out/ --format cif
   bfactor predict 1ubi.pdb --table csv > 1ubi.csv
   bfactor predict 1ubi.pdb --weights my_model.safetensors -o 1ubi_pred.pdb
-  bfactor predict --files-from list.txt --shard 3/10 --table csv > part3.csv";
+  bfactor predict --files-from list.txt --shard 3/10 --table csv > part3.csv
+  bfactor predict --files-from list.txt --shard 3/10 --table parquet -o part3.parquet";
 
 const GNM_EXAMPLES: &str = "\
 Examples:
@@ -47,6 +48,7 @@ Examples:
   bfactor compare 1ubi.pdb 3mht.pdb.gz
   bfactor compare data/set364/ --csv > set364.csv
   bfactor compare pdbs/ --json --methods gnm,wcn --cutoff 7.3
+  bfactor compare pdbs/ --table parquet -o compare.parquet
 
 Each column is Pearson's r between a method's per-token values and the file's own
 B column, per chain, over the tokens with an experimental B-factor. The last line
@@ -259,6 +261,9 @@ pub enum TableFormat {
     Csv,
     /// A JSON array of objects.
     Json,
+    /// A Parquet file (-o OUT.parquet), with the per-file table (status,
+    /// error, tokens, per-chain Pearson r) in OUT.files.parquet.
+    Parquet,
 }
 
 /// Where predicted structures go.
@@ -276,7 +281,9 @@ pub struct OutputArgs {
     #[arg(long)]
     pub force: bool,
     /// Print the per-token values (file, chain, residue, name, experimental B,
-    /// prediction) to standard output, instead of the summary.
+    /// prediction) to standard output, instead of the summary; parquet writes
+    /// them to -o OUT.parquet (and no structure), with a row per input file in
+    /// OUT.files.parquet.
     #[arg(long, value_enum, value_name = "FORMAT")]
     pub table: Option<TableFormat>,
 }
@@ -348,6 +355,24 @@ pub struct CompareArgs {
     /// GNM contact cutoff in Å.
     #[arg(long, default_value_t = bfactor::structure::gnm::DEFAULT_CUTOFF, value_name = "Å")]
     pub cutoff: f64,
+    /// Write every method's per-token values to -o OUT.parquet (column
+    /// method) and a row per input file with the per-chain Pearson r to
+    /// OUT.files.parquet, instead of the per-chain table.
+    #[arg(long, value_enum, value_name = "FORMAT", conflicts_with_all = ["csv", "json"], requires = "output")]
+    pub table: Option<CompareTable>,
+    /// The Parquet file of --table parquet.
+    #[arg(short, long, value_name = "OUT.parquet", requires = "table")]
+    pub output: Option<PathBuf>,
+    /// Overwrite an existing --table parquet output.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// `bfactor compare --table`'s formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CompareTable {
+    /// A Parquet file.
+    Parquet,
 }
 
 /// What `bfactor plot` draws against experiment.

@@ -9,10 +9,11 @@ use bfactor::structure::gnm::GnmConfig;
 use bfactor::structure::predict::Predictor;
 use serde::Serialize;
 
-use crate::args::{CompareArgs, Method};
+use crate::args::{CompareArgs, CompareTable, Method};
 use crate::input::{collect, Reader};
 use crate::methods::{self, Reference};
 use crate::report::{Batch, Exit};
+use crate::table::{self, Tabled};
 
 /// One chain's correlations.
 #[derive(Debug, Clone, Serialize)]
@@ -63,6 +64,16 @@ fn column_mean(values: impl Iterator<Item = Option<f64>>) -> (Option<f64>, usize
 
 /// Runs `bfactor compare`; returns the number of failures.
 pub fn run(args: &CompareArgs, quiet: bool) -> Result<usize, Exit> {
+    let parquet = match args.table {
+        Some(CompareTable::Parquet) => {
+            let out = table::check_parquet_output(args.output.as_deref()).map_err(Exit::Usage)?;
+            if let Some(kept) = table::kept(out, args.force, quiet) {
+                return Ok(kept);
+            }
+            Some(out)
+        }
+        None => None,
+    };
     let expanded = collect(&args.input)?;
     let inputs = &expanded.inputs;
     let reader = Reader::new(&args.input.read, inputs)?;
@@ -80,7 +91,7 @@ pub fn run(args: &CompareArgs, quiet: bool) -> Result<usize, Exit> {
     for (path, message) in &expanded.problems {
         batch.fail(path, message);
     }
-    let results = batch.run(inputs, |_, input| {
+    let results = batch.run_results(inputs, |_, input| {
         let st = reader.read(input)?;
         let Some((reference, exp)) = methods::reference(&st) else {
             return Err(format!(
@@ -104,7 +115,18 @@ pub fn run(args: &CompareArgs, quiet: bool) -> Result<usize, Exit> {
             None
         };
         let file = input.display();
-        Ok(st
+        let mut tabled = Tabled::default();
+        if parquet.is_some() {
+            // The table's experimental B and per-chain r are against experiment
+            // only (a predicted model's pLDDT has a column of its own).
+            let experimental = methods::experimental(&st);
+            for (method, v) in [("predictor", &pred), ("gnm", &gnm), ("inverse_wcn", &wcn)] {
+                if let Some(v) = v {
+                    tabled.add(&file, &st, &experimental, method, v);
+                }
+            }
+        }
+        let rows = st
             .chains()
             .into_iter()
             .map(|c| {
@@ -124,9 +146,20 @@ pub fn run(args: &CompareArgs, quiet: bool) -> Result<usize, Exit> {
                     inverse_wcn: r_of(&wcn),
                 }
             })
-            .collect::<Vec<_>>())
+            .collect::<Vec<_>>();
+        Ok((rows, tabled))
     });
-    let rows: Vec<ChainRow> = results.into_iter().flatten().flatten().collect();
+    if let Some(out) = parquet {
+        let tables = results.into_iter().map(|r| r.map(|(_, t)| t));
+        let (tokens, files) = table::gather(&expanded.problems, inputs, tables);
+        table::write_tables(out, args.force, quiet, &tokens, &files).map_err(Exit::Fatal)?;
+        return Ok(batch.failures());
+    }
+    let rows: Vec<ChainRow> = results
+        .into_iter()
+        .flatten()
+        .flat_map(|(rows, _)| rows)
+        .collect();
     let means_of = |reference: Reference| {
         let of: Vec<&ChainRow> = rows
             .iter()

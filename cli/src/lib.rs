@@ -19,6 +19,7 @@ mod input;
 mod methods;
 mod plot;
 mod report;
+mod table;
 
 use std::ffi::OsString;
 
@@ -84,6 +85,46 @@ where
             EXIT_FAILURE
         }
     }
+}
+
+/// The tables of `bfactor predict --table parquet` as Arrow IPC stream bytes
+/// (tokens, files), for the predictor's values on every structure of `paths`
+/// (files, directories, tar archives, as the command takes them; tokens one
+/// per amino acid at CA, or Boltz-2's with `boltz2_tokens`), computed on the
+/// current rayon pool. A file that fails is a row of the file table with status
+/// `error` and its message; the number of such rows comes third.
+///
+/// # Errors
+/// What stops the whole batch (standard input named without a format), as a
+/// message.
+pub fn predict_tables(
+    paths: &[std::path::PathBuf],
+    predictor: bfactor::structure::predict::Predictor,
+    boltz2_tokens: bool,
+) -> Result<(Vec<u8>, Vec<u8>, usize), String> {
+    let message = |e: Exit| match e {
+        Exit::Usage(m) | Exit::Fatal(m) => m,
+    };
+    let expanded = input::expand(paths).map_err(message)?;
+    let read = args::ReadArgs {
+        input_format: None,
+        tokens: if boltz2_tokens {
+            args::TokenChoice::Boltz2
+        } else {
+            args::TokenChoice::Ca
+        },
+        b_column: args::BColumnChoice::Detect,
+    };
+    let reader = input::Reader::new(&read, &expanded.inputs).map_err(message)?;
+    let model = annotate::Model::Predictor(predictor);
+    let (tokens, files, failures) = annotate::tabulate(&expanded, &reader, &model, true);
+    let tokens = table::record_batch(table::TOKEN_COLUMNS, &tokens)?;
+    let files = table::record_batch(table::FILE_COLUMNS, &files)?;
+    Ok((
+        table::ipc_bytes(&tokens)?,
+        table::ipc_bytes(&files)?,
+        failures,
+    ))
 }
 
 fn run(cli: &Cli) -> Result<usize, Exit> {

@@ -73,27 +73,37 @@ impl Batch {
     }
 
     /// Runs `work` on every input in parallel; `None` where it failed (the
-    /// failure is reported). Results in input order. The members of a tar
-    /// archive are read by one thread streaming through the archive once per
-    /// run of consecutive members, into a queue of two members per thread
-    /// that the others work from, so that memory holds only those few.
+    /// failure is reported). Results in input order.
     pub fn run<T: Send>(
         &self,
         inputs: &[Input],
         work: impl Fn(usize, &Input) -> Result<T, String> + Sync,
     ) -> Vec<Option<T>> {
+        self.run_results(inputs, work)
+            .into_iter()
+            .map(Result::ok)
+            .collect()
+    }
+
+    /// Runs `work` on every input in parallel, each failure reported and
+    /// kept with its message. Results in input order. The members of a tar
+    /// archive are read by one thread streaming through the archive once per
+    /// run of consecutive members, into a queue of two members per thread
+    /// that the others work from, so that memory holds only those few.
+    pub fn run_results<T: Send>(
+        &self,
+        inputs: &[Input],
+        work: impl Fn(usize, &Input) -> Result<T, String> + Sync,
+    ) -> Vec<Result<T, String>> {
         let one = |i: usize, input: &Input| {
             let result = work(i, input);
             self.bar.inc(1);
-            match result {
-                Ok(v) => Some(v),
-                Err(message) => {
-                    self.fail(&input.display(), &message);
-                    None
-                }
+            if let Err(message) = &result {
+                self.fail(&input.display(), message);
             }
+            result
         };
-        let mut out: Vec<Option<T>> = Vec::with_capacity(inputs.len());
+        let mut out: Vec<Result<T, String>> = Vec::with_capacity(inputs.len());
         let mut start = 0;
         while start < inputs.len() {
             let members = archive_run(&inputs[start..]);
@@ -102,7 +112,7 @@ impl Batch {
                     .iter()
                     .take_while(|i| !matches!(i, Input::Member(_)))
                     .count();
-                let done: Vec<Option<T>> = inputs[start..start + len]
+                let done: Vec<Result<T, String>> = inputs[start..start + len]
                     .par_iter()
                     .enumerate()
                     .map(|(j, input)| one(start + j, input))
@@ -114,7 +124,7 @@ impl Batch {
                 // the pool's threads take members from as they come.
                 let (queue, members_read) =
                     std::sync::mpsc::sync_channel(2 * rayon::current_num_threads());
-                let done: Vec<(usize, Option<T>)> = std::thread::scope(|scope| {
+                let done: Vec<(usize, Result<T, String>)> = std::thread::scope(|scope| {
                     let members = &members;
                     scope.spawn(move || {
                         load_members(members, |j, input| queue.send((j, input)).is_ok())
@@ -125,11 +135,14 @@ impl Batch {
                         .map(|(j, input)| (j, one(start + j, &input)))
                         .collect()
                 });
-                let mut ordered: Vec<Option<T>> = (0..members.len()).map(|_| None).collect();
+                let mut ordered: Vec<Option<Result<T, String>>> =
+                    (0..members.len()).map(|_| None).collect();
                 for (j, r) in done {
-                    ordered[j] = r;
+                    ordered[j] = Some(r);
                 }
-                out.extend(ordered);
+                out.extend(ordered.into_iter().map(|r| {
+                    r.unwrap_or_else(|| Err("the member was not read from its archive".into()))
+                }));
                 start += members.len();
             }
         }

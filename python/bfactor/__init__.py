@@ -7,7 +7,9 @@ GIL released on a thread pool sized by ``RAYON_NUM_THREADS`` (default: one
 thread per CPU). Heads, predictors and structures pickle.
 
 Modules: :mod:`bfactor.loss` (normalized MSE, Pearson, binned cross-entropy),
-:mod:`bfactor.gnm` (the Gaussian network model).
+:mod:`bfactor.gnm` (the Gaussian network model), :mod:`bfactor.dask` (many
+files on a Dask cluster into a Parquet dataset; imported on its own, needs
+dask, distributed and pyarrow). :func:`predict_files` needs pyarrow.
 """
 
 from . import gnm, loss
@@ -24,6 +26,7 @@ from ._bfactor import (
     write,
 )
 from ._interop import from_atom_array
+from ._tables import predict_files
 
 __all__ = [
     "BFactorHead",
@@ -37,6 +40,7 @@ __all__ = [
     "loss",
     "plddt_to_b",
     "plddt_to_b_text",
+    "predict_files",
     "read",
     "write",
 ]

@@ -1006,6 +1006,31 @@ fn _from_atoms(
     })
 }
 
+/// The token and file tables of `bfactor predict --table parquet` on `paths`
+/// (files, directories, tar archives) as Arrow IPC stream bytes, and the number
+/// of failed files: what `bfactor.predict_files` wraps with pyarrow. The rows
+/// are the command's (`bfactor_cli::predict_tables`), computed with the GIL
+/// released on the package's pool.
+#[pyfunction]
+#[pyo3(signature = (paths, predictor=None, tokens="ca"))]
+fn _predict_tables<'py>(
+    py: Python<'py>,
+    paths: Vec<PathBuf>,
+    predictor: Option<&Predictor>,
+    tokens: &str,
+) -> PyResult<(Bound<'py, PyBytes>, Bound<'py, PyBytes>, usize)> {
+    let boltz2 = matches!(token_mode(tokens)?, TokenMode::Boltz2);
+    let predictor = match predictor {
+        Some(p) => p.p.clone(),
+        None => RsPredictor::pretrained().map_err(err)?,
+    };
+    let pool = pool()?;
+    let (t, f, failures) = py
+        .detach(|| pool.install(|| bfactor_cli::predict_tables(&paths, predictor, boltz2)))
+        .map_err(Error::new_err)?;
+    Ok((PyBytes::new(py, &t), PyBytes::new(py, &f), failures))
+}
+
 /// Runs the `bfactor` command on `argv` (the program name first) and returns its
 /// exit status: the same code as the Rust binary (`bfactor_cli::run_from`).
 #[pyfunction]
@@ -1025,6 +1050,7 @@ fn _bfactor(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Boltz2Head>()?;
     m.add_function(wrap_pyfunction!(_from_atoms, m)?)?;
     m.add_function(wrap_pyfunction!(_main, m)?)?;
+    m.add_function(wrap_pyfunction!(_predict_tables, m)?)?;
     m.add_function(wrap_pyfunction!(normalized_mse, m)?)?;
     m.add_function(wrap_pyfunction!(pearson, m)?)?;
     m.add_function(wrap_pyfunction!(binned_cross_entropy, m)?)?;
