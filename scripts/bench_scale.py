@@ -39,6 +39,8 @@ def run_command(binary, workers, directory, out):
     subprocess.run(
         [binary, "-q", "-j", str(workers), "predict", directory, "--table", "parquet", "-o", out, "--force"],
         check=True,
+        # The console script runs on the package's pool, sized by RAYON_NUM_THREADS.
+        env={**os.environ, "RAYON_NUM_THREADS": str(workers)},
     )
     return time.perf_counter() - t
 
