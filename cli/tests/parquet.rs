@@ -47,6 +47,7 @@ struct Row {
     residue_name: String,
     atom: String,
     experimental_b: Option<f64>,
+    plddt: Option<f64>,
     method: String,
     prediction: Option<f64>,
 }
@@ -96,8 +97,9 @@ fn token_table(path: &Path) -> Vec<Row> {
     let mut rows = Vec::new();
     for b in batches(path) {
         let s = |n| col::<StringArray>(&b, n);
-        let (exp, pred) = (
+        let (exp, plddt, pred) = (
             col::<Float64Array>(&b, "experimental_b"),
+            col::<Float64Array>(&b, "plddt"),
             col::<Float64Array>(&b, "prediction"),
         );
         let resnum = col::<Int64Array>(&b, "residue_number");
@@ -110,6 +112,7 @@ fn token_table(path: &Path) -> Vec<Row> {
                 residue_name: s("residue_name").value(i).into(),
                 atom: s("atom").value(i).into(),
                 experimental_b: float(exp, i),
+                plddt: float(plddt, i),
                 method: s("method").value(i).into(),
                 prediction: float(pred, i),
             });
@@ -171,6 +174,7 @@ fn csv_rows(stdout: &[u8], method: &str) -> Vec<Row> {
             "residue_name",
             "atom_name",
             "experimental_b",
+            "plddt",
             "prediction"
         ]
     );
@@ -186,8 +190,9 @@ fn csv_rows(stdout: &[u8], method: &str) -> Vec<Row> {
                 residue_name: rec[4].into(),
                 atom: rec[5].into(),
                 experimental_b: num(&rec[6]),
+                plddt: num(&rec[7]),
                 method: method.into(),
-                prediction: num(&rec[7]),
+                prediction: num(&rec[8]),
             }
         })
         .collect()
@@ -454,4 +459,46 @@ fn parquet_needs_a_parquet_output_name() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
+}
+
+#[test]
+fn predicted_models_carry_their_plddt_and_provenance_not_experiment() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("t.parquet");
+    let prov = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data/provenance");
+    let crystal = Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/crystal/1UBQ.pdb.gz");
+    bfactor()
+        .arg("predict")
+        .arg(prov.join("af_db.cif"))
+        .arg(&crystal)
+        .args(["--table", "parquet", "-o"])
+        .arg(&out)
+        .assert()
+        .success();
+    let options = bfactor::structure::ReadOptions::new()
+        .with_tokens(bfactor::structure::TokenMode::CaOnly);
+    let model = bfactor::structure::read(prov.join("af_db.cif"), &options).unwrap();
+    let plddt = model.plddt().unwrap();
+    let rows = token_table(&out);
+    let of_model: Vec<&Row> = rows.iter().filter(|r| r.file.ends_with("af_db.cif")).collect();
+    assert_eq!(of_model.len(), plddt.len());
+    for (r, p) in of_model.iter().zip(plddt.iter()) {
+        assert_eq!(r.plddt, Some(*p));
+        assert_eq!(r.experimental_b, None, "pLDDT is not experiment");
+    }
+    assert!(rows
+        .iter()
+        .filter(|r| r.file.ends_with("1UBQ.pdb.gz"))
+        .all(|r| r.plddt.is_none() && r.experimental_b.is_some()));
+    // Provenance per token and per file; no Pearson against experiment for the model.
+    let b = &batches(&out)[0];
+    let prov_col = col::<StringArray>(b, "provenance");
+    assert_eq!(prov_col.value(0), "predicted (AlphaFold DB)");
+    assert!(prov_col.value(b.num_rows() - 1).starts_with("X-ray"));
+    let files = file_table(&dir.path().join("t.files.parquet"));
+    let fb = &batches(&dir.path().join("t.files.parquet"))[0];
+    let fprov = col::<StringArray>(fb, "provenance");
+    assert_eq!(fprov.value(0), "predicted (AlphaFold DB)");
+    assert!(files[0].chains.iter().all(|c| c.3.is_none() && c.2 == 0));
+    assert!(files[1].chains.iter().all(|c| c.3.is_some()));
 }

@@ -82,10 +82,11 @@ def predict_files(paths, *, predictor=None, tokens="ca", files=False):
     pyarrow.Table or (pyarrow.Table, pyarrow.Table)
         The token table: ``file``, ``chain``, ``residue_number`` (int64),
         ``insertion_code``, ``residue_name``, ``atom``, ``experimental_b``
-        (float64, null where the file holds no usable B-factor), ``method``
-        (``"predictor"``), ``prediction`` (float64, Å²). With ``files=True``,
-        also the file table: ``file``, ``status`` (``"ok"`` or ``"error"``),
-        ``error``, ``tokens`` (uint64), ``chains`` (a list of
+        (float64, null where the file holds no usable B-factor), ``plddt``
+        (float64, a predicted model's pLDDT, else null), ``provenance``,
+        ``method`` (``"predictor"``), ``prediction`` (float64, Å²). With
+        ``files=True``, also the file table: ``file``, ``status`` (``"ok"`` or
+        ``"error"``), ``error``, ``tokens`` (uint64), ``provenance``, ``chains`` (a list of
         ``{chain, method, tokens, pearson}`` per chain: the tokens with an
         experimental B-factor and Pearson's r against them).
 

@@ -24,7 +24,7 @@ MALFORMED = (
 )
 COLUMNS = [
     "file", "chain", "residue_number", "insertion_code", "residue_name",
-    "atom", "experimental_b", "method", "prediction",
+    "atom", "experimental_b", "plddt", "provenance", "method", "prediction",
 ]
 
 
