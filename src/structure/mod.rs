@@ -12,6 +12,11 @@
 //!   own token's value), as PDB or mmCIF.
 //! - [`scale`]: per-chain z-scores, and predictions rescaled to each chain's
 //!   experimental mean and standard deviation.
+//! - [`provenance`]: what the B column holds (an experiment's B-factors, a
+//!   predicted model's pLDDT), decided for every file read
+//!   ([`Structure::provenance`], [`Structure::plddt`]); [`plddt`]: pLDDT to
+//!   B-factors for molecular replacement; [`ensemble`]: B-factors from the
+//!   spread of an NMR ensemble's models.
 //!
 //! ```
 //! use bfactor::structure::{self, scale, MoleculeKind, ReadOptions};
