@@ -257,18 +257,21 @@ fn predict_parquet_holds_the_csv_values_and_a_row_per_file() {
         .output()
         .unwrap();
     let mut r = csv::Reader::from_reader(compare.stdout.as_slice());
+    let header: Vec<String> = r.headers().unwrap().iter().map(str::to_string).collect();
+    let at = |name: &str| header.iter().position(|h| h == name).unwrap();
     let mut checked = 0;
     for rec in r.records() {
         let rec = rec.unwrap();
         let f = files.iter().find(|f| f.file == rec[0]).unwrap();
         let c = f.chains.iter().find(|c| c.0 == rec[1]).unwrap();
         assert_eq!(c.1, "predictor");
+        assert_eq!(&rec[at("reference")], "experiment");
         assert_eq!(
             c.2,
-            rec[2].parse::<u64>().unwrap(),
+            rec[at("tokens")].parse::<u64>().unwrap(),
             "tokens with experiment"
         );
-        assert_eq!(c.3, Some(rec[3].parse::<f64>().unwrap()));
+        assert_eq!(c.3, Some(rec[at("predictor")].parse::<f64>().unwrap()));
         checked += 1;
     }
     assert!(checked >= 3);
@@ -348,7 +351,9 @@ fn gnm_and_compare_parquet_match_their_json_and_csv() {
     for rec in r.records() {
         let rec = rec.unwrap();
         let f = files.iter().find(|f| f.file == rec[0]).unwrap();
-        for (k, method) in header.iter().enumerate().skip(3) {
+        // The method columns follow `tokens`.
+        let first = header.iter().position(|h| h == "tokens").unwrap() + 1;
+        for (k, method) in header.iter().enumerate().skip(first) {
             let c = f
                 .chains
                 .iter()
@@ -475,12 +480,15 @@ fn predicted_models_carry_their_plddt_and_provenance_not_experiment() {
         .arg(&out)
         .assert()
         .success();
-    let options = bfactor::structure::ReadOptions::new()
-        .with_tokens(bfactor::structure::TokenMode::CaOnly);
+    let options =
+        bfactor::structure::ReadOptions::new().with_tokens(bfactor::structure::TokenMode::CaOnly);
     let model = bfactor::structure::read(prov.join("af_db.cif"), &options).unwrap();
     let plddt = model.plddt().unwrap();
     let rows = token_table(&out);
-    let of_model: Vec<&Row> = rows.iter().filter(|r| r.file.ends_with("af_db.cif")).collect();
+    let of_model: Vec<&Row> = rows
+        .iter()
+        .filter(|r| r.file.ends_with("af_db.cif"))
+        .collect();
     assert_eq!(of_model.len(), plddt.len());
     for (r, p) in of_model.iter().zip(plddt.iter()) {
         assert_eq!(r.plddt, Some(*p));
