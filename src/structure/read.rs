@@ -350,7 +350,7 @@ pub(crate) fn build_pdb(scanned: &Scan, shown: &str) -> Result<(PDB, Vec<String>
         pdb.unit_cell = Some(UnitCell::new(a, b, c, alpha, beta, gamma));
     }
     if let Some((group, line)) = space_group {
-        match Symmetry::new(group) {
+        match Symmetry::new(group).or_else(|| hexagonal_setting(group)) {
             Some(symmetry) => pdb.symmetry = Some(symmetry),
             None => warnings.push(format!(
                 "line {line}: Invalid space group `{group}` (pdbtbx does not know it): the \
@@ -435,6 +435,13 @@ pub(crate) fn build_pdb(scanned: &Scan, shown: &str) -> Result<(PDB, Vec<String>
         pdb.add_model(model);
     }
     Ok((pdb, warnings))
+}
+
+/// The PDB's name of a rhombohedral group in its hexagonal setting (`H 3`,
+/// `H 3 2`, as gemmi and the PDB write them) as pdbtbx knows it (`R 3 :h`).
+fn hexagonal_setting(group: &str) -> Option<Symmetry> {
+    let rest = group.trim().strip_prefix("H ")?;
+    Symmetry::new(format!("R {} :h", rest.trim()))
 }
 
 /// The message of a caught panic.

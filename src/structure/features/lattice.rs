@@ -101,6 +101,11 @@ pub(crate) fn cell_matrices(
 /// the shifts whose image can come within reach, except the identity; only
 /// images whose bounding sphere can come within `reach` Å of the original's. `None` if the file has no usable unit cell and space group.
 pub(crate) fn images(st: &Structure, model: &Model, reach: f64) -> Option<Vec<Affine>> {
+    images_of(st, &model.atoms, reach)
+}
+
+/// [`images`] for the bounding sphere of `points`.
+pub(crate) fn images_of(st: &Structure, points: &[[f64; 3]], reach: f64) -> Option<Vec<Affine>> {
     let pdb = st.pdb();
     let cell = pdb.unit_cell.as_ref()?;
     let symmetry = pdb.symmetry.as_ref()?;
@@ -109,7 +114,6 @@ pub(crate) fn images(st: &Structure, model: &Model, reach: f64) -> Option<Vec<Af
         return None;
     }
     let (orth, frac) = cell_matrices(a, b, c, cell.alpha(), cell.beta(), cell.gamma())?;
-    let points: &[[f64; 3]] = &model.atoms;
     if points.is_empty() {
         return Some(Vec::new());
     }
@@ -239,7 +243,7 @@ pub(crate) fn counts(
 }
 
 /// The cells (side `reach`) next to a cell that holds a centre.
-struct Near {
+pub(crate) struct Near {
     origin: [f64; 3],
     cell: f64,
     dims: [usize; 3],
@@ -247,7 +251,7 @@ struct Near {
 }
 
 impl Near {
-    fn new(centres: &[[f64; 3]], reach: f64) -> Self {
+    pub(crate) fn new(centres: &[[f64; 3]], reach: f64) -> Self {
         let mut lo = [f64::INFINITY; 3];
         let mut hi = [f64::NEG_INFINITY; 3];
         for p in centres {
@@ -287,7 +291,7 @@ impl Near {
     }
 
     #[inline]
-    fn contains(&self, q: &[f64; 3]) -> bool {
+    pub(crate) fn contains(&self, q: &[f64; 3]) -> bool {
         let mut idx = [0usize; 3];
         for k in 0..3 {
             let v = (q[k] - self.origin[k]) / self.cell;

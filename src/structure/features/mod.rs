@@ -155,12 +155,14 @@ mod chain;
 mod grid;
 mod kernels;
 mod lattice;
+mod wcn;
 
 use ndarray::{Array1, Array2, ArrayView1};
 
 use self::atoms::Model;
 use self::grid::{dist2, Grid};
 use self::kernels::{Centre, HSE_RADIUS};
+pub use self::wcn::{atom_wcn, AtomId, AtomWcn, WcnConfig, BUFFER_OR_WATER};
 use super::{MoleculeKind, Structure};
 use crate::structure::gnm::{CLASSICAL_CUTOFF, MIN_CUTOFF};
 use crate::{Error, Result};
