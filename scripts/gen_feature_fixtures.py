@@ -64,8 +64,8 @@ L = np.log1p
 
 
 def names():
-    n = ["density/log_wcn_ca"]
-    n += [f"density/log_lorentz_ca_{e}" for e in (3, 6, 12)]
+    n = ["density/log_wcn_ca_40"]
+    n += [f"density/log_lorentz_ca_{e}_40" for e in (3, 6, 12)]
     n += [f"density/log_gauss_ca_{e}" for e in (2, 4, 8)]
     n += [f"density/log_count_ca_{r}" for r in (8, 10, 12, 16)]
     n += [f"atoms/log_count_{r}" for r in (8, 10, 12, 16)]
@@ -77,7 +77,7 @@ def names():
           "seq/log_chain_len", "seq/missing_coords"]
     n += [f"restype/{r}" for r in RESTYPES] + ["restype/other"]
     n += ["ss/helix", "ss/strand", "ss/coil", "ss/cos_tau", "ss/sin_tau", "ss/cos_theta"]
-    keys = ["log_wcn_ca", "log_count_ca_12", "log_hse_up_13", "atoms_log_count_10",
+    keys = ["log_wcn_ca_40", "log_count_ca_12", "log_hse_up_13", "atoms_log_count_10",
             "gnm_log_chain"]
     n += [f"window/{k}_w{w}" for k in keys for w in (3, 7)]
     n += [f"neigh/{k}_r10" for k in keys]
@@ -87,7 +87,7 @@ def names():
     return n
 
 
-KEY_SOURCES = ["density/log_wcn_ca", "density/log_count_ca_12", "burial/log_hse_up_13",
+KEY_SOURCES = ["density/log_wcn_ca_40", "density/log_count_ca_12", "burial/log_hse_up_13",
                "atoms/log_count_10", "gnm/log_chain"]
 
 
@@ -322,9 +322,12 @@ def compute(path):
         d = np.maximum(np.linalg.norm(npos - p, axis=1), 1e-3)[~own_node]
         other = npos[~own_node]
         row = rows[i]
-        row[col["density/log_wcn_ca"]] = L(np.sum(1 / d ** 2))
+        near = d < 40
+        row[col["density/log_wcn_ca_40"]] = L(np.sum(1 / d[near] ** 2 - 1 / 40 ** 2))
         for e in (3, 6, 12):
-            row[col[f"density/log_lorentz_ca_{e}"]] = L(np.sum(1 / (1 + (d / e) ** 3)))
+            f40 = 1 / (1 + (40 / e) ** 3)
+            row[col[f"density/log_lorentz_ca_{e}_40"]] = L(
+                np.sum(1 / (1 + (d[near] / e) ** 3) - f40))
         for e in (2, 4, 8):
             row[col[f"density/log_gauss_ca_{e}"]] = L(np.sum(np.exp(-(d / e) ** 2)[d <= 3 * e]))
         for r in (8, 10, 12, 16):
@@ -454,7 +457,7 @@ def compute(path):
     chain_of = np.array([x["chain"] for x in nodes])
     for i, c in enumerate(centres):
         for kk, (kname, kc) in enumerate(zip(
-                ["log_wcn_ca", "log_count_ca_12", "log_hse_up_13", "atoms_log_count_10",
+                ["log_wcn_ca_40", "log_count_ca_12", "log_hse_up_13", "atoms_log_count_10",
                  "gnm_log_chain"], keys)):
             for w in (3, 7):
                 if i < n:

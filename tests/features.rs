@@ -202,7 +202,7 @@ END
     assert!(d.values.iter().all(|v| v.is_finite()));
     let miss = d.column("seq/missing_coords").unwrap();
     assert_eq!(miss.to_vec(), vec![0.0, 1.0, 0.0, 0.0]);
-    let density = d.column("density/log_wcn_ca").unwrap();
+    let density = d.column("density/log_wcn_ca_40").unwrap();
     assert_eq!(density[1], density[0]); // copied from the earlier neighbour
     assert_eq!(d.column("restype/ALA").unwrap()[1], 1.0);
     assert_eq!(d.column("restype/GLY").unwrap()[3], 1.0);

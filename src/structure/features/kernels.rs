@@ -194,6 +194,48 @@ pub(crate) fn node_sums_with_threshold(
         .collect()
 }
 
+/// The radius of the node kernel sums of the descriptors (Å): `density/log_wcn_ca_40`
+/// and `density/log_lorentz_ca_{η}_40`.
+pub(crate) const DENSITY_CUTOFF: f64 = 40.0;
+
+/// `[Σ 1/r², Σ 1/(1 + r³ k_0), Σ 1/(1 + r³ k_1), Σ 1/(1 + r³ k_2)]`
+/// (`k = 1/η³` for the three [`LORENTZ_ETAS`]) over the nodes of other residues
+/// within `cutoff` of each centre, each kernel shifted by its value at the
+/// cutoff (`f(r) - f(cutoff)`, so a node entering the sphere adds 0 and the
+/// sums are continuous in the coordinates). Linear in the nodes: a cell list
+/// `grid` over `nodes` (any cell side; 10 Å visits about `(2·cutoff/10 + 1)³`
+/// cells per centre).
+pub(crate) fn node_sums_cutoff(
+    centres: &[Centre],
+    nodes: &[[f64; 3]],
+    grid: &Grid,
+    cutoff: f64,
+) -> Vec<[f64; 4]> {
+    let k: [f64; 3] = LORENTZ_ETAS.map(|e| 1.0 / (e * e * e));
+    let c2 = cutoff * cutoff;
+    let at_cutoff = cube_term(cutoff, 0.0, 0.0, k);
+    centres
+        .par_iter()
+        .map(|c| {
+            let mut out = [0.0; 4];
+            grid.for_each_candidate(&c.pos, cutoff, |j| {
+                if c.node == Some(j) {
+                    return;
+                }
+                let p = &nodes[j];
+                let (dx, dy, dz) = (p[0] - c.pos[0], p[1] - c.pos[1], p[2] - c.pos[2]);
+                if dx * dx + dy * dy + dz * dz < c2 {
+                    let t = cube_term(dx, dy, dz, k);
+                    for ((o, t), t0) in out.iter_mut().zip(t).zip(at_cutoff) {
+                        *o += t - t0;
+                    }
+                }
+            });
+            out
+        })
+        .collect()
+}
+
 /// Nodes per block of [`node_pair_sums`] (a block's coordinates and sums stay
 /// in the first-level cache).
 const PAIR_BLOCK: usize = 256;

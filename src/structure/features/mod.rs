@@ -74,8 +74,8 @@
 //!
 //! | name | formula |
 //! | --- | --- |
-//! | `density/log_wcn_ca` | `L(Σ_j 1/r²)` over all nodes (every pair, no cutoff) |
-//! | `density/log_lorentz_ca_{3,6,12}` | `L(Σ_j 1/(1 + (r/η)³))`, η = 3, 6, 12 Å, all nodes |
+//! | `density/log_wcn_ca_40` | `L(Σ_{r < 40} (1/r² - 1/40²))` over the nodes within 40 Å |
+//! | `density/log_lorentz_ca_{3,6,12}_40` | `L(Σ_{r < 40} (f(r) - f(40)))`, `f(r) = 1/(1 + (r/η)³)`, η = 3, 6, 12 Å |
 //! | `density/log_gauss_ca_{2,4,8}` | `L(Σ_{r ≤ 3η} exp(-(r/η)²))`, η = 2, 4, 8 Å |
 //! | `density/log_count_ca_{8,10,12,16}` | `L(#{nodes: r ≤ R})` |
 //! | `atoms/log_count_{8,10,12,16}` | `L(#{heavy atoms: r ≤ R})` |
@@ -107,7 +107,7 @@
 //! | `lattice/log_atom_count_{6,8,12}` | `L(#{heavy atoms of symmetry mates: r ≤ R})` |
 //! | `lattice/log_ca_count_12` | `L(#{nodes of symmetry mates: r ≤ 12})` |
 //!
-//! The `window` and `neigh` keys are `log_wcn_ca` (`density/log_wcn_ca`),
+//! The `window` and `neigh` keys are `log_wcn_ca_40` (`density/log_wcn_ca_40`),
 //! `log_count_ca_12`, `log_hse_up_13`, `atoms_log_count_10` and
 //! `gnm_log_chain`.
 //!
@@ -134,16 +134,18 @@
 //!
 //! # Cost
 //!
-//! Cutoff descriptors go through cell lists (linear in the size); the node
-//! sums without cutoff (`log_wcn_ca`, `log_lorentz_ca_*`, and [`inverse_wcn`],
-//! [`lorentz_fri`]) visit every pair of centre and node, `O(n²)`, with one
-//! division per pair (above 20,000 nodes each pair of nodes once for both
-//! ends, within `2γ_{n-1}` relative of the per-centre sums: the same terms in
-//! another order); rayon spreads the centres, chains and lattice images over
-//! the cores. The fill of missing tokens and the nearest node of a centre
-//! without one are linear (two passes; cell shells). On a loaded 2-core machine: 0.12 s for 1,000 residues, 1.8 s for
-//! 10,000, of which 1 s is the all-pairs sums (`docs/features.md`, `cargo bench
-//! --features structure --bench features`). The GNM is never dense above
+//! Every descriptor goes through cell lists and is linear in the size: the
+//! node kernel sums are cut at 40 Å (shifted to 0 there, so they are
+//! continuous), the others have their own radius. Only the baselines
+//! [`inverse_wcn`] and [`lorentz_fri`] keep their published definition, every
+//! pair without cutoff, `O(n²)` with one division per pair (above 20,000 nodes
+//! each pair of nodes once for both ends, within `2γ_{n-1}` relative of the
+//! per-centre sums: the same terms in another order). rayon spreads the
+//! centres, chains and lattice images over the cores. The fill of missing
+//! tokens and the nearest node of a centre without one are linear (two passes;
+//! cell shells). Figures by size are in `docs/performance.md` (`cargo bench
+//! --features structure --bench features`, `scripts/bench_large.py`). The GNM
+//! is never dense above
 //! [`FeatureConfig::gnm_max_nodes`] nodes.
 //!
 //! [`MoleculeKind::Protein`]: crate::structure::MoleculeKind::Protein
@@ -161,7 +163,7 @@ use ndarray::{Array1, Array2, ArrayView1};
 
 use self::atoms::Model;
 use self::grid::{dist2, Grid};
-use self::kernels::{Centre, HSE_RADIUS};
+use self::kernels::{Centre, DENSITY_CUTOFF, HSE_RADIUS};
 pub use self::wcn::{atom_wcn, AtomId, AtomWcn, WcnConfig, BUFFER_OR_WATER};
 use super::{MoleculeKind, Structure};
 use crate::structure::gnm::{CLASSICAL_CUTOFF, MIN_CUTOFF};
@@ -295,7 +297,7 @@ pub const RESTYPES: [&str; 20] = [
 
 /// The keys of the `window` and `neigh` averages: (short name, source column).
 const KEYS: [(&str, &str); 5] = [
-    ("log_wcn_ca", "density/log_wcn_ca"),
+    ("log_wcn_ca_40", "density/log_wcn_ca_40"),
     ("log_count_ca_12", "density/log_count_ca_12"),
     ("log_hse_up_13", "burial/log_hse_up_13"),
     ("atoms_log_count_10", "atoms/log_count_10"),
@@ -306,9 +308,9 @@ const KEYS: [(&str, &str); 5] = [
 pub fn names() -> Vec<String> {
     let mut n: Vec<String> = Vec::new();
     let mut push = |s: String| n.push(s);
-    push("density/log_wcn_ca".into());
+    push(format!("density/log_wcn_ca_{DENSITY_CUTOFF}"));
     for e in kernels::LORENTZ_ETAS {
-        push(format!("density/log_lorentz_ca_{e}"));
+        push(format!("density/log_lorentz_ca_{e}_{DENSITY_CUTOFF}"));
     }
     for e in kernels::GAUSS_ETAS {
         push(format!("density/log_gauss_ca_{e}"));
@@ -482,9 +484,10 @@ pub fn compute(st: &Structure, config: &FeatureConfig) -> Result<Descriptors> {
     let mut rows = Array2::<f64>::zeros((nc, ncol));
 
     // density
-    let sums = kernels::node_sums_all_pairs(&centres, &node_pos, &kernels::LORENTZ_ETAS, 3.0);
+    let wide_grid = Grid::new(&node_pos, 10.0);
+    let sums = kernels::node_sums_cutoff(&centres, &node_pos, &wide_grid, DENSITY_CUTOFF);
     let local = kernels::node_local(&centres, &model, &node_grid, &node_pos);
-    let d0 = col("density/log_wcn_ca");
+    let d0 = col("density/log_wcn_ca_40");
     for (i, (s, l)) in sums.iter().zip(&local).enumerate() {
         let vals = s.iter().chain(&l.gauss).chain(&l.counts).map(|v| v.ln_1p());
         for (k, v) in vals.enumerate() {
