@@ -10,20 +10,25 @@
 //!
 //! 1. Reads every entry of `data/folds.tsv` (the 345 blind set-364 proteins and
 //!    the 46 `crystal/` entries) with one token per residue at CA, and computes
-//!    its descriptors (the whole file, all chains).
+//!    its descriptors (the whole file, all chains), and its *model-only* views:
+//!    each chain alone (its atoms without alternate locations and of the first
+//!    one), no unit cell, no header, no partner chains.
 //! 2. Cross-validation over the folds of `data/folds.tsv`, which keep chains that
 //!    are >= 30 % identical after a global alignment in one fold
 //!    (`scripts/make_folds.py`): for each fold, a model is trained on the
-//!    other folds' chains (both sets) with the default [`TrainConfig`], and scored
-//!    on the fold's chains. No setting is chosen by looking at a test fold.
-//! 3. The same chains are scored with the training-free descriptors: GNM (7 Å
-//!    cutoff, on the file's CA atoms), 1/WCN (Σ 1/r²) and the Lorentz
-//!    flexibility-rigidity index (η = 3 Å, ν = 3).
+//!    other folds' chains (both sets, both views) with the default
+//!    [`TrainConfig`], and scored on the fold's chains in both protocols
+//!    (whole file; model only). No setting is chosen by looking at a test fold.
+//! 3. The same chains are scored with the training-free descriptors in both
+//!    protocols: GNM (7 Å cutoff, each chain's CA atoms), 1/WCN (Σ 1/r² over
+//!    the file's CA atoms), the Lorentz flexibility-rigidity index (η = 3 Å,
+//!    ν = 3), and gemmi's all-heavy-atom 1/WCN (`features::atom_wcn`, 15 Å,
+//!    with and without the lattice, with and without a 2 Å blur).
 //! 4. Ablation: the CV again with each descriptor group removed (its columns set
 //!    to a constant), one member and the same epochs.
-//! 5. Trains on every chain and writes `src/structure/predictor.safetensors`
-//!    (the weights `Predictor::pretrained()` bundles). Same data, same seed: same
-//!    bytes.
+//! 5. Trains on every chain (both views) and writes
+//!    `src/structure/predictor.safetensors` (the weights
+//!    `Predictor::pretrained()` bundles). Same data, same seed: same bytes.
 //!
 //! Scores: per chain with >= 20 usable CA B-factors, Pearson(prediction,
 //! experimental CA B); the mean over chains.
@@ -33,13 +38,14 @@ use std::error::Error as StdError;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use bfactor::ndarray::s;
 use bfactor::ndarray::Array1;
-use bfactor::structure::features::{self, Descriptors, FeatureConfig};
+use bfactor::structure::features::{self, Descriptors, FeatureConfig, WcnConfig};
 use bfactor::structure::gnm::{self, GnmConfig};
 use bfactor::structure::predict::{
     chain_examples, chain_pearsons, train_chains, ChainExample, TrainConfig,
 };
-use bfactor::structure::{self, ReadOptions, Structure, TokenMode};
+use bfactor::structure::{self, AtomRecord, ReadOptions, Structure, TokenMode};
 
 const MIN_CHAIN: usize = 20;
 
@@ -51,7 +57,17 @@ struct Entry {
     st: Structure,
     descriptors: Descriptors,
     chains: Vec<ChainExample>,
+    /// The model-only views: each chain written alone (its atoms without
+    /// alternate locations and of the first one), no unit cell, no header.
+    alone: Vec<(Structure, Descriptors)>,
+    /// The model-only views' training chains.
+    alone_chains: Vec<ChainExample>,
 }
+
+/// Per (protocol, set, model): per-chain Pearson r.
+type Scores<'a> = BTreeMap<(&'static str, &'a str, &'static str), Vec<f64>>;
+
+const PROTOCOLS: [&str; 2] = ["whole file", "model only"];
 
 fn main() -> Result<(), Box<dyn StdError>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -67,7 +83,8 @@ fn main() -> Result<(), Box<dyn StdError>> {
     let entries = load(&root.join("data"), &config.features)?;
     let n_folds = entries.iter().map(|e| e.fold).max().unwrap_or(0) + 1;
     eprintln!(
-        "{} entries, {} training chains, {n_folds} folds, descriptors in {:.1} s",
+        "{} entries, {} training chains (and as many model-only views), {n_folds} folds, \
+         descriptors in {:.1} s",
         entries.len(),
         entries.iter().map(|e| e.chains.len()).sum::<usize>(),
         t0.elapsed().as_secs_f64()
@@ -78,7 +95,10 @@ fn main() -> Result<(), Box<dyn StdError>> {
     }
     if write {
         let t2 = Instant::now();
-        let all: Vec<ChainExample> = entries.iter().flat_map(|e| e.chains.clone()).collect();
+        let all: Vec<ChainExample> = entries
+            .iter()
+            .flat_map(|e| e.chains.iter().chain(&e.alone_chains).cloned())
+            .collect();
         let predictor = train_chains(&all, &config, &mut |_| {})?;
         let out = root.join("src/structure/predictor.safetensors");
         predictor.save(&out)?;
@@ -99,44 +119,58 @@ fn evaluate(
     config: &TrainConfig,
     ablation: bool,
 ) -> Result<(), Box<dyn StdError>> {
-    // Baselines on every evaluation chain.
-    let mut scores: BTreeMap<(&str, &str), Vec<f64>> = BTreeMap::new();
+    // Baselines on every evaluation chain, in both protocols.
+    let mut scores: Scores<'_> = BTreeMap::new();
     for e in entries {
-        for (name, pred) in baselines(&e.st)? {
-            let rs = chain_pearsons(&e.st, &pred, MIN_CHAIN)?;
+        for (name, pred, defined) in baselines(&e.st, true)? {
+            let rs = chain_pearsons_defined(&e.st, &pred, &defined)?;
             scores
-                .entry((e.set.as_str(), name))
+                .entry((PROTOCOLS[0], e.set.as_str(), name))
                 .or_default()
-                .extend(rs.iter().map(|r| r.1));
+                .extend(rs);
+        }
+        for (st, _) in &e.alone {
+            for (name, pred, defined) in baselines(st, false)? {
+                let rs = chain_pearsons_defined(st, &pred, &defined)?;
+                scores
+                    .entry((PROTOCOLS[1], e.set.as_str(), name))
+                    .or_default()
+                    .extend(rs);
+            }
         }
     }
 
     // Cross-validation.
     let t1 = Instant::now();
     let cv = cross_validate(entries, n_folds, config, None)?;
-    for (set, rs) in cv {
+    for (protocol, set, rs) in cv {
         scores
-            .entry((set, "bfactor predictor (CV)"))
+            .entry((protocol, set, "bfactor predictor (CV)"))
             .or_default()
             .extend(rs);
     }
     eprintln!("cross-validation in {:.1} s", t1.elapsed().as_secs_f64());
 
+    let n = |p: &str, set: &str| scores.get(&(p, set, "1/WCN")).map_or(0, Vec::len);
     println!(
-        "\n| model | set-364 (blind, {} chains) | crystal/ ({} chains) |",
-        count(&scores, "set364"),
-        count(&scores, "crystal")
+        "\n| model | set-364, whole file ({} chains) | crystal/, whole file ({} chains) | \
+         set-364, model only ({} chains) | crystal/, model only ({} chains) |",
+        n(PROTOCOLS[0], "set364"),
+        n(PROTOCOLS[0], "crystal"),
+        n(PROTOCOLS[1], "set364"),
+        n(PROTOCOLS[1], "crystal"),
     );
-    println!("|---|---|---|");
-    let mut models: Vec<&str> = scores.keys().map(|k| k.1).collect();
-    models.dedup();
+    println!("|---|---|---|---|---|");
+    let mut models: Vec<&str> = scores.keys().map(|k| k.2).collect();
     models.sort();
     models.dedup();
     for m in &models {
         println!(
-            "| {m} | {} | {} |",
-            mean_of(&scores, "set364", m),
-            mean_of(&scores, "crystal", m)
+            "| {m} | {} | {} | {} | {} |",
+            mean_of(&scores, PROTOCOLS[0], "set364", m),
+            mean_of(&scores, PROTOCOLS[0], "crystal", m),
+            mean_of(&scores, PROTOCOLS[1], "set364", m),
+            mean_of(&scores, PROTOCOLS[1], "crystal", m),
         );
     }
 
@@ -151,8 +185,8 @@ fn evaluate(
             let mean = |set: &str| {
                 let v: Vec<f64> = cv
                     .iter()
-                    .filter(|c| c.0 == set)
-                    .flat_map(|c| c.1.clone())
+                    .filter(|c| c.0 == PROTOCOLS[0] && c.1 == set)
+                    .flat_map(|c| c.2.clone())
                     .collect();
                 format!("{:.3}", v.iter().sum::<f64>() / v.len() as f64)
             };
@@ -168,15 +202,87 @@ fn evaluate(
     Ok(())
 }
 
-fn count(scores: &BTreeMap<(&str, &str), Vec<f64>>, set: &str) -> usize {
-    scores.get(&(set, "1/WCN")).map_or(0, Vec::len)
-}
-
-fn mean_of(scores: &BTreeMap<(&str, &str), Vec<f64>>, set: &str, model: &str) -> String {
-    match scores.get(&(set, model)) {
+fn mean_of(scores: &Scores<'_>, protocol: &str, set: &str, model: &str) -> String {
+    match scores.get(&(protocol, set, model)) {
         Some(v) if !v.is_empty() => format!("{:.3}", v.iter().sum::<f64>() / v.len() as f64),
         _ => "-".into(),
     }
+}
+
+/// Per chain with at least [`MIN_CHAIN`] usable CA B-factors, Pearson r over
+/// its tokens where the prediction is `defined`.
+fn chain_pearsons_defined(
+    st: &Structure,
+    pred: &Array1<f64>,
+    defined: &[bool],
+) -> BoxResult<Vec<f64>> {
+    let (b, mask) = (st.bfactors(), st.mask());
+    let mut out = vec![];
+    for chain in st.chains() {
+        let r = chain.tokens.clone();
+        if mask
+            .slice(s![r.clone()])
+            .iter()
+            .filter(|&&w| w > 0.0)
+            .count()
+            < MIN_CHAIN
+        {
+            continue;
+        }
+        let m: Array1<f64> = r
+            .clone()
+            .map(|t| if defined[t] { mask[t] } else { 0.0 })
+            .collect();
+        if let Ok(p) =
+            bfactor::loss::pearson_masked(&pred.slice(s![r.clone()]), &b.slice(s![r.clone()]), &m)
+        {
+            out.push(p);
+        }
+    }
+    Ok(out)
+}
+
+/// Chain `id` of `st` alone: its atoms without an alternate location and those
+/// of its first one, as a file holding only them would give (no unit cell,
+/// no header), CA tokens.
+fn chain_alone(st: &Structure, id: &str) -> BoxResult<Structure> {
+    let mut atoms = vec![];
+    let model = st.pdb().model(0).ok_or("no model")?;
+    for chain in model.chains().filter(|c| c.id() == id) {
+        for residue in chain.residues() {
+            let alt = residue
+                .conformers()
+                .find(|c| c.alternative_location().is_some());
+            let kept = residue
+                .conformers()
+                .filter(|c| c.alternative_location().is_none())
+                .chain(alt);
+            let (number, icode) = residue.id();
+            for conformer in kept {
+                for a in conformer.atoms() {
+                    let (x, y, z) = a.pos();
+                    atoms.push(AtomRecord {
+                        chain: id.to_string(),
+                        residue_number: number,
+                        insertion_code: icode.map(str::to_string),
+                        residue_name: conformer.name().to_string(),
+                        atom_name: a.name().to_string(),
+                        element: a
+                            .element()
+                            .map_or(String::new(), |e| e.symbol().to_string()),
+                        hetero: a.hetero(),
+                        coords: [x, y, z],
+                        bfactor: a.b_factor(),
+                        occupancy: a.occupancy(),
+                    });
+                }
+            }
+        }
+    }
+    Ok(structure::from_atoms(
+        &atoms,
+        &ReadOptions::new().with_tokens(TokenMode::CaOnly),
+    )?)
 }
 
 /// Reads `folds.tsv` and every file it lists, with descriptors and training chains.
@@ -193,29 +299,68 @@ fn load(data: &Path, features: &FeatureConfig) -> Result<Vec<Entry>, Box<dyn Std
             .map_err(|e| format!("{}: {e}", path.display()))?;
         let descriptors = features::compute(&st, features)?;
         let chains = chain_examples(&st, &descriptors, MIN_CHAIN)?;
+        let mut alone = vec![];
+        let mut alone_chains = vec![];
+        for span in st.chains() {
+            let view = chain_alone(&st, &span.id)?;
+            let d = features::compute(&view, features)?;
+            alone_chains.extend(chain_examples(&view, &d, MIN_CHAIN)?);
+            alone.push((view, d));
+        }
         entries.push(Entry {
             set: set.into(),
             fold: fold.parse()?,
             st,
             descriptors,
             chains,
+            alone,
+            alone_chains,
         });
     }
     Ok(entries)
 }
 
-/// GNM (7 Å, each chain's CA atoms on their own, as the published figures), and
-/// 1/WCN and Lorentz FRI on all of the file's CA atoms.
-fn baselines(st: &Structure) -> BoxResult<Vec<(&'static str, Array1<f64>)>> {
+/// The training-free baselines, each with where it is defined: GNM (7 Å, each
+/// chain's CA atoms on their own, as the published figures), 1/WCN and Lorentz
+/// FRI on all of the file's CA atoms, and gemmi's all-heavy-atom 1/WCN
+/// (`features::atom_wcn`: 15 Å, with the symmetry mates where the file has a
+/// lattice, and without; `σ = 2` Å blur) at each CA. `whole`: the rows without
+/// the lattice are given too (in a model-only view they equal the others).
+type Baseline = (&'static str, Array1<f64>, Vec<bool>);
+fn baselines(st: &Structure, whole: bool) -> BoxResult<Vec<Baseline>> {
+    let all = |v: Array1<f64>| {
+        let n = v.len();
+        (v, vec![true; n])
+    };
     let gnm = gnm::per_chain_square_fluctuations(st, &GnmConfig::new().with_cutoff(7.0))?;
-    Ok(vec![
+    let mut out: Vec<Baseline> = vec![];
+    for (name, v) in [
         ("GNM (7 Å)", gnm),
         ("1/WCN", features::inverse_wcn(st)?),
         (
             "Lorentz FRI (η = 3, ν = 3)",
             features::lorentz_fri(st, 3.0, 3.0)?,
         ),
-    ])
+    ] {
+        let (v, d) = all(v);
+        out.push((name, v, d));
+    }
+    let wcn = |config: WcnConfig| -> BoxResult<(Array1<f64>, Vec<bool>)> {
+        Ok(features::atom_wcn(st, &config)?.token_values(st))
+    };
+    let lattice = WcnConfig::new();
+    let blurred = WcnConfig::new().with_blur(Some(2.0));
+    let (v, d) = wcn(lattice)?;
+    out.push(("gemmi WCN (heavy atoms, 15 Å, lattice)", v, d));
+    let (v, d) = wcn(blurred)?;
+    out.push(("gemmi WCN, blur 2 Å (lattice)", v, d));
+    if whole {
+        let (v, d) = wcn(lattice.with_crystal(false))?;
+        out.push(("gemmi WCN, no lattice", v, d));
+        let (v, d) = wcn(blurred.with_crystal(false))?;
+        out.push(("gemmi WCN, blur 2 Å, no lattice", v, d));
+    }
+    Ok(out)
 }
 
 /// Per-chain Pearson of a model trained on the other folds, for each fold's
@@ -225,7 +370,7 @@ fn cross_validate<'a>(
     n_folds: usize,
     config: &TrainConfig,
     drop: Option<&str>,
-) -> BoxResult<Vec<(&'a str, Vec<f64>)>> {
+) -> BoxResult<Vec<(&'static str, &'a str, Vec<f64>)>> {
     let cols: Vec<usize> = match drop {
         Some(g) => {
             let d = &entries[0].descriptors;
@@ -239,22 +384,38 @@ fn cross_validate<'a>(
         }
         c
     };
+    let blanked = |d: &Descriptors| {
+        let mut d = d.clone();
+        for &j in &cols {
+            d.values.column_mut(j).fill(0.0);
+        }
+        d
+    };
     let mut out = vec![];
     for k in 0..n_folds {
         let train: Vec<ChainExample> = entries
             .iter()
             .filter(|e| e.fold != k)
-            .flat_map(|e| e.chains.iter().cloned().map(blank))
+            .flat_map(|e| e.chains.iter().chain(&e.alone_chains).cloned().map(blank))
             .collect();
         let predictor = train_chains(&train, config, &mut |_| {})?;
         for e in entries.iter().filter(|e| e.fold == k) {
-            let mut d = e.descriptors.clone();
-            for &j in &cols {
-                d.values.column_mut(j).fill(0.0);
-            }
-            let pred = predictor.predict_with(&e.st, &d)?;
+            let pred = predictor.predict_with(&e.st, &blanked(&e.descriptors))?;
             let rs = chain_pearsons(&e.st, &pred, MIN_CHAIN)?;
-            out.push((e.set.as_str(), rs.into_iter().map(|r| r.1).collect()));
+            out.push((
+                PROTOCOLS[0],
+                e.set.as_str(),
+                rs.into_iter().map(|r| r.1).collect(),
+            ));
+            for (st, d) in &e.alone {
+                let pred = predictor.predict_with(st, &blanked(d))?;
+                let rs = chain_pearsons(st, &pred, MIN_CHAIN)?;
+                out.push((
+                    PROTOCOLS[1],
+                    e.set.as_str(),
+                    rs.into_iter().map(|r| r.1).collect(),
+                ));
+            }
         }
         eprintln!("  fold {k} done ({})", drop.unwrap_or("all groups"));
     }

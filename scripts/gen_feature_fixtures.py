@@ -84,7 +84,14 @@ def names():
     n += ["context/log_n_residues", "context/resolution", "context/has_resolution",
           "context/has_side_chains", "context/has_lattice"]
     n += [f"lattice/log_atom_count_{r}" for r in (6, 8, 12)] + ["lattice/log_ca_count_12"]
+    # Not computed here (NaN): their reference is gemmi's own `wcn` program
+    # (scripts/gen_wcn_fixtures.py, tests/wcn.rs).
+    n += WCN_NAMES
     return n
+
+
+WCN_NAMES = ["wcn/log_atom_wcn_15", "wcn/log_atom_wcn_15_blur2", "wcn/log_atom_wcn_15_blur4",
+             "wcn/log_residue_wcn_15"]
 
 
 KEY_SOURCES = ["density/log_wcn_ca_40", "density/log_count_ca_12", "burial/log_hse_up_13",
@@ -483,6 +490,8 @@ def compute(path):
         else:
             rows[i, col["restype/other"]] = 1
 
+    for name in WCN_NAMES:
+        rows[:, col[name]] = np.nan
     amino = [i for i in range(n) if nodes[i]["kind"] == "amino"]
     values = rows[amino]
     resseq = np.array([m["residues"][nodes[i]["residue"]]["resseq"] for i in amino])

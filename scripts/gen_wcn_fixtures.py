@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Fixtures for `features::atom_wcn`: gemmi's own per-atom 1/WCN (`gemmi wcn --xy-out`).
 
-For each file below and each setting (gemmi's defaults; `--blur=2`; `--no-crystal`),
+For each file below and each setting (gemmi's defaults; `--blur=2`; `--blur=4`; `--no-crystal`),
 runs the `gemmi wcn` program and writes tests/fixtures/wcn/<ENTRY>_<setting>.tsv with one row
 per atom gemmi scores: chain, residue number with insertion code (gemmi's seqid), atom
 name, the occurrence of that name in its residue (0, 1, ... for alternate locations, in
@@ -24,7 +24,8 @@ import tempfile
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FILES = ["1UBQ.pdb.gz", "1EJG.pdb.gz", "3CRO.pdb.gz", "1ZNI.pdb.gz", "5PTI.cif.gz",
          "1AJJ.pdb.gz"]
-SETTINGS = {"default": [], "blur2": ["--blur=2"], "nocrystal": ["--no-crystal"]}
+SETTINGS = {"default": [], "blur2": ["--blur=2"], "blur4": ["--blur=4"],
+            "nocrystal": ["--no-crystal"]}
 
 
 def gemmi_exe():

@@ -141,3 +141,59 @@ fn bad_settings_are_config_errors() {
         }
     }
 }
+
+#[test]
+fn matches_gemmi_blurred_wider() {
+    for f in FILES {
+        check(f, "blur4", WcnConfig::new().with_blur(Some(4.0)));
+    }
+}
+
+/// The `wcn` descriptor group at each CA of 1UBQ (no alternate locations,
+/// every occupancy 1, so gemmi's per-atom values apply to the centre as they
+/// are): `L(WCN)`, `L(1/blurred)` and the residue mean of `L(WCN)`.
+#[test]
+fn descriptors_are_gemmis_values_at_the_ca() {
+    use bfactor::structure::TokenMode;
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/crystal/1UBQ.pdb.gz");
+    let st = structure::read(&path, &ReadOptions::new().with_tokens(TokenMode::CaOnly)).unwrap();
+    let d = features::compute(&st, &features::FeatureConfig::new()).unwrap();
+    let at = |setting: &str| fixture("1UBQ", setting);
+    let (plain, blur2, blur4) = (at("default"), at("blur2"), at("blur4"));
+    let close = |got: f64, want: f64, what: &str| {
+        assert!(
+            (got - want).abs() <= 2e-5 * want.abs().max(1.0),
+            "{what}: {got} vs gemmi {want}"
+        )
+    };
+    for (i, t) in st.tokens().iter().enumerate() {
+        let key = |atom: &str| {
+            (
+                t.chain.clone(),
+                t.residue_number.to_string(),
+                atom.to_string(),
+                0usize,
+            )
+        };
+        let l = |v: f64| (1.0 / v).ln_1p();
+        let col = |name: &str| d.column(name).unwrap()[i];
+        close(col("wcn/log_atom_wcn_15"), l(plain[&key("CA")]), "wcn");
+        close(
+            col("wcn/log_atom_wcn_15_blur2"),
+            l(blur2[&key("CA")]),
+            "blur 2",
+        );
+        close(
+            col("wcn/log_atom_wcn_15_blur4"),
+            l(blur4[&key("CA")]),
+            "blur 4",
+        );
+        let residue: Vec<f64> = plain
+            .iter()
+            .filter(|(k, _)| k.0 == t.chain && k.1 == t.residue_number.to_string())
+            .map(|(_, &v)| l(v))
+            .collect();
+        let mean = residue.iter().sum::<f64>() / residue.len() as f64;
+        close(col("wcn/log_residue_wcn_15"), mean, "residue mean");
+    }
+}

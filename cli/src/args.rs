@@ -331,8 +331,11 @@ pub enum Method {
     Predictor,
     /// The Gaussian network model.
     Gnm,
-    /// 1/WCN, the inverse weighted contact number (Σ 1/r²).
+    /// 1/WCN, the inverse weighted contact number (Σ 1/r² over the CA atoms).
     Wcn,
+    /// gemmi's all-heavy-atom 1/WCN at each token's atom (Σ occupancy/r² over
+    /// the heavy atoms within 15 Å, symmetry mates included; `--blur`).
+    AtomWcn,
 }
 
 /// `bfactor compare`.
@@ -355,6 +358,10 @@ pub struct CompareArgs {
     /// GNM contact cutoff in Å.
     #[arg(long, default_value_t = bfactor::structure::gnm::DEFAULT_CUTOFF, value_name = "Å")]
     pub cutoff: f64,
+    /// Gaussian smoothing σ of atom-wcn (gemmi wcn's --blur; 2 Å is its best
+    /// setting on data/crystal), in Å.
+    #[arg(long, value_name = "Å")]
+    pub blur: Option<f64>,
     /// Write every method's per-token values to -o OUT.parquet (column
     /// method) and a row per input file with the per-chain Pearson r to
     /// OUT.files.parquet, instead of the per-chain table.

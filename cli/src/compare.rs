@@ -30,6 +30,7 @@ pub struct ChainRow {
     predictor: Option<f64>,
     gnm: Option<f64>,
     inverse_wcn: Option<f64>,
+    atom_wcn: Option<f64>,
 }
 
 /// The mean of each column over the chains of one reference where it has a
@@ -44,6 +45,8 @@ struct Means {
     gnm_chains: usize,
     inverse_wcn: Option<f64>,
     inverse_wcn_chains: usize,
+    atom_wcn: Option<f64>,
+    atom_wcn_chains: usize,
 }
 
 #[derive(Serialize)]
@@ -81,6 +84,10 @@ pub fn run(args: &CompareArgs, quiet: bool) -> Result<usize, Exit> {
     config
         .validate()
         .map_err(|e| Exit::Usage(format!("--cutoff: {e}")))?;
+    bfactor::structure::features::WcnConfig::new()
+        .with_blur(args.blur)
+        .validate()
+        .map_err(|e| Exit::Usage(format!("--blur: {e}")))?;
     let wants = |m: Method| args.methods.contains(&m);
     let predictor: Option<Predictor> = if wants(Method::Predictor) {
         Some(methods::predictor(args.weights.as_deref()).map_err(Exit::Fatal)?)
@@ -114,13 +121,23 @@ pub fn run(args: &CompareArgs, quiet: bool) -> Result<usize, Exit> {
         } else {
             None
         };
+        let atom_wcn = if wants(Method::AtomWcn) {
+            Some(methods::atom_wcn_values(&st, args.blur)?)
+        } else {
+            None
+        };
         let file = input.display();
         let mut tabled = Tabled::default();
         if parquet.is_some() {
             // The table's experimental B and per-chain r are against experiment
             // only (a predicted model's pLDDT has a column of its own).
             let experimental = methods::experimental(&st);
-            for (method, v) in [("predictor", &pred), ("gnm", &gnm), ("inverse_wcn", &wcn)] {
+            for (method, v) in [
+                ("predictor", &pred),
+                ("gnm", &gnm),
+                ("inverse_wcn", &wcn),
+                ("atom_wcn", &atom_wcn),
+            ] {
                 if let Some(v) = v {
                     tabled.add(&file, &st, &experimental, method, v);
                 }
@@ -144,6 +161,7 @@ pub fn run(args: &CompareArgs, quiet: bool) -> Result<usize, Exit> {
                     predictor: r_of(&pred),
                     gnm: r_of(&gnm),
                     inverse_wcn: r_of(&wcn),
+                    atom_wcn: r_of(&atom_wcn),
                 }
             })
             .collect::<Vec<_>>();
@@ -168,6 +186,7 @@ pub fn run(args: &CompareArgs, quiet: bool) -> Result<usize, Exit> {
         let (predictor, predictor_chains) = column_mean(of.iter().map(|r| r.predictor));
         let (gnm, gnm_chains) = column_mean(of.iter().map(|r| r.gnm));
         let (inverse_wcn, inverse_wcn_chains) = column_mean(of.iter().map(|r| r.inverse_wcn));
+        let (atom_wcn, atom_wcn_chains) = column_mean(of.iter().map(|r| r.atom_wcn));
         Means {
             reference: reference.label(),
             chains: of.len(),
@@ -177,6 +196,8 @@ pub fn run(args: &CompareArgs, quiet: bool) -> Result<usize, Exit> {
             gnm_chains,
             inverse_wcn,
             inverse_wcn_chains,
+            atom_wcn,
+            atom_wcn_chains,
         }
     };
     let means = means_of(Reference::Experiment);
@@ -225,7 +246,7 @@ pub fn run(args: &CompareArgs, quiet: bool) -> Result<usize, Exit> {
 fn mean_line(m: &Means, methods: &[Method]) -> String {
     let mut parts = Vec::new();
     let shown = |v: Option<f64>| v.map_or("-".into(), |v| format!("{v:.3}"));
-    for method in [Method::Predictor, Method::Gnm, Method::Wcn] {
+    for method in [Method::Predictor, Method::Gnm, Method::Wcn, Method::AtomWcn] {
         if !methods.contains(&method) {
             continue;
         }
@@ -233,6 +254,7 @@ fn mean_line(m: &Means, methods: &[Method]) -> String {
             Method::Predictor => ("predictor", m.predictor, m.predictor_chains),
             Method::Gnm => ("gnm", m.gnm, m.gnm_chains),
             Method::Wcn => ("1/wcn", m.inverse_wcn, m.inverse_wcn_chains),
+            Method::AtomWcn => ("atom 1/wcn", m.atom_wcn, m.atom_wcn_chains),
         };
         parts.push(format!("{name} {} ({n} chains)", shown(v)));
     }
@@ -271,6 +293,7 @@ fn table(rows: &[ChainRow], means: &Means, other: &[Means], methods: &[Method]) 
         (Method::Predictor, "predictor"),
         (Method::Gnm, "gnm"),
         (Method::Wcn, "1/wcn"),
+        (Method::AtomWcn, "atom-wcn"),
     ]
     .into_iter()
     .filter(|(m, _)| methods.contains(m))
@@ -279,6 +302,7 @@ fn table(rows: &[ChainRow], means: &Means, other: &[Means], methods: &[Method]) 
         Method::Predictor => r.predictor,
         Method::Gnm => r.gnm,
         Method::Wcn => r.inverse_wcn,
+        Method::AtomWcn => r.atom_wcn,
     };
     let cell = |v: Option<f64>| v.map_or(format!("{:>9}", "-"), |v| format!("{v:>9.3}"));
     let reference_width = rows
@@ -323,6 +347,7 @@ fn table(rows: &[ChainRow], means: &Means, other: &[Means], methods: &[Method]) 
                 Method::Predictor => m.predictor,
                 Method::Gnm => m.gnm,
                 Method::Wcn => m.inverse_wcn,
+                Method::AtomWcn => m.atom_wcn,
             };
             s.push_str(&format!("  {}", cell(v)));
         }

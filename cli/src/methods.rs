@@ -1,7 +1,7 @@
 //! Per-token values of each method, and statistics per chain.
 
 use bfactor::loss;
-use bfactor::structure::features::inverse_wcn;
+use bfactor::structure::features::{atom_wcn, inverse_wcn, WcnConfig};
 use bfactor::structure::gnm::{self, GnmConfig};
 use bfactor::structure::predict::Predictor;
 use bfactor::structure::{BValues, Method, Provenance, Structure};
@@ -183,6 +183,15 @@ pub fn inverse_wcn_values(st: &Structure) -> Result<Values, String> {
         .zip(values.iter())
         .map(|(t, v)| t.present && v.is_finite())
         .collect();
+    Ok(Values { values, defined })
+}
+
+/// gemmi's all-heavy-atom 1/WCN at each token's representative atom (defined
+/// where that atom is scored: present, occupied, with a neighbour).
+pub fn atom_wcn_values(st: &Structure, blur: Option<f64>) -> Result<Values, String> {
+    let config = WcnConfig::new().with_blur(blur);
+    let w = atom_wcn(st, &config).map_err(|e| e.to_string())?;
+    let (values, defined) = w.token_values(st);
     Ok(Values { values, defined })
 }
 

@@ -51,7 +51,7 @@ pub struct TokenRow {
     /// DB)`; Parquet only).
     #[serde(skip)]
     pub provenance: String,
-    /// The method: `predictor`, `gnm` or `inverse_wcn` (Parquet only).
+    /// The method: `predictor`, `gnm`, `inverse_wcn` or `atom_wcn` (Parquet only).
     #[serde(skip)]
     pub method: &'static str,
     /// The method's value, `None` where it has none.

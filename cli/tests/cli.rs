@@ -328,7 +328,7 @@ fn compare_table_csv_and_failures() {
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(
         lines[0],
-        "file,chain,provenance,reference,tokens,predictor,gnm,inverse_wcn"
+        "file,chain,provenance,reference,tokens,predictor,gnm,inverse_wcn,atom_wcn"
     );
     assert_eq!(lines.len(), 2);
     let fields: Vec<&str> = lines[1].split(',').collect();
@@ -349,6 +349,39 @@ fn compare_table_csv_and_failures() {
         ]));
         assert_eq!(text.lines().count(), 1 + chains, "{tokens}: {text}");
     }
+}
+
+#[test]
+fn compare_atom_wcn_is_the_librarys_and_blur_is_checked() {
+    use bfactor::structure::features::{atom_wcn, WcnConfig};
+    let path = data("1ubi.pdb");
+    let st = structure::read(&path, &ca()).unwrap();
+    for blur in [None, Some(2.0)] {
+        let w = atom_wcn(&st, &WcnConfig::new().with_blur(blur)).unwrap();
+        let (v, defined) = w.token_values(&st);
+        assert!(defined.iter().all(|&d| d));
+        let want = bfactor::loss::pearson_masked(&v, &st.bfactors(), &st.mask()).unwrap();
+        let mut cmd = bfactor();
+        cmd.arg("compare")
+            .arg(&path)
+            .args(["--csv", "--methods", "atom-wcn"]);
+        if let Some(b) = blur {
+            cmd.args(["--blur", &b.to_string()]);
+        }
+        let text = stdout_of(&mut cmd);
+        let lines: Vec<&str> = text.lines().collect();
+        let col = lines[0].split(',').position(|c| c == "atom_wcn").unwrap();
+        let got: f64 = lines[1].split(',').nth(col).unwrap().parse().unwrap();
+        assert!((got - want).abs() < 1e-12, "blur {blur:?}: {got} vs {want}");
+    }
+    let out = bfactor()
+        .arg("compare")
+        .arg(&path)
+        .args(["--methods", "atom-wcn", "--blur", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--blur"));
 }
 
 #[test]

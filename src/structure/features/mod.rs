@@ -106,6 +106,9 @@
 //! | `context/has_lattice` | 1 if the lattice contacts below were computed |
 //! | `lattice/log_atom_count_{6,8,12}` | `L(#{heavy atoms of symmetry mates: r ≤ R})` |
 //! | `lattice/log_ca_count_12` | `L(#{nodes of symmetry mates: r ≤ 12})` |
+//! | `wcn/log_atom_wcn_15` | `L(Σ_b occ_b/r²)` over the heavy atoms `b` (symmetry mates included when the lattice is) with `0.8 < r < 15` Å of the centre, its own residue included: `gemmi wcn`'s contact number ([`atom_wcn`]) at the centre |
+//! | `wcn/log_atom_wcn_15_blur{2,4}` | `L(1/v)`, `v` the Gaussian average (σ = 2, 4 Å, within 3σ, weights times occupancy but for the atom at the centre) of [`atom_wcn`]'s `1/WCN` of the scored atoms near the centre (the centre's own value if none is) |
+//! | `wcn/log_residue_wcn_15` | the mean of `L(Σ_b occ_b/r²)` over the residue's heavy atoms (the centre's own value for a non-residue centre) |
 //!
 //! The `window` and `neigh` keys are `log_wcn_ca_40` (`density/log_wcn_ca_40`),
 //! `log_count_ca_12`, `log_hse_up_13`, `atoms_log_count_10` and
@@ -160,6 +163,7 @@ mod lattice;
 mod wcn;
 
 use ndarray::{Array1, Array2, ArrayView1};
+use rayon::prelude::*;
 
 use self::atoms::Model;
 use self::grid::{dist2, Grid};
@@ -374,6 +378,14 @@ pub fn names() -> Vec<String> {
         push(format!("lattice/log_atom_count_{r}"));
     }
     push(format!("lattice/log_ca_count_{}", lattice::NODE_RADIUS));
+    for s in [
+        "log_atom_wcn_15",
+        "log_atom_wcn_15_blur2",
+        "log_atom_wcn_15_blur4",
+        "log_residue_wcn_15",
+    ] {
+        push(format!("wcn/{s}"));
+    }
     n
 }
 
@@ -568,6 +580,39 @@ pub fn compute(st: &Structure, config: &FeatureConfig) -> Result<Descriptors> {
                 }
                 rows[[i, l0 + 3]] = node_counts[i].ln_1p();
             }
+        }
+    }
+    // wcn: gemmi's all-heavy-atom contact number at the centre, blurred, and
+    // the residue's mean.
+    let field = wcn::Field::new(st, &WcnConfig::new().with_crystal(config.lattice))?;
+    let atom_log: Vec<f64> = model
+        .atoms
+        .par_iter()
+        .map(|p| field.sum_at(p, 0).ln_1p())
+        .collect();
+    let wc0 = col("wcn/log_atom_wcn_15");
+    let wcn_rows: Vec<[f64; 4]> = centres
+        .par_iter()
+        .map(|c| {
+            let own = field.sum_at(&c.pos, 0).ln_1p();
+            let blur = |sigma: f64| {
+                field
+                    .blurred_at(&c.pos, 0, None, sigma)
+                    .map_or(own, |v| (1.0 / v).ln_1p())
+            };
+            let residue = match c.residue {
+                Some(r) if c.whole_residue && !model.residues[r].atoms.is_empty() => {
+                    let a = model.residues[r].atoms.clone();
+                    atom_log[a.clone()].iter().sum::<f64>() / a.len() as f64
+                }
+                _ => own,
+            };
+            [own, blur(2.0), blur(wcn::MAX_BLUR), residue]
+        })
+        .collect();
+    for (i, w) in wcn_rows.iter().enumerate() {
+        for (k, v) in w.iter().enumerate() {
+            rows[[i, wc0 + k]] = *v;
         }
     }
     // window and neigh, from the key values at the nodes.
@@ -820,7 +865,7 @@ mod tests {
             d.groups(),
             [
                 "density", "atoms", "gnm", "burial", "seq", "restype", "ss", "window", "neigh",
-                "context", "lattice"
+                "context", "lattice", "wcn"
             ]
         );
     }

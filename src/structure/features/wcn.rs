@@ -267,154 +267,15 @@ fn is_hydrogen(atom: &pdbtbx::Atom) -> bool {
 /// Errors: [`Error::Config`] for an invalid `config`; [`Error::Format`] for an
 /// alternate-location label longer than one character.
 pub fn atom_wcn(st: &Structure, config: &WcnConfig) -> Result<AtomWcn> {
-    config.validate()?;
-    let mut points: Vec<Point> = Vec::new();
-    let mut scored_ids: Vec<AtomId> = Vec::new();
-    // For each neighbour atom, its index among the scored atoms.
-    let mut scored_of: Vec<Option<u32>> = Vec::new();
-    if let Some(model) = st.pdb().model(0) {
-        for chain in model.chains() {
-            for residue in chain.residues() {
-                let Some(first) = residue.conformers().next() else {
-                    continue;
-                };
-                let name = first.name().to_ascii_uppercase();
-                if BUFFER_OR_WATER.contains(&name.as_str()) {
-                    continue;
-                }
-                let polymer = PRODY_AMINO_ACIDS.contains(&name.as_str())
-                    || NUCLEOTIDES.contains(&name.as_str())
-                    || residue.atoms().any(|a| !a.hetero());
-                let (number, icode) = residue.id();
-                for conformer in residue.conformers() {
-                    let alt_label = conformer.alternative_location();
-                    let alt = match alt_label.map(str::as_bytes) {
-                        None => 0,
-                        Some([b]) => *b,
-                        Some(other) => {
-                            return Err(Error::format(
-                                st.path()
-                                    .map_or("<structure>".into(), |p| p.display().to_string()),
-                                format!(
-                                    "an alternate location of one character, not `{}`",
-                                    String::from_utf8_lossy(other)
-                                ),
-                            ))
-                        }
-                    };
-                    for atom in conformer.atoms() {
-                        if is_hydrogen(atom) {
-                            continue;
-                        }
-                        let (x, y, z) = atom.pos();
-                        let occ = atom.occupancy();
-                        let index = points.len() as u32;
-                        points.push(Point {
-                            pos: [x, y, z],
-                            occ,
-                            alt,
-                            atom: index,
-                        });
-                        if polymer && occ != 0.0 {
-                            scored_of.push(Some(scored_ids.len() as u32));
-                            scored_ids.push(AtomId {
-                                chain: chain.id().to_string(),
-                                residue_number: number,
-                                insertion_code: icode.map(str::to_string),
-                                residue_name: conformer.name().to_string(),
-                                atom_name: atom.name().to_string(),
-                                alt_loc: alt_label.map(str::to_string),
-                            });
-                        } else {
-                            scored_of.push(None);
-                        }
-                    }
-                }
-            }
-        }
-    }
-    let n_atoms = points.len();
-    let reach = config.cutoff.max(3.0 * config.blur.unwrap_or(0.0));
-    if config.crystal && n_atoms > 0 {
-        let positions: Vec<[f64; 3]> = points.iter().map(|p| p.pos).collect();
-        if let Some(images) = lattice::images_of(st, &positions, reach) {
-            points.extend(mates(&points[..n_atoms], &positions, &images, reach));
-        }
-    }
-    let positions: Vec<[f64; 3]> = points.iter().map(|p| p.pos).collect();
-    let grid = Grid::new(&positions, config.cutoff);
-    let scored: Vec<usize> = (0..n_atoms).filter(|&i| scored_of[i].is_some()).collect();
-    let (c2, m2) = (
-        config.cutoff * config.cutoff,
-        config.min_dist * config.min_dist,
-    );
-    let p = config.exponent;
-    let weight = |d2: f64| -> f64 {
-        if p == 2.0 {
-            1.0 / d2
-        } else if p == 0.0 {
-            1.0
-        } else {
-            d2.powf(-0.5 * p)
-        }
+    let field = Field::new(st, config)?;
+    let value = match config.blur {
+        Some(sigma) => field.blurred(sigma),
+        None => field.raw.clone(),
     };
-    let compatible = |a: u8, b: u8| a == 0 || b == 0 || a == b;
-    let wcn: Vec<f64> = scored
-        .par_iter()
-        .map(|&i| {
-            let a = points[i];
-            let mut sum = 0.0;
-            grid.for_each_candidate(&a.pos, config.cutoff, |j| {
-                let b = &points[j];
-                let d2 = dist2(&a.pos, &b.pos);
-                if d2 > m2 && d2 < c2 && compatible(a.alt, b.alt) {
-                    let w = weight(d2);
-                    sum += if a.alt == 0 { w * b.occ } else { w };
-                }
-            });
-            sum
-        })
-        .collect();
-    // value[k] for scored atom k (None: lonely).
-    let mut value: Vec<Option<f64>> = wcn.iter().map(|&s| (s > 0.0).then(|| 1.0 / s)).collect();
-    if let Some(sigma) = config.blur {
-        let mult = -0.5 / (sigma * sigma);
-        let r2 = 9.0 * sigma * sigma;
-        let raw = value.clone();
-        value = scored
-            .par_iter()
-            .enumerate()
-            .map(|(k, &i)| {
-                raw[k]?;
-                let a = points[i];
-                let (mut num, mut den) = (0.0, 0.0);
-                grid.for_each_candidate(&a.pos, 3.0 * sigma, |j| {
-                    let b = &points[j];
-                    let Some(kb) = scored_of[b.atom as usize] else {
-                        return;
-                    };
-                    let Some(vb) = raw[kb as usize] else {
-                        return;
-                    };
-                    let d2 = dist2(&a.pos, &b.pos);
-                    if d2 >= r2 || !compatible(a.alt, b.alt) {
-                        return;
-                    }
-                    let mut g = (mult * d2).exp();
-                    if a.alt == 0 && b.atom as usize != i {
-                        g *= b.occ;
-                    }
-                    num += g * vb;
-                    den += g;
-                });
-                Some(num / den)
-            })
-            .collect();
-    }
-    let mut atoms = Vec::with_capacity(scored_ids.len());
-    let mut values = Vec::with_capacity(scored_ids.len());
+    let mut atoms = Vec::with_capacity(field.ids.len());
+    let mut values = Vec::with_capacity(field.ids.len());
     let mut lonely = 0;
-    for (id, v) in scored_ids.into_iter().zip(value) {
+    for (id, v) in field.ids.into_iter().zip(value) {
         match v {
             Some(v) if v.is_finite() => {
                 atoms.push(id);
@@ -428,6 +289,213 @@ pub fn atom_wcn(st: &Structure, config: &WcnConfig) -> Result<AtomWcn> {
         values: Array1::from(values),
         lonely,
     })
+}
+
+/// The atoms, their images and the scored atoms' `1 / WCN`, with a cell list
+/// for queries at any point (the descriptors' centres).
+pub(crate) struct Field {
+    config: WcnConfig,
+    /// The atoms, then their images.
+    points: Vec<Point>,
+    grid: Grid,
+    /// For each atom, its index among the scored atoms.
+    scored_of: Vec<Option<u32>>,
+    /// The scored atoms (indices into `points`).
+    scored: Vec<usize>,
+    ids: Vec<AtomId>,
+    /// `1 / WCN` per scored atom (`None`: no neighbour).
+    raw: Vec<Option<f64>>,
+}
+
+/// Cell side of the neighbour search (Å): a 15 Å query visits 7³ cells.
+const CELL: f64 = 5.0;
+
+impl Field {
+    pub(crate) fn new(st: &Structure, config: &WcnConfig) -> Result<Self> {
+        config.validate()?;
+        let mut points: Vec<Point> = Vec::new();
+        let mut ids: Vec<AtomId> = Vec::new();
+        let mut scored_of: Vec<Option<u32>> = Vec::new();
+        if let Some(model) = st.pdb().model(0) {
+            for chain in model.chains() {
+                for residue in chain.residues() {
+                    let Some(first) = residue.conformers().next() else {
+                        continue;
+                    };
+                    let name = first.name().to_ascii_uppercase();
+                    if BUFFER_OR_WATER.contains(&name.as_str()) {
+                        continue;
+                    }
+                    let polymer = PRODY_AMINO_ACIDS.contains(&name.as_str())
+                        || NUCLEOTIDES.contains(&name.as_str())
+                        || residue.atoms().any(|a| !a.hetero());
+                    let (number, icode) = residue.id();
+                    for conformer in residue.conformers() {
+                        let alt_label = conformer.alternative_location();
+                        let alt = match alt_label.map(str::as_bytes) {
+                            None => 0,
+                            Some([b]) => *b,
+                            Some(other) => {
+                                return Err(Error::format(
+                                    st.path()
+                                        .map_or("<structure>".into(), |p| p.display().to_string()),
+                                    format!(
+                                        "an alternate location of one character, not `{}`",
+                                        String::from_utf8_lossy(other)
+                                    ),
+                                ))
+                            }
+                        };
+                        for atom in conformer.atoms() {
+                            if is_hydrogen(atom) {
+                                continue;
+                            }
+                            let (x, y, z) = atom.pos();
+                            let occ = atom.occupancy();
+                            let index = points.len() as u32;
+                            points.push(Point {
+                                pos: [x, y, z],
+                                occ,
+                                alt,
+                                atom: index,
+                            });
+                            if polymer && occ != 0.0 {
+                                scored_of.push(Some(ids.len() as u32));
+                                ids.push(AtomId {
+                                    chain: chain.id().to_string(),
+                                    residue_number: number,
+                                    insertion_code: icode.map(str::to_string),
+                                    residue_name: conformer.name().to_string(),
+                                    atom_name: atom.name().to_string(),
+                                    alt_loc: alt_label.map(str::to_string),
+                                });
+                            } else {
+                                scored_of.push(None);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let n_atoms = points.len();
+        // Images within the cutoff of an atom, and within the widest blur the
+        // descriptors use of a centre.
+        let reach = config
+            .cutoff
+            .max(3.0 * config.blur.unwrap_or(0.0))
+            .max(3.0 * MAX_BLUR);
+        if config.crystal && n_atoms > 0 {
+            let positions: Vec<[f64; 3]> = points.iter().map(|p| p.pos).collect();
+            if let Some(images) = lattice::images_of(st, &positions, reach) {
+                points.extend(mates(&points[..n_atoms], &positions, &images, reach));
+            }
+        }
+        let positions: Vec<[f64; 3]> = points.iter().map(|p| p.pos).collect();
+        let grid = Grid::new(&positions, CELL);
+        let scored: Vec<usize> = (0..n_atoms).filter(|&i| scored_of[i].is_some()).collect();
+        let mut field = Self {
+            config: *config,
+            points,
+            grid,
+            scored_of,
+            scored,
+            ids,
+            raw: Vec::new(),
+        };
+        field.raw = field
+            .scored
+            .par_iter()
+            .map(|&i| {
+                let a = field.points[i];
+                let s = field.sum_at(&a.pos, a.alt);
+                (s > 0.0).then(|| 1.0 / s)
+            })
+            .collect();
+        Ok(field)
+    }
+
+    /// `Σ_b w_b / r^p` at `pos` for a centre of alternate location `alt` (0:
+    /// none), over the neighbours with `min_dist < r < cutoff`.
+    pub(crate) fn sum_at(&self, pos: &[f64; 3], alt: u8) -> f64 {
+        let c = &self.config;
+        let (c2, m2, p) = (c.cutoff * c.cutoff, c.min_dist * c.min_dist, c.exponent);
+        let mut sum = 0.0;
+        self.grid.for_each_candidate(pos, c.cutoff, |j| {
+            let b = &self.points[j];
+            let d2 = dist2(pos, &b.pos);
+            if d2 > m2 && d2 < c2 && compatible(alt, b.alt) {
+                let w = if p == 2.0 {
+                    1.0 / d2
+                } else if p == 0.0 {
+                    1.0
+                } else {
+                    d2.powf(-0.5 * p)
+                };
+                sum += if alt == 0 { w * b.occ } else { w };
+            }
+        });
+        sum
+    }
+
+    /// The Gaussian average of the scored atoms' `1 / WCN` within `3σ` of
+    /// `pos` (weights times occupancy, except for `own`, the centre's own atom
+    /// and its images; with `own` `None`, an atom exactly at `pos`), `None` if
+    /// none is.
+    pub(crate) fn blurred_at(
+        &self,
+        pos: &[f64; 3],
+        alt: u8,
+        own: Option<usize>,
+        sigma: f64,
+    ) -> Option<f64> {
+        let mult = -0.5 / (sigma * sigma);
+        let r2 = 9.0 * sigma * sigma;
+        let (mut num, mut den) = (0.0, 0.0);
+        self.grid.for_each_candidate(pos, 3.0 * sigma, |j| {
+            let b = &self.points[j];
+            let Some(kb) = self.scored_of[b.atom as usize] else {
+                return;
+            };
+            let Some(vb) = self.raw[kb as usize] else {
+                return;
+            };
+            let d2 = dist2(pos, &b.pos);
+            if d2 >= r2 || !compatible(alt, b.alt) {
+                return;
+            }
+            let mut g = (mult * d2).exp();
+            let is_own = match own {
+                Some(i) => b.atom as usize == i,
+                None => b.pos == *pos,
+            };
+            if alt == 0 && !is_own {
+                g *= b.occ;
+            }
+            num += g * vb;
+            den += g;
+        });
+        (den > 0.0).then(|| num / den)
+    }
+
+    /// [`Self::blurred_at`] at every scored atom (`None` where its own value is).
+    fn blurred(&self, sigma: f64) -> Vec<Option<f64>> {
+        self.scored
+            .par_iter()
+            .enumerate()
+            .map(|(k, &i)| {
+                self.raw[k]?;
+                let a = self.points[i];
+                self.blurred_at(&a.pos, a.alt, Some(i), sigma)
+            })
+            .collect()
+    }
+}
+
+/// The widest blur the descriptors ask of [`Field::blurred_at`] (Å).
+pub(crate) const MAX_BLUR: f64 = 4.0;
+
+fn compatible(a: u8, b: u8) -> bool {
+    a == 0 || b == 0 || a == b
 }
 
 /// The images of `points` that can be within `reach` of one of them.
