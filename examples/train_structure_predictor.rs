@@ -6,6 +6,7 @@
 //! cargo run --release --example train_structure_predictor -- --no-ablation
 //! cargo run --release --example train_structure_predictor -- --cv-only  # no weights written
 //! cargo run --release --example train_structure_predictor -- --weights-only
+//! cargo run --release --example train_structure_predictor -- --cv-only --both-views  # train on both views
 //! ```
 //!
 //! 1. Reads every entry of `data/folds.tsv` (the 345 blind set-364 proteins and
@@ -16,9 +17,10 @@
 //! 2. Cross-validation over the folds of `data/folds.tsv`, which keep chains that
 //!    are >= 30 % identical after a global alignment in one fold
 //!    (`scripts/make_folds.py`): for each fold, a model is trained on the
-//!    other folds' chains (both sets, both views) with the default
-//!    [`TrainConfig`], and scored on the fold's chains in both protocols
-//!    (whole file; model only). No setting is chosen by looking at a test fold.
+//!    other folds' chains (both sets; with `--both-views` their model-only
+//!    views too) with the default [`TrainConfig`], and scored on the fold's
+//!    chains in both protocols (whole file; model only). No setting is chosen
+//!    by looking at a test fold.
 //! 3. The same chains are scored with the training-free descriptors in both
 //!    protocols: GNM (7 Å cutoff, each chain's CA atoms), 1/WCN (Σ 1/r² over
 //!    the file's CA atoms), the Lorentz flexibility-rigidity index (η = 3 Å,
@@ -26,7 +28,7 @@
 //!    with and without the lattice, with and without a 2 Å blur).
 //! 4. Ablation: the CV again with each descriptor group removed (its columns set
 //!    to a constant), one member and the same epochs.
-//! 5. Trains on every chain (both views) and writes
+//! 5. Trains on every chain (with `--both-views`, both views) and writes
 //!    `src/structure/predictor.safetensors` (the weights
 //!    `Predictor::pretrained()` bundles). Same data, same seed: same bytes.
 //!
@@ -60,7 +62,8 @@ struct Entry {
     /// The model-only views: each chain written alone (its atoms without
     /// alternate locations and of the first one), no unit cell, no header.
     alone: Vec<(Structure, Descriptors)>,
-    /// The model-only views' training chains.
+    /// The model-only views' training chains (with `--both-views`; none by
+    /// default).
     alone_chains: Vec<ChainExample>,
 }
 
@@ -77,16 +80,18 @@ fn main() -> Result<(), Box<dyn StdError>> {
         .any(|a| a == "--no-ablation" || a == "--cv-only")
         && !weights_only;
     let write = !args.iter().any(|a| a == "--cv-only");
+    let both_views = args.iter().any(|a| a == "--both-views");
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let config = TrainConfig::new();
     let t0 = Instant::now();
-    let entries = load(&root.join("data"), &config.features)?;
+    let entries = load(&root.join("data"), &config.features, both_views)?;
     let n_folds = entries.iter().map(|e| e.fold).max().unwrap_or(0) + 1;
     eprintln!(
-        "{} entries, {} training chains (and as many model-only views), {n_folds} folds, \
+        "{} entries, {} training chains (+ {} model-only views), {n_folds} folds, \
          descriptors in {:.1} s",
         entries.len(),
         entries.iter().map(|e| e.chains.len()).sum::<usize>(),
+        entries.iter().map(|e| e.alone_chains.len()).sum::<usize>(),
         t0.elapsed().as_secs_f64()
     );
 
@@ -286,7 +291,11 @@ fn chain_alone(st: &Structure, id: &str) -> BoxResult<Structure> {
 }
 
 /// Reads `folds.tsv` and every file it lists, with descriptors and training chains.
-fn load(data: &Path, features: &FeatureConfig) -> Result<Vec<Entry>, Box<dyn StdError>> {
+fn load(
+    data: &Path,
+    features: &FeatureConfig,
+    both_views: bool,
+) -> Result<Vec<Entry>, Box<dyn StdError>> {
     let table = std::fs::read_to_string(data.join("folds.tsv"))?;
     let mut entries = vec![];
     for line in table.lines().skip(1) {
@@ -304,7 +313,9 @@ fn load(data: &Path, features: &FeatureConfig) -> Result<Vec<Entry>, Box<dyn Std
         for span in st.chains() {
             let view = chain_alone(&st, &span.id)?;
             let d = features::compute(&view, features)?;
-            alone_chains.extend(chain_examples(&view, &d, MIN_CHAIN)?);
+            if both_views {
+                alone_chains.extend(chain_examples(&view, &d, MIN_CHAIN)?);
+            }
             alone.push((view, d));
         }
         entries.push(Entry {

@@ -1,7 +1,7 @@
 """Type stubs of the extension module ``bfactor._bfactor`` (re-exported by ``bfactor``)."""
 
 from os import PathLike
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -124,6 +124,14 @@ def read(
 ) -> Structure: ...
 def write(st: Structure, values: _ArrayLike, path: str | PathLike[str]) -> None: ...
 def plddt_to_b(plddt: _ArrayLike) -> npt.NDArray[np.floating]: ...
+def atom_wcn(
+    structure: Structure,
+    cutoff: float = 15.0,
+    blur: float | None = None,
+    crystal: bool = True,
+    min_dist: float = 0.8,
+    exponent: float = 2.0,
+) -> dict[str, Any]: ...
 def plddt_to_b_text(structure: Structure, min_plddt: float | None = 70.0) -> str: ...
 def normalized_mse(pred: _ArrayLike, target: _ArrayLike, mask: _ArrayLike | None = None) -> float: ...
 def pearson(pred: _ArrayLike, target: _ArrayLike, mask: _ArrayLike | None = None) -> float: ...

@@ -12,13 +12,13 @@ use std::sync::{Arc, Mutex};
 use bfactor::boltz2::Boltz2Head as RsBoltz2;
 use bfactor::ndarray::{Array1, ArrayD, Ix1, Ix2};
 use bfactor::structure::predict::Predictor as RsPredictor;
-use bfactor::structure::{self, gnm::GnmConfig, FileFormat, ReadOptions, TokenMode};
+use bfactor::structure::{self, features, gnm::GnmConfig, FileFormat, ReadOptions, TokenMode};
 use bfactor::{loss, BFactorHead as RsHead, BFactorHeadConfig, Float};
 use numpy::{Element, IntoPyArray, PyReadonlyArrayDyn};
 use pyo3::create_exception;
 use pyo3::exceptions::{PyFileNotFoundError, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyList};
+use pyo3::types::{PyBytes, PyDict, PyList};
 use rayon::{ThreadPool, ThreadPoolBuilder};
 
 create_exception!(
@@ -848,6 +848,56 @@ fn plddt_to_b_text(
     })
 }
 
+/// gemmi's all-heavy-atom 1/WCN per atom (`features::atom_wcn`): a dict of the
+/// scored atoms' `chain`, `residue_number` (int64), `insertion_code`,
+/// `residue_name`, `atom_name`, `alt_loc` (lists, "" for none), `value`
+/// (float64), and per token `token_value` (float64) and `token_defined` (bool:
+/// whether the token's atom is scored; its value is 0 where not).
+#[pyfunction]
+#[pyo3(signature = (structure, cutoff=15.0, blur=None, crystal=true, min_dist=0.8, exponent=2.0))]
+fn atom_wcn<'py>(
+    py: Python<'py>,
+    structure: &Structure,
+    cutoff: f64,
+    blur: Option<f64>,
+    crystal: bool,
+    min_dist: f64,
+    exponent: f64,
+) -> PyResult<Bound<'py, PyDict>> {
+    let config = features::WcnConfig::new()
+        .with_cutoff(cutoff)
+        .with_blur(blur)
+        .with_crystal(crystal)
+        .with_min_dist(min_dist)
+        .with_exponent(exponent);
+    let (w, (tv, td)) = compute(py, || {
+        let w = features::atom_wcn(&structure.st, &config)?;
+        let t = w.token_values(&structure.st);
+        Ok((w, t))
+    })?;
+    let d = PyDict::new(py);
+    let strings = |f: &dyn Fn(&features::AtomId) -> String| -> Vec<String> {
+        w.atoms.iter().map(f).collect()
+    };
+    d.set_item("chain", strings(&|a| a.chain.clone()))?;
+    let numbers: Vec<i64> = w.atoms.iter().map(|a| a.residue_number as i64).collect();
+    d.set_item("residue_number", numbers.into_pyarray(py))?;
+    d.set_item(
+        "insertion_code",
+        strings(&|a| a.insertion_code.clone().unwrap_or_default()),
+    )?;
+    d.set_item("residue_name", strings(&|a| a.residue_name.clone()))?;
+    d.set_item("atom_name", strings(&|a| a.atom_name.clone()))?;
+    d.set_item(
+        "alt_loc",
+        strings(&|a| a.alt_loc.clone().unwrap_or_default()),
+    )?;
+    d.set_item("value", w.values.clone().into_pyarray(py))?;
+    d.set_item("token_value", tv.into_pyarray(py))?;
+    d.set_item("token_defined", td.into_pyarray(py))?;
+    Ok(d)
+}
+
 /// The bundled B-factor predictor (or one saved by the crate's training).
 #[pyclass(module = "bfactor", frozen)]
 struct Predictor {
@@ -1057,6 +1107,7 @@ fn _bfactor(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(read, m)?)?;
     m.add_function(wrap_pyfunction!(write, m)?)?;
     m.add_function(wrap_pyfunction!(plddt_to_b, m)?)?;
+    m.add_function(wrap_pyfunction!(atom_wcn, m)?)?;
     m.add_function(wrap_pyfunction!(plddt_to_b_text, m)?)?;
     m.add_function(wrap_pyfunction!(square_fluctuations, m)?)?;
     Ok(())

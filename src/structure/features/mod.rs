@@ -588,13 +588,13 @@ pub fn compute(st: &Structure, config: &FeatureConfig) -> Result<Descriptors> {
     let atom_log: Vec<f64> = model
         .atoms
         .par_iter()
-        .map(|p| field.sum_at(p, 0).ln_1p())
+        .map(|p| field.sum_at_atom(p).ln_1p())
         .collect();
     let wc0 = col("wcn/log_atom_wcn_15");
     let wcn_rows: Vec<[f64; 4]> = centres
         .par_iter()
         .map(|c| {
-            let own = field.sum_at(&c.pos, 0).ln_1p();
+            let own = field.sum_at_atom(&c.pos).ln_1p();
             let blur = |sigma: f64| {
                 field
                     .blurred_at(&c.pos, 0, None, sigma)

@@ -305,6 +305,9 @@ pub(crate) struct Field {
     ids: Vec<AtomId>,
     /// `1 / WCN` per scored atom (`None`: no neighbour).
     raw: Vec<Option<f64>>,
+    /// The scored atoms without an alternate location: position (bits) → WCN
+    /// (the sum [`Field::sum_at`] gives there, the same bits).
+    by_position: HashMap<[u64; 3], f64>,
 }
 
 /// Cell side of the neighbour search (Å): a 15 Å query visits 7³ cells.
@@ -401,15 +404,23 @@ impl Field {
             scored,
             ids,
             raw: Vec::new(),
+            by_position: HashMap::new(),
         };
-        field.raw = field
+        let sums: Vec<f64> = field
             .scored
             .par_iter()
             .map(|&i| {
                 let a = field.points[i];
-                let s = field.sum_at(&a.pos, a.alt);
-                (s > 0.0).then(|| 1.0 / s)
+                field.sum_at(&a.pos, a.alt)
             })
+            .collect();
+        field.raw = sums.iter().map(|&s| (s > 0.0).then(|| 1.0 / s)).collect();
+        field.by_position = field
+            .scored
+            .iter()
+            .zip(&sums)
+            .filter(|(&i, _)| field.points[i].alt == 0)
+            .map(|(&i, &s)| (field.points[i].pos.map(f64::to_bits), s))
             .collect();
         Ok(field)
     }
@@ -435,6 +446,15 @@ impl Field {
             }
         });
         sum
+    }
+
+    /// [`Self::sum_at`] at `pos` for a centre without alternate location: the
+    /// scored atom's own sum where one is there, else computed.
+    pub(crate) fn sum_at_atom(&self, pos: &[f64; 3]) -> f64 {
+        match self.by_position.get(&pos.map(f64::to_bits)) {
+            Some(&s) => s,
+            None => self.sum_at(pos, 0),
+        }
     }
 
     /// The Gaussian average of the scored atoms' `1 / WCN` within `3σ` of
