@@ -65,7 +65,9 @@ pub(crate) struct Model {
     pub has_side_chains: bool,
 }
 
-fn is_hydrogen(atom: &Atom) -> bool {
+/// Hydrogen or deuterium: by element, or by the name's first letter where the
+/// file gives no element.
+pub(crate) fn is_hydrogen(atom: &Atom) -> bool {
     match atom.element() {
         Some(e) => *e == Element::H,
         None => atom.name().starts_with(['H', 'D']),

@@ -48,10 +48,9 @@
 use std::collections::HashMap;
 
 use ndarray::Array1;
-use pdbtbx::Element;
 use rayon::prelude::*;
 
-use super::atoms::NUCLEOTIDES;
+use super::atoms::{is_hydrogen, NUCLEOTIDES};
 use super::grid::{dist2, Grid};
 use super::lattice::{self, Affine};
 use crate::structure::{Structure, PRODY_AMINO_ACIDS};
@@ -253,13 +252,6 @@ struct Point {
     alt: u8,
     /// The original atom (index into `atoms`).
     atom: u32,
-}
-
-fn is_hydrogen(atom: &pdbtbx::Atom) -> bool {
-    match atom.element() {
-        Some(e) => *e == Element::H,
-        None => atom.name().starts_with(['H', 'D']),
-    }
 }
 
 /// `1 / WCN` of every scored atom of `st` (see the module doc).
