@@ -354,11 +354,11 @@ fn gnm_and_compare_parquet_match_their_json_and_csv() {
         // The method columns follow `tokens`.
         let first = header.iter().position(|h| h == "tokens").unwrap() + 1;
         for (k, method) in header.iter().enumerate().skip(first) {
-            let c = f
-                .chains
-                .iter()
-                .find(|c| c.0 == rec[1] && &c.1 == method)
-                .unwrap();
+            let Some(c) = f.chains.iter().find(|c| c.0 == rec[1] && &c.1 == method) else {
+                // A method not asked for (atom_wcn here): an empty column.
+                assert!(rec[k].is_empty(), "{method} was not asked for");
+                continue;
+            };
             assert_eq!(
                 c.3,
                 (!rec[k].is_empty()).then(|| rec[k].parse::<f64>().unwrap()),
