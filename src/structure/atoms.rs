@@ -145,12 +145,12 @@ pub fn from_atoms(atoms: &[AtomRecord], options: &ReadOptions) -> Result<Structu
     if sites.is_empty() {
         return Err(Error::empty("atoms", vec![0], "atom"));
     }
-    let index = occupancy_index(&sites);
     let scanned = Scan {
         sites,
         warnings: notes.into_warnings(),
         ..Scan::default()
     };
+    let index = occupancy_index(&scanned.sites);
     let (pdb, warnings) = build_pdb(&scanned, SHOWN)?;
     let mut st = build(pdb, warnings, FileFormat::Pdb, Some(&index), options, SHOWN)?;
     st.settle(&scanned);

@@ -130,16 +130,19 @@ pub(crate) fn lex(text: &str) -> Result<Vec<Lexeme>, String> {
         while j < n && !b[j].is_ascii_whitespace() {
             j += 1;
         }
-        let word = &text[i..j];
-        let lower = word.to_ascii_lowercase();
-        let kind = if word.starts_with('_') {
+        let word = &b[i..j];
+        let prefix = |p: &[u8]| {
+            word.get(..p.len())
+                .is_some_and(|w| w.eq_ignore_ascii_case(p))
+        };
+        let kind = if word[0] == b'_' {
             LexemeKind::Tag
-        } else if lower == "loop_" {
+        } else if word.eq_ignore_ascii_case(b"loop_") {
             LexemeKind::Loop
-        } else if lower.starts_with("data_")
-            || lower.starts_with("save_")
-            || lower == "global_"
-            || lower == "stop_"
+        } else if prefix(b"data_")
+            || prefix(b"save_")
+            || word.eq_ignore_ascii_case(b"global_")
+            || word.eq_ignore_ascii_case(b"stop_")
         {
             LexemeKind::Reserved
         } else {

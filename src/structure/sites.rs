@@ -41,8 +41,10 @@
 //! Negative B-factors are kept as written (predictions written as z-scores come
 //! back as such); the mask leaves them out anyway.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::ops::Range;
+
+use rustc_hash::FxHashMap;
 
 use super::cif::{self, excerpt, Lexeme};
 use super::provenance::Evidence;
@@ -121,22 +123,23 @@ pub(crate) fn scan(text: &str, format: FileFormat) -> Result<Scan, String> {
 }
 
 /// The first-model occupancy of each atom, keyed by (chain, residue number,
-/// insertion code, atom name, alternate location).
-pub(crate) type OccupancyIndex =
-    HashMap<(String, isize, Option<String>, String, Option<String>), f64>;
+/// insertion code, atom name, alternate location); the last record of a key
+/// gives its value.
+pub(crate) type OccupancyIndex<'a> =
+    FxHashMap<(&'a str, isize, Option<&'a str>, &'a str, Option<&'a str>), f64>;
 
 /// Builds an [`OccupancyIndex`] from the first model's records.
-pub(crate) fn occupancy_index(sites: &[Site]) -> OccupancyIndex {
+pub(crate) fn occupancy_index(sites: &[Site]) -> OccupancyIndex<'_> {
     sites
         .iter()
         .filter(|s| s.model == 0)
         .map(|s| {
             let key = (
-                s.chain.clone(),
+                s.chain.as_str(),
                 s.res_seq,
-                s.icode.clone(),
-                s.atom.clone(),
-                s.alt.clone(),
+                s.icode.as_deref(),
+                s.atom.as_str(),
+                s.alt.as_deref(),
             );
             (key, s.occ)
         })
@@ -293,19 +296,19 @@ fn charge(s: &str) -> Option<isize> {
 
 fn scan_pdb(text: &str) -> Result<Scan, String> {
     // Chain identifiers used by atom records: blank chains get others.
-    let mut used: HashSet<String> = HashSet::new();
+    let mut used: HashSet<&str> = HashSet::new();
     for raw in text.split('\n') {
         let r = record(raw);
         if &r == b"ATOM  " || &r == b"HETATM" {
             let c = raw.get(21..22).unwrap_or("").trim();
             if !c.is_empty() {
-                used.insert(c.to_string());
+                used.insert(c);
             }
         }
     }
     let free: Vec<String> = (0..)
         .map(blank_chain_name)
-        .filter(|c| !used.contains(c))
+        .filter(|c| !used.contains(c.as_str()))
         .take(128)
         .collect();
     let blank_name = |k: usize| -> String {
@@ -313,7 +316,7 @@ fn scan_pdb(text: &str) -> Result<Scan, String> {
             // Beyond 128 blank segments: keep counting past the used names.
             (0..)
                 .map(blank_chain_name)
-                .filter(|c| !used.contains(c))
+                .filter(|c| !used.contains(c.as_str()))
                 .nth(k)
                 .unwrap_or_default()
         })
@@ -564,11 +567,22 @@ fn read_cryst1(line: &str, line_no: usize, out: &mut Scan) {
 /// a standard uncertainty in parentheses (`12.3(4)`) is dropped.
 fn cif_number(lexeme: &Lexeme, text: &str) -> Option<f64> {
     let v = lexeme.value(text)?;
-    let v = match v.find('(') {
-        Some(p) if v.ends_with(')') => &v[..p],
-        _ => v,
+    let v = match v.ends_with(')').then(|| v.find('(')).flatten() {
+        Some(p) => &v[..p],
+        None => v,
     };
-    v.trim().parse::<f64>().ok()
+    trim(v).parse::<f64>().ok()
+}
+
+/// `s.trim()`, without the search for Unicode whitespace when `s` starts and
+/// ends with a printable ASCII character (as nearly every CIF value does).
+fn trim(s: &str) -> &str {
+    let solid = |b: Option<&u8>| b.is_some_and(|&b| b > b' ' && b < 127);
+    if solid(s.as_bytes().first()) && solid(s.as_bytes().last()) {
+        s
+    } else {
+        s.trim()
+    }
 }
 
 fn scan_mmcif(text: &str) -> Result<Scan, String> {
@@ -649,7 +663,7 @@ fn scan_mmcif(text: &str) -> Result<Scan, String> {
     for (r, row) in values.chunks(ncol).enumerate() {
         let line = row[0].line;
         let row_err = |what: String| Err(format!("_atom_site row {} (line {line}): {what}", r + 1));
-        let ident = |c: usize, name: &str| -> Result<Option<String>, String> {
+        let ident = |c: usize, name: &str| -> Result<Option<&str>, String> {
             match row[c].value(text) {
                 None => Ok(None),
                 Some(v) if !printable(v) => Err(format!(
@@ -658,7 +672,7 @@ fn scan_mmcif(text: &str) -> Result<Scan, String> {
                     r + 1,
                     excerpt(v)
                 )),
-                Some(v) => Ok(Some(v.trim().to_string()).filter(|s| !s.is_empty())),
+                Some(v) => Ok(Some(trim(v)).filter(|s| !s.is_empty())),
             }
         };
         let Some(atom) = ident(atom_c, &tags[atom_c][11..])? else {
@@ -693,14 +707,11 @@ fn scan_mmcif(text: &str) -> Result<Scan, String> {
             },
             None => String::new(),
         };
-        let model_id = match model_c {
-            Some(c) => row[c].value(text).unwrap_or("1").to_string(),
-            None => "1".to_string(),
-        };
-        let model = match model_numbers.iter().position(|m| *m == model_id) {
+        let model_id = model_c.and_then(|c| row[c].value(text)).unwrap_or("1");
+        let model = match model_numbers.iter().position(|m| m == model_id) {
             Some(m) => m,
             None => {
-                model_numbers.push(model_id);
+                model_numbers.push(model_id.to_string());
                 model_numbers.len() - 1
             }
         };
@@ -770,24 +781,24 @@ fn scan_mmcif(text: &str) -> Result<Scan, String> {
             .and_then(|c| cif_number(&row[c], text))
             .filter(|v| v.fract() == 0.0 && v.abs() < 100.0)
             .map_or(0, |v| v as isize);
+        let atom = atom.to_ascii_uppercase();
         let res_seq = match res_seq {
             Some(n) => {
                 max_seq = max_seq.max(n);
                 n
             }
             None => {
-                let atom_up = atom.to_ascii_uppercase();
                 let same = run.as_ref().is_some_and(|(c, n, atoms)| {
-                    *c == chain && *n == res_name && !atoms.contains(&atom_up)
+                    *c == chain && *n == res_name && !atoms.contains(&atom)
                 }) && unnumbered
                     .last()
                     .is_some_and(|&(i, _)| i + 1 == sites.len());
                 if !same {
                     runs += 1;
-                    run = Some((chain.clone(), res_name.clone(), HashSet::new()));
+                    run = Some((chain.to_string(), res_name.to_string(), HashSet::new()));
                 }
                 if let Some((_, _, atoms)) = run.as_mut() {
-                    atoms.insert(atom_up);
+                    atoms.insert(atom.clone());
                 }
                 unnumbered.push((sites.len(), runs));
                 0
@@ -795,10 +806,10 @@ fn scan_mmcif(text: &str) -> Result<Scan, String> {
         };
         sites.push(Site {
             model,
-            chain,
+            chain: chain.to_string(),
             res_seq,
             icode: icode.map(|c| c.to_ascii_uppercase()),
-            atom: atom.to_ascii_uppercase(),
+            atom,
             alt: alt.map(|c| c.to_ascii_uppercase()),
             occupancy,
             b_field: b_c.map(|c| row[c].span.clone()),
@@ -899,22 +910,38 @@ fn read_evidence(text: &str, lexemes: &[Lexeme], out: &mut Evidence) {
 /// The unit cell (`_cell.*`) and space group of an mmCIF file, from single
 /// items (not loops).
 fn read_cell(text: &str, lexemes: &[Lexeme], out: &mut Scan) {
-    let item = |tag: &str| -> Option<(&Lexeme, usize)> {
-        lexemes.windows(2).find_map(|w| {
-            (w[0].kind == cif::LexemeKind::Tag
-                && w[1].is_value()
-                && text[w[0].span.clone()].eq_ignore_ascii_case(tag))
-            .then_some((&w[1], w[0].line))
-        })
-    };
-    let names = [
+    const TAGS: [&str; 9] = [
         "_cell.length_a",
         "_cell.length_b",
         "_cell.length_c",
         "_cell.angle_alpha",
         "_cell.angle_beta",
         "_cell.angle_gamma",
+        "_symmetry.space_group_name_h-m",
+        "_space_group.name_h-m_alt",
+        "_entry.id",
     ];
+    // The first value of each tag written as a single item, in one pass.
+    let mut found: [Option<(&Lexeme, usize)>; 9] = [None; 9];
+    let mut missing = TAGS.len();
+    for w in lexemes.windows(2) {
+        if w[0].kind != cif::LexemeKind::Tag || !w[1].is_value() {
+            continue;
+        }
+        let tag = &text[w[0].span.clone()];
+        for (k, name) in TAGS.iter().enumerate() {
+            if found[k].is_none() && tag.eq_ignore_ascii_case(name) {
+                found[k] = Some((&w[1], w[0].line));
+                missing -= 1;
+            }
+        }
+        if missing == 0 {
+            break;
+        }
+    }
+    let item =
+        |tag: &str| -> Option<(&Lexeme, usize)> { found[TAGS.iter().position(|t| *t == tag)?] };
+    let names = &TAGS[..6];
     let mut cell = [0.0; 6];
     let mut complete = true;
     for (k, name) in names.iter().enumerate() {
