@@ -362,10 +362,13 @@ pub(crate) fn build_pdb(scanned: &Scan, shown: &str) -> Result<(PDB, Vec<String>
     // written twice: merged, and said so.
     let mut reappear: Vec<usize> = Vec::new();
     let mut repeated: Vec<usize> = Vec::new();
-    let mut seen_res: FxHashSet<(&str, isize, Option<&str>)> = FxHashSet::default();
-    let mut last_res: FxHashMap<&str, (isize, Option<&str>)> = FxHashMap::default();
-    let mut seen_atom: FxHashSet<AtomKey<'_>> = FxHashSet::default();
     let first: Vec<&super::sites::Site> = sites.iter().filter(|s| s.model == 0).collect();
+    let n = first.len();
+    let mut seen_res: FxHashSet<(&str, isize, Option<&str>)> =
+        FxHashSet::with_capacity_and_hasher(n / 4, Default::default());
+    let mut last_res: FxHashMap<&str, (isize, Option<&str>)> = FxHashMap::default();
+    let mut seen_atom: FxHashSet<AtomKey<'_>> =
+        FxHashSet::with_capacity_and_hasher(n, Default::default());
     for s in &first {
         let key = (s.res_seq, s.icode.as_deref());
         let chain = s.chain.as_str();

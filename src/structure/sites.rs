@@ -130,20 +130,18 @@ pub(crate) type OccupancyIndex<'a> =
 
 /// Builds an [`OccupancyIndex`] from the first model's records.
 pub(crate) fn occupancy_index(sites: &[Site]) -> OccupancyIndex<'_> {
-    sites
-        .iter()
-        .filter(|s| s.model == 0)
-        .map(|s| {
-            let key = (
-                s.chain.as_str(),
-                s.res_seq,
-                s.icode.as_deref(),
-                s.atom.as_str(),
-                s.alt.as_deref(),
-            );
-            (key, s.occ)
-        })
-        .collect()
+    let mut index = OccupancyIndex::with_capacity_and_hasher(sites.len(), Default::default());
+    for s in sites.iter().filter(|s| s.model == 0) {
+        let key = (
+            s.chain.as_str(),
+            s.res_seq,
+            s.icode.as_deref(),
+            s.atom.as_str(),
+            s.alt.as_deref(),
+        );
+        index.insert(key, s.occ);
+    }
+    index
 }
 
 /// Whether every character is one pdbtbx accepts in an identifier (printable
@@ -596,7 +594,7 @@ fn scan_mmcif(text: &str) -> Result<Scan, String> {
     };
     let ncol = tags.len();
     if values.len() % ncol != 0 {
-        let last = values.last().map_or(loop_line, |t| t.line);
+        let last = values.last().map_or(loop_line, |t| t.line());
         return Err(format!(
             "the _atom_site loop (line {loop_line}) holds {} values, not a multiple of its {ncol} \
              columns; its last row (line {last}) is incomplete: the file is truncated or corrupt",
@@ -661,7 +659,7 @@ fn scan_mmcif(text: &str) -> Result<Scan, String> {
     let mut runs = 0isize;
     let mut unnumbered: Vec<(usize, isize)> = Vec::new();
     for (r, row) in values.chunks(ncol).enumerate() {
-        let line = row[0].line;
+        let line = row[0].line();
         let row_err = |what: String| Err(format!("_atom_site row {} (line {line}): {what}", r + 1));
         let ident = |c: usize, name: &str| -> Result<Option<&str>, String> {
             match row[c].value(text) {
@@ -690,7 +688,7 @@ fn scan_mmcif(text: &str) -> Result<Scan, String> {
                     return row_err(format!(
                         "_atom_site.Cartn_{} is not a finite number: `{}`",
                         ["x", "y", "z"][k],
-                        excerpt(&text[lexeme.span.clone()])
+                        excerpt(&text[lexeme.span()])
                     ))
                 }
             }
@@ -701,7 +699,7 @@ fn scan_mmcif(text: &str) -> Result<Scan, String> {
                 None => {
                     return row_err(format!(
                         "_atom_site.type_symbol is missing ('{}')",
-                        &text[row[c].span.clone()]
+                        &text[row[c].span()]
                     ))
                 }
             },
@@ -746,7 +744,7 @@ fn scan_mmcif(text: &str) -> Result<Scan, String> {
             if occupancy.is_none() && row[c].value(text).is_some() {
                 return row_err(format!(
                     "_atom_site.occupancy is not a number: `{}`",
-                    excerpt(&text[row[c].span.clone()])
+                    excerpt(&text[row[c].span()])
                 ));
             }
         }
@@ -812,10 +810,10 @@ fn scan_mmcif(text: &str) -> Result<Scan, String> {
             atom,
             alt: alt.map(|c| c.to_ascii_uppercase()),
             occupancy,
-            b_field: b_c.map(|c| row[c].span.clone()),
+            b_field: b_c.map(|c| row[c].span()),
             b_pad: 0,
             line,
-            record: row[0].span.start..row[ncol - 1].span.end,
+            record: row[0].span().start..row[ncol - 1].span().end,
             hetero,
             serial,
             res_name: res_name.to_ascii_uppercase(),
@@ -928,10 +926,10 @@ fn read_cell(text: &str, lexemes: &[Lexeme], out: &mut Scan) {
         if w[0].kind != cif::LexemeKind::Tag || !w[1].is_value() {
             continue;
         }
-        let tag = &text[w[0].span.clone()];
+        let tag = &text[w[0].span()];
         for (k, name) in TAGS.iter().enumerate() {
             if found[k].is_none() && tag.eq_ignore_ascii_case(name) {
-                found[k] = Some((&w[1], w[0].line));
+                found[k] = Some((&w[1], w[0].line()));
                 missing -= 1;
             }
         }
