@@ -203,9 +203,23 @@ pub(crate) fn physical(
 
 /// PDB's fixed columns (0-based byte ranges).
 fn field(line: &str, r: Range<usize>) -> &str {
-    line.get(r.start.min(line.len())..r.end.min(line.len()))
-        .unwrap_or("")
-        .trim()
+    trim(
+        line.get(r.start.min(line.len())..r.end.min(line.len()))
+            .unwrap_or(""),
+    )
+}
+
+/// Whether pdbtbx knows the element symbol `sym` (one or two ASCII letters),
+/// remembered in `known` for the next records.
+fn known_element(known: &mut Vec<([u8; 2], bool)>, sym: &str) -> bool {
+    let b = sym.as_bytes();
+    let key = [b[0], b.get(1).copied().unwrap_or(0)];
+    if let Some(&(_, ok)) = known.iter().find(|(k, _)| *k == key) {
+        return ok;
+    }
+    let ok = pdbtbx::Element::from_symbol(sym).is_some();
+    known.push((key, ok));
+    ok
 }
 
 /// The identifiers given to blank chains, in order.
@@ -329,6 +343,7 @@ fn scan_pdb(text: &str) -> Result<Scan, String> {
     let (mut blank_k, mut blank_used) = (0usize, false);
     let (mut last_res, mut res_add) = (0isize, 0isize);
     let mut legacy_columns = false;
+    let mut elements: Vec<([u8; 2], bool)> = Vec::new();
     for (idx, raw) in text.split_inclusive('\n').enumerate() {
         let line_no = idx + 1;
         let start = offset;
@@ -481,7 +496,7 @@ fn scan_pdb(text: &str) -> Result<Scan, String> {
         let tail_element = field(line, 76..78);
         let element_ok = !tail_element.is_empty()
             && tail_element.bytes().all(|c| c.is_ascii_alphabetic())
-            && pdbtbx::Element::from_symbol(tail_element).is_some();
+            && known_element(&mut elements, tail_element);
         let charge_v = charge(field(line, 78..80));
         let name4 = line.get(12..16).unwrap_or("");
         let element = if element_ok {
