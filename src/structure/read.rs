@@ -409,14 +409,23 @@ pub(crate) fn build_pdb(scanned: &Scan, shown: &str) -> Result<(PDB, Vec<String>
             for s in &first {
                 let [x, y, z] = s.xyz;
                 let atom = Atom::new(
-                    s.hetero, s.serial, &s.atom, x, y, z, s.occ, s.b, &s.element, s.charge,
+                    s.hetero,
+                    s.serial,
+                    s.atom.as_str(),
+                    x,
+                    y,
+                    z,
+                    s.occ,
+                    s.b,
+                    s.element.as_str(),
+                    s.charge,
                 )
                 .ok_or_else(|| format!("line {}: pdbtbx refuses the atom", s.line))?;
                 chains.add_atom(
                     atom,
                     &s.chain,
                     (s.res_seq, s.icode.as_deref()),
-                    (&s.res_name, s.alt.as_deref()),
+                    (s.res_name.as_str(), s.alt.as_deref()),
                 );
             }
             let mut model = Model::new(1);

@@ -54,16 +54,85 @@ use super::FileFormat;
 /// warning. The PDB format's column holds at most 999.99.
 pub const MAX_BFACTOR: f64 = 1000.0;
 
+/// A record's identifier (chain, atom, residue or element name): held inline
+/// up to 22 bytes, as nearly all are, so that reading a file does not allocate
+/// four strings per atom.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub(crate) struct Name(NameRepr);
+
+#[derive(Clone, PartialEq, Eq, Hash)]
+enum NameRepr {
+    Inline(u8, [u8; 22]),
+    Heap(Box<str>),
+}
+
+impl Name {
+    /// `s` as it is.
+    pub fn new(s: &str) -> Self {
+        match <[u8; 22]>::default() {
+            mut b if s.len() <= b.len() => {
+                b[..s.len()].copy_from_slice(s.as_bytes());
+                Name(NameRepr::Inline(s.len() as u8, b))
+            }
+            _ => Name(NameRepr::Heap(s.into())),
+        }
+    }
+
+    /// `s` with ASCII letters upper-cased (`str::to_ascii_uppercase`).
+    pub fn upper(s: &str) -> Self {
+        let mut n = Self::new(s);
+        match &mut n.0 {
+            NameRepr::Inline(len, b) => b[..*len as usize].make_ascii_uppercase(),
+            NameRepr::Heap(h) => h.make_ascii_uppercase(),
+        }
+        n
+    }
+
+    pub fn as_str(&self) -> &str {
+        match &self.0 {
+            // Inline bytes are a copy of a `str` (upper-casing ASCII letters
+            // keeps it UTF-8).
+            NameRepr::Inline(len, b) => std::str::from_utf8(&b[..*len as usize]).unwrap_or(""),
+            NameRepr::Heap(h) => h,
+        }
+    }
+}
+
+impl std::ops::Deref for Name {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl std::fmt::Debug for Name {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.as_str().fmt(f)
+    }
+}
+
+impl PartialEq<str> for Name {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for Name {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
 /// One atom record.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Site {
     /// 0-based position of the record's model among the file's models.
     pub model: usize,
-    pub chain: String,
+    pub chain: Name,
     pub res_seq: isize,
     pub icode: Option<String>,
     /// The atom's name, upper-case.
-    pub atom: String,
+    pub atom: Name,
     /// The alternate-location label, if any.
     pub alt: Option<String>,
     /// The occupancy as written (`None` if the field is blank or absent).
@@ -84,7 +153,7 @@ pub(crate) struct Site {
     /// The serial number (the row number where the file has none).
     pub serial: usize,
     /// The residue name, upper-case.
-    pub res_name: String,
+    pub res_name: Name,
     /// Coordinates (Å), finite.
     pub xyz: [f64; 3],
     /// The B-factor as read (0 where blank, unknown or non-physical).
@@ -92,7 +161,7 @@ pub(crate) struct Site {
     /// The occupancy as read (1 where blank, 0 where non-physical).
     pub occ: f64,
     /// The element symbol, if known.
-    pub element: String,
+    pub element: Name,
     /// The formal charge.
     pub charge: isize,
 }
@@ -437,11 +506,11 @@ fn scan_pdb(text: &str) -> Result<Scan, String> {
                 "is truncated ({len} characters, the coordinates need 54)"
             ));
         }
-        let atom = field(line, 12..16).to_ascii_uppercase();
+        let atom = Name::upper(field(line, 12..16));
         if atom.is_empty() {
             return bad("has no atom name (columns 13-16)");
         }
-        let res_name = field(line, 17..20).to_ascii_uppercase();
+        let res_name = Name::upper(field(line, 17..20));
         if res_name.is_empty() {
             return bad("has no residue name (columns 18-20)");
         }
@@ -480,9 +549,9 @@ fn scan_pdb(text: &str) -> Result<Scan, String> {
         let chain = match field(line, 21..22) {
             "" => {
                 blank_used = true;
-                blank_name(blank_k)
+                Name::new(&blank_name(blank_k))
             }
-            c => c.to_string(),
+            c => Name::new(c),
         };
         // pdbtbx upper-cases insertion codes and alternate locations.
         let icode = Some(field(line, 26..27).to_ascii_uppercase()).filter(|s| !s.is_empty());
@@ -500,12 +569,12 @@ fn scan_pdb(text: &str) -> Result<Scan, String> {
         let charge_v = charge(field(line, 78..80));
         let name4 = line.get(12..16).unwrap_or("");
         let element = if element_ok {
-            tail_element.to_ascii_uppercase()
+            Name::upper(tail_element)
         } else {
             if !tail_element.is_empty() || charge_v.is_none() {
                 legacy_columns = true;
             }
-            element_from_name(name4, hetero)
+            Name::new(&element_from_name(name4, hetero))
         };
         let place = || format!("line {line_no}");
         let (occ, b) = physical(
@@ -744,7 +813,7 @@ fn scan_mmcif(text: &str) -> Result<Scan, String> {
         }
         let element = match type_c {
             Some(c) => match ident(c, "type_symbol")? {
-                Some(e) => e.to_ascii_uppercase(),
+                Some(e) => Name::upper(e),
                 None => {
                     return row_err(format!(
                         "_atom_site.type_symbol is missing ('{}')",
@@ -752,7 +821,7 @@ fn scan_mmcif(text: &str) -> Result<Scan, String> {
                     ))
                 }
             },
-            None => String::new(),
+            None => Name::new(""),
         };
         let model_id = model_c.and_then(|c| row[c].value(text)).unwrap_or("1");
         let model = match model_numbers.iter().position(|m| m == model_id) {
@@ -828,7 +897,7 @@ fn scan_mmcif(text: &str) -> Result<Scan, String> {
             .and_then(|c| cif_number(&row[c], text))
             .filter(|v| v.fract() == 0.0 && v.abs() < 100.0)
             .map_or(0, |v| v as isize);
-        let atom = atom.to_ascii_uppercase();
+        let atom = Name::upper(atom);
         let res_seq = match res_seq {
             Some(n) => {
                 max_seq = max_seq.max(n);
@@ -836,7 +905,7 @@ fn scan_mmcif(text: &str) -> Result<Scan, String> {
             }
             None => {
                 let same = run.as_ref().is_some_and(|(c, n, atoms)| {
-                    *c == chain && *n == res_name && !atoms.contains(&atom)
+                    *c == chain && *n == res_name && !atoms.contains(atom.as_str())
                 }) && unnumbered
                     .last()
                     .is_some_and(|&(i, _)| i + 1 == sites.len());
@@ -845,7 +914,7 @@ fn scan_mmcif(text: &str) -> Result<Scan, String> {
                     run = Some((chain.to_string(), res_name.to_string(), HashSet::new()));
                 }
                 if let Some((_, _, atoms)) = run.as_mut() {
-                    atoms.insert(atom.clone());
+                    atoms.insert(atom.to_string());
                 }
                 unnumbered.push((sites.len(), runs));
                 0
@@ -853,7 +922,7 @@ fn scan_mmcif(text: &str) -> Result<Scan, String> {
         };
         sites.push(Site {
             model,
-            chain: chain.to_string(),
+            chain: Name::new(chain),
             res_seq,
             icode: icode.map(|c| c.to_ascii_uppercase()),
             atom,
@@ -865,7 +934,7 @@ fn scan_mmcif(text: &str) -> Result<Scan, String> {
             record: row[0].span().start..row[ncol - 1].span().end,
             hetero,
             serial,
-            res_name: res_name.to_ascii_uppercase(),
+            res_name: Name::upper(res_name),
             xyz,
             b,
             occ,
