@@ -46,7 +46,8 @@ pub struct ReadOptions {
     pub hydrogens: bool,
     /// The largest text read, in bytes: a plain file's size, a `.gz` file's
     /// decompressed size (default [`DEFAULT_MAX_BYTES`]). Larger files are an
-    /// [`Error::Format`].
+    /// [`Error::Format`], as is an mmCIF text of 2³² − 1 bytes or more whatever
+    /// the limit.
     pub max_bytes: u64,
     /// What the B column holds (default [`BColumn::Detect`]: decided from the
     /// file, see [`super::provenance`]).
