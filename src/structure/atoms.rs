@@ -11,7 +11,7 @@
 //! caller's per-atom B-factors.
 
 use super::read::{build, build_pdb, ReadOptions};
-use super::sites::{occupancy_index, physical, printable, Notes, Scan, Site};
+use super::sites::{occupancy_index, physical, printable, Name, Notes, Scan, Site};
 use super::write::TokenIndex;
 use super::{FileFormat, Structure};
 use crate::{Error, Result};
@@ -122,10 +122,10 @@ pub fn from_atoms(atoms: &[AtomRecord], options: &ReadOptions) -> Result<Structu
         let (occ, b) = physical(a.occupancy, b, &mut notes, &place);
         sites.push(Site {
             model: 0,
-            chain: a.chain.trim().to_string(),
+            chain: Name::new(a.chain.trim()),
             res_seq: a.residue_number,
             icode: icode.map(str::to_string),
-            atom: a.atom_name.trim().to_uppercase(),
+            atom: Name::new(&a.atom_name.trim().to_uppercase()),
             alt: None,
             occupancy: Some(a.occupancy),
             b_field: None,
@@ -134,23 +134,23 @@ pub fn from_atoms(atoms: &[AtomRecord], options: &ReadOptions) -> Result<Structu
             record: 0..0,
             hetero: a.hetero,
             serial: i + 1,
-            res_name: a.residue_name.trim().to_uppercase(),
+            res_name: Name::new(&a.residue_name.trim().to_uppercase()),
             xyz: a.coords,
             b,
             occ,
-            element: a.element.trim().to_ascii_uppercase(),
+            element: Name::upper(a.element.trim()),
             charge: 0,
         });
     }
     if sites.is_empty() {
         return Err(Error::empty("atoms", vec![0], "atom"));
     }
-    let index = occupancy_index(&sites);
     let scanned = Scan {
         sites,
         warnings: notes.into_warnings(),
         ..Scan::default()
     };
+    let index = occupancy_index(&scanned.sites);
     let (pdb, warnings) = build_pdb(&scanned, SHOWN)?;
     let mut st = build(pdb, warnings, FileFormat::Pdb, Some(&index), options, SHOWN)?;
     st.settle(&scanned);

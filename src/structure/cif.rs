@@ -28,15 +28,41 @@ pub(crate) enum LexemeKind {
     Text,
 }
 
-/// One lexeme: its kind, its byte span in the text and its (1-based) line.
+/// One lexeme: its kind, its byte span in the text and its (1-based) line,
+/// held in 16 bytes (a large file has tens of millions of lexemes).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Lexeme {
     pub kind: LexemeKind,
-    pub span: Range<usize>,
-    pub line: usize,
+    start: u32,
+    end: u32,
+    line: u32,
 }
 
+/// The longest text [`lex`] takes, in bytes: its offsets and line numbers are
+/// held in 32 bits.
+pub(crate) const MAX_TEXT: usize = u32::MAX as usize - 1;
+
 impl Lexeme {
+    /// A lexeme of a text of at most [`MAX_TEXT`] bytes.
+    fn new(kind: LexemeKind, span: Range<usize>, line: usize) -> Self {
+        Self {
+            kind,
+            start: span.start as u32,
+            end: span.end as u32,
+            line: line as u32,
+        }
+    }
+
+    /// The lexeme's byte span in the text.
+    pub fn span(&self) -> Range<usize> {
+        self.start as usize..self.end as usize
+    }
+
+    /// The lexeme's (1-based) line.
+    pub fn line(&self) -> usize {
+        self.line as usize
+    }
+
     /// Whether this lexeme is a data value (bare, quoted or text field).
     pub fn is_value(&self) -> bool {
         matches!(
@@ -48,7 +74,7 @@ impl Lexeme {
     /// The value's content: quotes and text-field semicolons removed; `None` for
     /// CIF's null values `?` (unknown) and `.` (inapplicable) when bare.
     pub fn value<'t>(&self, text: &'t str) -> Option<&'t str> {
-        let raw = &text[self.span.clone()];
+        let raw = &text[self.span()];
         match self.kind {
             LexemeKind::Bare if raw == "?" || raw == "." => None,
             LexemeKind::Quoted => Some(&raw[1..raw.len() - 1]),
@@ -61,6 +87,12 @@ impl Lexeme {
 /// Splits `text` into CIF lexemes, or says where the text stops being CIF (an
 /// unterminated quote or text field).
 pub(crate) fn lex(text: &str) -> Result<Vec<Lexeme>, String> {
+    if text.len() > MAX_TEXT {
+        return Err(format!(
+            "the text ({} bytes) is longer than the {MAX_TEXT} bytes the mmCIF reader takes",
+            text.len()
+        ));
+    }
     let b = text.as_bytes();
     let n = b.len();
     let mut lexemes = Vec::new();
@@ -82,11 +114,7 @@ pub(crate) fn lex(text: &str) -> Result<Vec<Lexeme>, String> {
                 ));
             };
             let end = i + 1 + rel + 2;
-            lexemes.push(Lexeme {
-                kind: LexemeKind::Text,
-                span: i..end,
-                line,
-            });
+            lexemes.push(Lexeme::new(LexemeKind::Text, i..end, line));
             line += text[i..end].matches('\n').count();
             i = end;
             line_start = false;
@@ -118,11 +146,7 @@ pub(crate) fn lex(text: &str) -> Result<Vec<Lexeme>, String> {
                 }
                 j += 1;
             }
-            lexemes.push(Lexeme {
-                kind: LexemeKind::Quoted,
-                span: i..j + 1,
-                line,
-            });
+            lexemes.push(Lexeme::new(LexemeKind::Quoted, i..j + 1, line));
             i = j + 1;
             continue;
         }
@@ -130,26 +154,25 @@ pub(crate) fn lex(text: &str) -> Result<Vec<Lexeme>, String> {
         while j < n && !b[j].is_ascii_whitespace() {
             j += 1;
         }
-        let word = &text[i..j];
-        let lower = word.to_ascii_lowercase();
-        let kind = if word.starts_with('_') {
+        let word = &b[i..j];
+        let prefix = |p: &[u8]| {
+            word.get(..p.len())
+                .is_some_and(|w| w.eq_ignore_ascii_case(p))
+        };
+        let kind = if word[0] == b'_' {
             LexemeKind::Tag
-        } else if lower == "loop_" {
+        } else if word.eq_ignore_ascii_case(b"loop_") {
             LexemeKind::Loop
-        } else if lower.starts_with("data_")
-            || lower.starts_with("save_")
-            || lower == "global_"
-            || lower == "stop_"
+        } else if prefix(b"data_")
+            || prefix(b"save_")
+            || word.eq_ignore_ascii_case(b"global_")
+            || word.eq_ignore_ascii_case(b"stop_")
         {
             LexemeKind::Reserved
         } else {
             LexemeKind::Bare
         };
-        lexemes.push(Lexeme {
-            kind,
-            span: i..j,
-            line,
-        });
+        lexemes.push(Lexeme::new(kind, i..j, line));
         i = j;
     }
     Ok(lexemes)
@@ -169,7 +192,7 @@ pub(crate) fn find_loop<'a>(
             k += 1;
             continue;
         }
-        let loop_line = lexemes[k].line;
+        let loop_line = lexemes[k].line();
         let tags_start = k + 1;
         let mut v = tags_start;
         while v < lexemes.len() && lexemes[v].kind == LexemeKind::Tag {
@@ -177,7 +200,7 @@ pub(crate) fn find_loop<'a>(
         }
         let tags: Vec<String> = lexemes[tags_start..v]
             .iter()
-            .map(|t| text[t.span.clone()].to_ascii_lowercase())
+            .map(|t| text[t.span()].to_ascii_lowercase())
             .collect();
         let mut end = v;
         while end < lexemes.len() && lexemes[end].is_value() {
@@ -215,14 +238,14 @@ pub(crate) fn for_each_item<'t>(
                 }
                 let tags: Vec<String> = lexemes[tags_start..v]
                     .iter()
-                    .map(|t| text[t.span.clone()].to_ascii_lowercase())
+                    .map(|t| text[t.span()].to_ascii_lowercase())
                     .collect();
                 let columns: Vec<usize> = (0..tags.len()).filter(|&c| wanted(&tags[c])).collect();
                 if !columns.is_empty() {
                     for row in lexemes[v..end].chunks(tags.len()) {
                         for &c in &columns {
                             if let Some(value) = row.get(c) {
-                                f(&tags[c], value.value(text), value.line);
+                                f(&tags[c], value.value(text), value.line());
                             }
                         }
                     }
@@ -230,11 +253,11 @@ pub(crate) fn for_each_item<'t>(
                 k = end.max(k + 1);
             }
             LexemeKind::Tag => {
-                let tag = text[lexemes[k].span.clone()].to_ascii_lowercase();
+                let tag = text[lexemes[k].span()].to_ascii_lowercase();
                 match lexemes.get(k + 1) {
                     Some(value) if value.is_value() => {
                         if wanted(&tag) {
-                            f(&tag, value.value(text), lexemes[k].line);
+                            f(&tag, value.value(text), lexemes[k].line());
                         }
                         k += 2;
                     }
@@ -273,8 +296,8 @@ mod tests {
         assert_eq!(lexemes[7].value(text), Some("N A"));
         assert_eq!(lexemes[9].value(text), None);
         assert_eq!(lexemes[10].value(text), Some("text\nfield"));
-        assert_eq!(lexemes[10].line, 9);
-        assert_eq!(lexemes[11].line, 12);
+        assert_eq!(lexemes[10].line(), 9);
+        assert_eq!(lexemes[11].line(), 12);
         let (tags, values, line) = find_loop(text, &lexemes, "_atom_site.").unwrap();
         assert_eq!(tags, ["_atom_site.id", "_atom_site.name"]);
         assert_eq!(values.len(), 6);

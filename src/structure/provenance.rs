@@ -382,7 +382,7 @@ fn column(sites: &[Site]) -> Column {
                 col.multi_atom += 1;
                 if !same && col.first_mixed.is_none() {
                     col.uniform = false;
-                    col.first_mixed = Some((s.chain.clone(), s.res_seq, s.line));
+                    col.first_mixed = Some((s.chain.to_string(), s.res_seq, s.line));
                 }
             }
         }

@@ -2,12 +2,12 @@
 //!
 //! The rules are documented in the structure module's "Reading" section.
 
-use std::collections::{HashMap, HashSet};
 use std::io::Read;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 
-use pdbtbx::{Atom, Model, Symmetry, UnitCell, PDB};
+use pdbtbx::{Atom, Chain, Conformer, Model, Residue, Symmetry, UnitCell, PDB};
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::provenance::BColumn;
 pub use super::sites::MAX_BFACTOR;
@@ -46,7 +46,8 @@ pub struct ReadOptions {
     pub hydrogens: bool,
     /// The largest text read, in bytes: a plain file's size, a `.gz` file's
     /// decompressed size (default [`DEFAULT_MAX_BYTES`]). Larger files are an
-    /// [`Error::Format`].
+    /// [`Error::Format`], as is an mmCIF text of 2³² − 1 bytes or more whatever
+    /// the limit.
     pub max_bytes: u64,
     /// What the B column holds (default [`BColumn::Detect`]: decided from the
     /// file, see [`super::provenance`]).
@@ -362,10 +363,13 @@ pub(crate) fn build_pdb(scanned: &Scan, shown: &str) -> Result<(PDB, Vec<String>
     // written twice: merged, and said so.
     let mut reappear: Vec<usize> = Vec::new();
     let mut repeated: Vec<usize> = Vec::new();
-    let mut seen_res: HashSet<(&str, isize, Option<&str>)> = HashSet::new();
-    let mut last_res: HashMap<&str, (isize, Option<&str>)> = HashMap::new();
-    let mut seen_atom: HashSet<AtomKey<'_>> = HashSet::new();
     let first: Vec<&super::sites::Site> = sites.iter().filter(|s| s.model == 0).collect();
+    let n = first.len();
+    let mut seen_res: FxHashSet<(&str, isize, Option<&str>)> =
+        FxHashSet::with_capacity_and_hasher(n / 4, Default::default());
+    let mut last_res: FxHashMap<&str, (isize, Option<&str>)> = FxHashMap::default();
+    let mut seen_atom: FxHashSet<AtomKey<'_>> =
+        FxHashSet::with_capacity_and_hasher(n, Default::default());
     for s in &first {
         let key = (s.res_seq, s.icode.as_deref());
         let chain = s.chain.as_str();
@@ -380,6 +384,7 @@ pub(crate) fn build_pdb(scanned: &Scan, shown: &str) -> Result<(PDB, Vec<String>
             repeated.push(s.line);
         }
     }
+    drop((seen_res, last_res, seen_atom));
     for (lines, what) in [
         (
             &reappear,
@@ -401,19 +406,32 @@ pub(crate) fn build_pdb(scanned: &Scan, shown: &str) -> Result<(PDB, Vec<String>
     }
     let built = catch_unwind(AssertUnwindSafe(
         || -> std::result::Result<Model, String> {
-            let mut model = Model::new(1);
+            let mut chains = Chains::default();
             for s in &first {
                 let [x, y, z] = s.xyz;
                 let atom = Atom::new(
-                    s.hetero, s.serial, &s.atom, x, y, z, s.occ, s.b, &s.element, s.charge,
+                    s.hetero,
+                    s.serial,
+                    s.atom.as_str(),
+                    x,
+                    y,
+                    z,
+                    s.occ,
+                    s.b,
+                    s.element.as_str(),
+                    s.charge,
                 )
                 .ok_or_else(|| format!("line {}: pdbtbx refuses the atom", s.line))?;
-                model.add_atom(
+                chains.add_atom(
                     atom,
                     &s.chain,
                     (s.res_seq, s.icode.as_deref()),
-                    (&s.res_name, s.alt.as_deref()),
+                    (s.res_name.as_str(), s.alt.as_deref()),
                 );
+            }
+            let mut model = Model::new(1);
+            for chain in chains.chains {
+                model.add_chain(chain);
             }
             Ok(model)
         },
@@ -442,6 +460,86 @@ pub(crate) fn build_pdb(scanned: &Scan, shown: &str) -> Result<(PDB, Vec<String>
 fn hexagonal_setting(group: &str) -> Option<Symmetry> {
     let rest = group.trim().strip_prefix("H ")?;
     Symmetry::new(format!("R {} :h", rest.trim()))
+}
+
+/// A model's chains built in file order, as pdbtbx's `Model::add_atom` builds
+/// them (the same chains, residues, conformers and atoms, in the same order),
+/// with the chain and residue found by a hash lookup rather than a scan of every
+/// chain: linear in the atoms on files of thousands of chains.
+#[derive(Default)]
+struct Chains {
+    chains: Vec<Chain>,
+    /// Each chain's index in `chains`, by identifier.
+    chain_index: FxHashMap<String, usize>,
+    /// Each residue's index in its chain, by chain index and the residue's
+    /// `id()` (the last residue with that id, as `Chain::add_atom`'s reverse scan
+    /// finds it).
+    residue_index: FxHashMap<(usize, isize, Option<String>), usize>,
+}
+
+impl Chains {
+    /// Adds `atom` as `Model::add_atom(atom, chain_id, residue_id, conformer_id)`
+    /// would, panicking where it panics.
+    fn add_atom(
+        &mut self,
+        atom: Atom,
+        chain_id: &str,
+        residue_id: (isize, Option<&str>),
+        conformer_id: (&str, Option<&str>),
+    ) {
+        let chain_id = chain_id.trim();
+        let c = match self.chain_index.get(chain_id) {
+            Some(&c) => c,
+            None => {
+                let chain = Chain::new(chain_id).expect("Invalid characters in chain creation");
+                self.chain_index
+                    .insert(chain.id().to_string(), self.chains.len());
+                self.chains.push(chain);
+                self.chains.len() - 1
+            }
+        };
+        let chain = &mut self.chains[c];
+        let key = (c, residue_id.0, residue_id.1.map(str::to_string));
+        let r = match self.residue_index.get(&key) {
+            Some(&r) => r,
+            None => {
+                let residue = Residue::new(residue_id.0, residue_id.1, None)
+                    .expect("Invalid chars in Residue creation");
+                let (number, icode) = residue.id();
+                let stored = (c, number, icode.map(str::to_string));
+                chain.add_residue(residue);
+                let r = chain.residue_count() - 1;
+                self.residue_index.insert(stored, r);
+                r
+            }
+        };
+        let residue = chain.residue_mut(r).expect("the residue just found");
+        let (name, alt) = conformer_id;
+        // `Residue::add_atom` compares the upper-cased, trimmed name: a name
+        // already in that form is looked up here without allocating.
+        let prepared = !name.is_empty()
+            && name.trim() == name
+            && name
+                .bytes()
+                .all(|b| (32..127).contains(&b) && !b.is_ascii_lowercase());
+        if !prepared {
+            residue.add_atom(atom, conformer_id);
+            return;
+        }
+        let found = residue.conformers().position(|k| k.id() == (name, alt));
+        match found {
+            Some(k) => residue
+                .conformer_mut(k)
+                .expect("the conformer just found")
+                .add_atom(atom),
+            None => {
+                let mut conformer =
+                    Conformer::new(name, alt, None).expect("Invalid chars in Residue creation");
+                conformer.add_atom(atom);
+                residue.add_conformer(conformer);
+            }
+        }
+    }
 }
 
 /// The message of a caught panic.
@@ -495,4 +593,62 @@ pub(crate) fn build(
         plddt_scale: 1.0,
         ensemble: None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `Chains` builds the model `Model::add_atom` builds, atom for atom, on
+    /// identities that exercise its lookups: chains that come back, residues
+    /// that reappear, insertion codes, alternate locations and residue names in
+    /// either case (pdbtbx compares some of them upper-cased, some as given).
+    #[test]
+    fn chains_build_what_model_add_atom_builds() {
+        let chains = ["A", "B", " C", "A "];
+        let icodes = [None, Some("A"), Some("a")];
+        let names = ["ALA", "ala", " GLY", "GLY"];
+        let alts = [None, Some("A"), Some("b")];
+        let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = |n: usize| {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1);
+            ((state >> 33) as usize) % n
+        };
+        for round in 0..20 {
+            let mut model = Model::new(1);
+            let mut built = Chains::default();
+            for serial in 0..200 {
+                let atom = || {
+                    Atom::new(
+                        serial % 7 == 0,
+                        serial,
+                        "CA",
+                        serial as f64,
+                        round as f64,
+                        0.5,
+                        1.0,
+                        10.0,
+                        "C",
+                        0,
+                    )
+                    .unwrap()
+                };
+                let chain = chains[next(chains.len())];
+                let residue = (next(4) as isize, icodes[next(icodes.len())]);
+                let conformer = (names[next(names.len())], alts[next(alts.len())]);
+                model.add_atom(atom(), chain, residue, conformer);
+                built.add_atom(atom(), chain, residue, conformer);
+            }
+            let mut ours = Model::new(1);
+            for chain in built.chains {
+                ours.add_chain(chain);
+            }
+            assert_eq!(ours, model, "round {round}");
+            let hetero = |m: &Model| m.atoms().map(|a| a.hetero()).collect::<Vec<_>>();
+            assert_eq!(hetero(&ours), hetero(&model));
+            assert!(model.chain_count() >= 3 && model.residue_count() > 20);
+        }
+    }
 }

@@ -41,8 +41,10 @@
 //! Negative B-factors are kept as written (predictions written as z-scores come
 //! back as such); the mask leaves them out anyway.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::ops::Range;
+
+use rustc_hash::FxHashMap;
 
 use super::cif::{self, excerpt, Lexeme};
 use super::provenance::Evidence;
@@ -52,16 +54,85 @@ use super::FileFormat;
 /// warning. The PDB format's column holds at most 999.99.
 pub const MAX_BFACTOR: f64 = 1000.0;
 
+/// A record's identifier (chain, atom, residue or element name): held inline
+/// up to 22 bytes, as nearly all are, so that reading a file does not allocate
+/// four strings per atom.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub(crate) struct Name(NameRepr);
+
+#[derive(Clone, PartialEq, Eq, Hash)]
+enum NameRepr {
+    Inline(u8, [u8; 22]),
+    Heap(Box<str>),
+}
+
+impl Name {
+    /// `s` as it is.
+    pub fn new(s: &str) -> Self {
+        match <[u8; 22]>::default() {
+            mut b if s.len() <= b.len() => {
+                b[..s.len()].copy_from_slice(s.as_bytes());
+                Name(NameRepr::Inline(s.len() as u8, b))
+            }
+            _ => Name(NameRepr::Heap(s.into())),
+        }
+    }
+
+    /// `s` with ASCII letters upper-cased (`str::to_ascii_uppercase`).
+    pub fn upper(s: &str) -> Self {
+        let mut n = Self::new(s);
+        match &mut n.0 {
+            NameRepr::Inline(len, b) => b[..*len as usize].make_ascii_uppercase(),
+            NameRepr::Heap(h) => h.make_ascii_uppercase(),
+        }
+        n
+    }
+
+    pub fn as_str(&self) -> &str {
+        match &self.0 {
+            // Inline bytes are a copy of a `str` (upper-casing ASCII letters
+            // keeps it UTF-8).
+            NameRepr::Inline(len, b) => std::str::from_utf8(&b[..*len as usize]).unwrap_or(""),
+            NameRepr::Heap(h) => h,
+        }
+    }
+}
+
+impl std::ops::Deref for Name {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl std::fmt::Debug for Name {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.as_str().fmt(f)
+    }
+}
+
+impl PartialEq<str> for Name {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for Name {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
 /// One atom record.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Site {
     /// 0-based position of the record's model among the file's models.
     pub model: usize,
-    pub chain: String,
+    pub chain: Name,
     pub res_seq: isize,
     pub icode: Option<String>,
     /// The atom's name, upper-case.
-    pub atom: String,
+    pub atom: Name,
     /// The alternate-location label, if any.
     pub alt: Option<String>,
     /// The occupancy as written (`None` if the field is blank or absent).
@@ -82,7 +153,7 @@ pub(crate) struct Site {
     /// The serial number (the row number where the file has none).
     pub serial: usize,
     /// The residue name, upper-case.
-    pub res_name: String,
+    pub res_name: Name,
     /// Coordinates (Å), finite.
     pub xyz: [f64; 3],
     /// The B-factor as read (0 where blank, unknown or non-physical).
@@ -90,7 +161,7 @@ pub(crate) struct Site {
     /// The occupancy as read (1 where blank, 0 where non-physical).
     pub occ: f64,
     /// The element symbol, if known.
-    pub element: String,
+    pub element: Name,
     /// The formal charge.
     pub charge: isize,
 }
@@ -121,26 +192,25 @@ pub(crate) fn scan(text: &str, format: FileFormat) -> Result<Scan, String> {
 }
 
 /// The first-model occupancy of each atom, keyed by (chain, residue number,
-/// insertion code, atom name, alternate location).
-pub(crate) type OccupancyIndex =
-    HashMap<(String, isize, Option<String>, String, Option<String>), f64>;
+/// insertion code, atom name, alternate location); the last record of a key
+/// gives its value.
+pub(crate) type OccupancyIndex<'a> =
+    FxHashMap<(&'a str, isize, Option<&'a str>, &'a str, Option<&'a str>), f64>;
 
 /// Builds an [`OccupancyIndex`] from the first model's records.
-pub(crate) fn occupancy_index(sites: &[Site]) -> OccupancyIndex {
-    sites
-        .iter()
-        .filter(|s| s.model == 0)
-        .map(|s| {
-            let key = (
-                s.chain.clone(),
-                s.res_seq,
-                s.icode.clone(),
-                s.atom.clone(),
-                s.alt.clone(),
-            );
-            (key, s.occ)
-        })
-        .collect()
+pub(crate) fn occupancy_index(sites: &[Site]) -> OccupancyIndex<'_> {
+    let mut index = OccupancyIndex::with_capacity_and_hasher(sites.len(), Default::default());
+    for s in sites.iter().filter(|s| s.model == 0) {
+        let key = (
+            s.chain.as_str(),
+            s.res_seq,
+            s.icode.as_deref(),
+            s.atom.as_str(),
+            s.alt.as_deref(),
+        );
+        index.insert(key, s.occ);
+    }
+    index
 }
 
 /// Whether every character is one pdbtbx accepts in an identifier (printable
@@ -202,9 +272,23 @@ pub(crate) fn physical(
 
 /// PDB's fixed columns (0-based byte ranges).
 fn field(line: &str, r: Range<usize>) -> &str {
-    line.get(r.start.min(line.len())..r.end.min(line.len()))
-        .unwrap_or("")
-        .trim()
+    trim(
+        line.get(r.start.min(line.len())..r.end.min(line.len()))
+            .unwrap_or(""),
+    )
+}
+
+/// Whether pdbtbx knows the element symbol `sym` (one or two ASCII letters),
+/// remembered in `known` for the next records.
+fn known_element(known: &mut Vec<([u8; 2], bool)>, sym: &str) -> bool {
+    let b = sym.as_bytes();
+    let key = [b[0], b.get(1).copied().unwrap_or(0)];
+    if let Some(&(_, ok)) = known.iter().find(|(k, _)| *k == key) {
+        return ok;
+    }
+    let ok = pdbtbx::Element::from_symbol(sym).is_some();
+    known.push((key, ok));
+    ok
 }
 
 /// The identifiers given to blank chains, in order.
@@ -293,19 +377,19 @@ fn charge(s: &str) -> Option<isize> {
 
 fn scan_pdb(text: &str) -> Result<Scan, String> {
     // Chain identifiers used by atom records: blank chains get others.
-    let mut used: HashSet<String> = HashSet::new();
+    let mut used: HashSet<&str> = HashSet::new();
     for raw in text.split('\n') {
         let r = record(raw);
         if &r == b"ATOM  " || &r == b"HETATM" {
             let c = raw.get(21..22).unwrap_or("").trim();
             if !c.is_empty() {
-                used.insert(c.to_string());
+                used.insert(c);
             }
         }
     }
     let free: Vec<String> = (0..)
         .map(blank_chain_name)
-        .filter(|c| !used.contains(c))
+        .filter(|c| !used.contains(c.as_str()))
         .take(128)
         .collect();
     let blank_name = |k: usize| -> String {
@@ -313,7 +397,7 @@ fn scan_pdb(text: &str) -> Result<Scan, String> {
             // Beyond 128 blank segments: keep counting past the used names.
             (0..)
                 .map(blank_chain_name)
-                .filter(|c| !used.contains(c))
+                .filter(|c| !used.contains(c.as_str()))
                 .nth(k)
                 .unwrap_or_default()
         })
@@ -328,6 +412,7 @@ fn scan_pdb(text: &str) -> Result<Scan, String> {
     let (mut blank_k, mut blank_used) = (0usize, false);
     let (mut last_res, mut res_add) = (0isize, 0isize);
     let mut legacy_columns = false;
+    let mut elements: Vec<([u8; 2], bool)> = Vec::new();
     for (idx, raw) in text.split_inclusive('\n').enumerate() {
         let line_no = idx + 1;
         let start = offset;
@@ -421,11 +506,11 @@ fn scan_pdb(text: &str) -> Result<Scan, String> {
                 "is truncated ({len} characters, the coordinates need 54)"
             ));
         }
-        let atom = field(line, 12..16).to_ascii_uppercase();
+        let atom = Name::upper(field(line, 12..16));
         if atom.is_empty() {
             return bad("has no atom name (columns 13-16)");
         }
-        let res_name = field(line, 17..20).to_ascii_uppercase();
+        let res_name = Name::upper(field(line, 17..20));
         if res_name.is_empty() {
             return bad("has no residue name (columns 18-20)");
         }
@@ -434,8 +519,8 @@ fn scan_pdb(text: &str) -> Result<Scan, String> {
             .into_iter()
             .enumerate()
         {
-            match field(line, r).parse::<f64>() {
-                Ok(v) if v.is_finite() => xyz[k] = v,
+            match number_of(field(line, r)) {
+                Some(v) if v.is_finite() => xyz[k] = v,
                 _ => return bad(&format!("has no valid {name} coordinate")),
             }
         }
@@ -444,8 +529,8 @@ fn scan_pdb(text: &str) -> Result<Scan, String> {
             if f.is_empty() {
                 return Ok(None);
             }
-            match f.parse::<f64>() {
-                Ok(v) if v.is_finite() => Ok(Some(v)),
+            match number_of(f) {
+                Some(v) if v.is_finite() => Ok(Some(v)),
                 _ => Err(format!(
                     "line {line_no}: {kind} record has an invalid {name} `{f}`: `{}`",
                     excerpt(line)
@@ -464,9 +549,9 @@ fn scan_pdb(text: &str) -> Result<Scan, String> {
         let chain = match field(line, 21..22) {
             "" => {
                 blank_used = true;
-                blank_name(blank_k)
+                Name::new(&blank_name(blank_k))
             }
-            c => c.to_string(),
+            c => Name::new(c),
         };
         // pdbtbx upper-cases insertion codes and alternate locations.
         let icode = Some(field(line, 26..27).to_ascii_uppercase()).filter(|s| !s.is_empty());
@@ -480,16 +565,16 @@ fn scan_pdb(text: &str) -> Result<Scan, String> {
         let tail_element = field(line, 76..78);
         let element_ok = !tail_element.is_empty()
             && tail_element.bytes().all(|c| c.is_ascii_alphabetic())
-            && pdbtbx::Element::from_symbol(tail_element).is_some();
+            && known_element(&mut elements, tail_element);
         let charge_v = charge(field(line, 78..80));
         let name4 = line.get(12..16).unwrap_or("");
         let element = if element_ok {
-            tail_element.to_ascii_uppercase()
+            Name::upper(tail_element)
         } else {
             if !tail_element.is_empty() || charge_v.is_none() {
                 legacy_columns = true;
             }
-            element_from_name(name4, hetero)
+            Name::new(&element_from_name(name4, hetero))
         };
         let place = || format!("line {line_no}");
         let (occ, b) = physical(
@@ -564,11 +649,56 @@ fn read_cryst1(line: &str, line_no: usize, out: &mut Scan) {
 /// a standard uncertainty in parentheses (`12.3(4)`) is dropped.
 fn cif_number(lexeme: &Lexeme, text: &str) -> Option<f64> {
     let v = lexeme.value(text)?;
-    let v = match v.find('(') {
-        Some(p) if v.ends_with(')') => &v[..p],
-        _ => v,
+    let v = match v.ends_with(')').then(|| v.find('(')).flatten() {
+        Some(p) => &v[..p],
+        None => v,
     };
-    v.trim().parse::<f64>().ok()
+    number_of(trim(v))
+}
+
+/// `s.parse::<f64>().ok()`, with a fast path for the plain decimals of
+/// coordinates and B-factors (`-12.345`: a sign, at most 15 digits, a point):
+/// their digits `m` and `k` fraction digits give `m / 10^k`, one correctly
+/// rounded division of two exactly held numbers (`m < 2^53`, `10^k` exact for
+/// `k ≤ 22`), the same value as the full parser's correctly rounded one.
+fn number_of(s: &str) -> Option<f64> {
+    const POW10: [f64; 16] = [
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+    ];
+    let b = s.as_bytes();
+    let (negative, digits) = match b.first() {
+        Some(b'-') => (true, &b[1..]),
+        Some(b'+') => (false, &b[1..]),
+        _ => (false, b),
+    };
+    let (mut m, mut n, mut point) = (0u64, 0usize, None);
+    for (i, &c) in digits.iter().enumerate() {
+        match c {
+            b'0'..=b'9' if n < 15 => {
+                m = m * 10 + u64::from(c - b'0');
+                n += 1;
+            }
+            b'.' if point.is_none() => point = Some(i),
+            _ => return s.parse::<f64>().ok(),
+        }
+    }
+    if n == 0 {
+        return s.parse::<f64>().ok();
+    }
+    let k = point.map_or(0, |p| digits.len() - p - 1);
+    let v = m as f64 / POW10[k];
+    Some(if negative { -v } else { v })
+}
+
+/// `s.trim()`, without the search for Unicode whitespace when `s` starts and
+/// ends with a printable ASCII character (as nearly every CIF value does).
+fn trim(s: &str) -> &str {
+    let solid = |b: Option<&u8>| b.is_some_and(|&b| b > b' ' && b < 127);
+    if solid(s.as_bytes().first()) && solid(s.as_bytes().last()) {
+        s
+    } else {
+        s.trim()
+    }
 }
 
 fn scan_mmcif(text: &str) -> Result<Scan, String> {
@@ -582,7 +712,7 @@ fn scan_mmcif(text: &str) -> Result<Scan, String> {
     };
     let ncol = tags.len();
     if values.len() % ncol != 0 {
-        let last = values.last().map_or(loop_line, |t| t.line);
+        let last = values.last().map_or(loop_line, |t| t.line());
         return Err(format!(
             "the _atom_site loop (line {loop_line}) holds {} values, not a multiple of its {ncol} \
              columns; its last row (line {last}) is incomplete: the file is truncated or corrupt",
@@ -647,9 +777,9 @@ fn scan_mmcif(text: &str) -> Result<Scan, String> {
     let mut runs = 0isize;
     let mut unnumbered: Vec<(usize, isize)> = Vec::new();
     for (r, row) in values.chunks(ncol).enumerate() {
-        let line = row[0].line;
+        let line = row[0].line();
         let row_err = |what: String| Err(format!("_atom_site row {} (line {line}): {what}", r + 1));
-        let ident = |c: usize, name: &str| -> Result<Option<String>, String> {
+        let ident = |c: usize, name: &str| -> Result<Option<&str>, String> {
             match row[c].value(text) {
                 None => Ok(None),
                 Some(v) if !printable(v) => Err(format!(
@@ -658,7 +788,7 @@ fn scan_mmcif(text: &str) -> Result<Scan, String> {
                     r + 1,
                     excerpt(v)
                 )),
-                Some(v) => Ok(Some(v.trim().to_string()).filter(|s| !s.is_empty())),
+                Some(v) => Ok(Some(trim(v)).filter(|s| !s.is_empty())),
             }
         };
         let Some(atom) = ident(atom_c, &tags[atom_c][11..])? else {
@@ -676,31 +806,28 @@ fn scan_mmcif(text: &str) -> Result<Scan, String> {
                     return row_err(format!(
                         "_atom_site.Cartn_{} is not a finite number: `{}`",
                         ["x", "y", "z"][k],
-                        excerpt(&text[lexeme.span.clone()])
+                        excerpt(&text[lexeme.span()])
                     ))
                 }
             }
         }
         let element = match type_c {
             Some(c) => match ident(c, "type_symbol")? {
-                Some(e) => e.to_ascii_uppercase(),
+                Some(e) => Name::upper(e),
                 None => {
                     return row_err(format!(
                         "_atom_site.type_symbol is missing ('{}')",
-                        &text[row[c].span.clone()]
+                        &text[row[c].span()]
                     ))
                 }
             },
-            None => String::new(),
+            None => Name::new(""),
         };
-        let model_id = match model_c {
-            Some(c) => row[c].value(text).unwrap_or("1").to_string(),
-            None => "1".to_string(),
-        };
-        let model = match model_numbers.iter().position(|m| *m == model_id) {
+        let model_id = model_c.and_then(|c| row[c].value(text)).unwrap_or("1");
+        let model = match model_numbers.iter().position(|m| m == model_id) {
             Some(m) => m,
             None => {
-                model_numbers.push(model_id);
+                model_numbers.push(model_id.to_string());
                 model_numbers.len() - 1
             }
         };
@@ -735,7 +862,7 @@ fn scan_mmcif(text: &str) -> Result<Scan, String> {
             if occupancy.is_none() && row[c].value(text).is_some() {
                 return row_err(format!(
                     "_atom_site.occupancy is not a number: `{}`",
-                    excerpt(&text[row[c].span.clone()])
+                    excerpt(&text[row[c].span()])
                 ));
             }
         }
@@ -770,24 +897,24 @@ fn scan_mmcif(text: &str) -> Result<Scan, String> {
             .and_then(|c| cif_number(&row[c], text))
             .filter(|v| v.fract() == 0.0 && v.abs() < 100.0)
             .map_or(0, |v| v as isize);
+        let atom = Name::upper(atom);
         let res_seq = match res_seq {
             Some(n) => {
                 max_seq = max_seq.max(n);
                 n
             }
             None => {
-                let atom_up = atom.to_ascii_uppercase();
                 let same = run.as_ref().is_some_and(|(c, n, atoms)| {
-                    *c == chain && *n == res_name && !atoms.contains(&atom_up)
+                    *c == chain && *n == res_name && !atoms.contains(atom.as_str())
                 }) && unnumbered
                     .last()
                     .is_some_and(|&(i, _)| i + 1 == sites.len());
                 if !same {
                     runs += 1;
-                    run = Some((chain.clone(), res_name.clone(), HashSet::new()));
+                    run = Some((chain.to_string(), res_name.to_string(), HashSet::new()));
                 }
                 if let Some((_, _, atoms)) = run.as_mut() {
-                    atoms.insert(atom_up);
+                    atoms.insert(atom.to_string());
                 }
                 unnumbered.push((sites.len(), runs));
                 0
@@ -795,19 +922,19 @@ fn scan_mmcif(text: &str) -> Result<Scan, String> {
         };
         sites.push(Site {
             model,
-            chain,
+            chain: Name::new(chain),
             res_seq,
             icode: icode.map(|c| c.to_ascii_uppercase()),
-            atom: atom.to_ascii_uppercase(),
+            atom,
             alt: alt.map(|c| c.to_ascii_uppercase()),
             occupancy,
-            b_field: b_c.map(|c| row[c].span.clone()),
+            b_field: b_c.map(|c| row[c].span()),
             b_pad: 0,
             line,
-            record: row[0].span.start..row[ncol - 1].span.end,
+            record: row[0].span().start..row[ncol - 1].span().end,
             hetero,
             serial,
-            res_name: res_name.to_ascii_uppercase(),
+            res_name: Name::upper(res_name),
             xyz,
             b,
             occ,
@@ -899,22 +1026,38 @@ fn read_evidence(text: &str, lexemes: &[Lexeme], out: &mut Evidence) {
 /// The unit cell (`_cell.*`) and space group of an mmCIF file, from single
 /// items (not loops).
 fn read_cell(text: &str, lexemes: &[Lexeme], out: &mut Scan) {
-    let item = |tag: &str| -> Option<(&Lexeme, usize)> {
-        lexemes.windows(2).find_map(|w| {
-            (w[0].kind == cif::LexemeKind::Tag
-                && w[1].is_value()
-                && text[w[0].span.clone()].eq_ignore_ascii_case(tag))
-            .then_some((&w[1], w[0].line))
-        })
-    };
-    let names = [
+    const TAGS: [&str; 9] = [
         "_cell.length_a",
         "_cell.length_b",
         "_cell.length_c",
         "_cell.angle_alpha",
         "_cell.angle_beta",
         "_cell.angle_gamma",
+        "_symmetry.space_group_name_h-m",
+        "_space_group.name_h-m_alt",
+        "_entry.id",
     ];
+    // The first value of each tag written as a single item, in one pass.
+    let mut found: [Option<(&Lexeme, usize)>; 9] = [None; 9];
+    let mut missing = TAGS.len();
+    for w in lexemes.windows(2) {
+        if w[0].kind != cif::LexemeKind::Tag || !w[1].is_value() {
+            continue;
+        }
+        let tag = &text[w[0].span()];
+        for (k, name) in TAGS.iter().enumerate() {
+            if found[k].is_none() && tag.eq_ignore_ascii_case(name) {
+                found[k] = Some((&w[1], w[0].line()));
+                missing -= 1;
+            }
+        }
+        if missing == 0 {
+            break;
+        }
+    }
+    let item =
+        |tag: &str| -> Option<(&Lexeme, usize)> { found[TAGS.iter().position(|t| *t == tag)?] };
+    let names = &TAGS[..6];
     let mut cell = [0.0; 6];
     let mut complete = true;
     for (k, name) in names.iter().enumerate() {
@@ -986,6 +1129,58 @@ HETATM    4  O   HOH     3      25.112  24.879   3.647  1.00 20.00           O
             [&sites[0].element, &sites[1].element, &sites[2].element],
             ["N", "C", "C"]
         );
+    }
+
+    #[test]
+    fn numbers_as_the_standard_parser_reads_them() {
+        let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = |n: u64| {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1);
+            (state >> 33) % n
+        };
+        let mut cases: Vec<String> = [
+            "0",
+            "-0",
+            "-0.000",
+            "+1.5",
+            "1.",
+            ".5",
+            "-.5",
+            ".",
+            "-",
+            "",
+            "1e3",
+            "12.3.4",
+            "999999999999999",
+            "9999999999999999",
+            "0.1234567890123456",
+            "1_0",
+            " 1",
+            "inf",
+            "NaN",
+            "-12.345",
+            "123456789.012345",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        for _ in 0..100_000 {
+            let int: String = (0..next(9))
+                .map(|_| char::from(b'0' + next(10) as u8))
+                .collect();
+            let frac: String = (0..next(12))
+                .map(|_| char::from(b'0' + next(10) as u8))
+                .collect();
+            let sign = ["", "-", "+"][next(3) as usize];
+            let point = if next(5) == 0 { "" } else { "." };
+            cases.push(format!("{sign}{int}{point}{frac}"));
+        }
+        for c in &cases {
+            let (ours, std) = (number_of(c), c.parse::<f64>().ok());
+            assert_eq!(ours.map(f64::to_bits), std.map(f64::to_bits), "`{c}`");
+        }
     }
 
     #[test]

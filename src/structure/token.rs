@@ -113,7 +113,7 @@ struct ResidueAtoms<'a> {
     chain: &'a str,
     residue: &'a Residue,
     conformers: Vec<&'a Conformer>,
-    occupancies: Option<&'a OccupancyIndex>,
+    occupancies: Option<&'a OccupancyIndex<'a>>,
 }
 
 impl<'a> ResidueAtoms<'a> {
@@ -125,15 +125,7 @@ impl<'a> ResidueAtoms<'a> {
     fn occupancy(&self, atom: &Atom, conformer: &Conformer) -> f64 {
         let (number, icode) = self.residue.id();
         if let Some(index) = self.occupancies {
-            let key = |alt: Option<&str>| {
-                (
-                    self.chain.to_string(),
-                    number,
-                    icode.map(str::to_string),
-                    atom.name().to_string(),
-                    alt.map(str::to_string),
-                )
-            };
+            let key = |alt| (self.chain, number, icode, atom.name(), alt);
             if let Some(&o) = index
                 .get(&key(conformer.alternative_location()))
                 .or_else(|| index.get(&key(None)))
