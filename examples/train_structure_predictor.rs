@@ -44,8 +44,9 @@ use bfactor::ndarray::s;
 use bfactor::ndarray::Array1;
 use bfactor::structure::features::{self, Descriptors, FeatureConfig, WcnConfig};
 use bfactor::structure::gnm::{self, GnmConfig};
+use bfactor::structure::per_atom::{self, AtomExample, AtomSites};
 use bfactor::structure::predict::{
-    chain_examples, chain_pearsons, train_chains, ChainExample, TrainConfig,
+    chain_examples, chain_pearsons, train_chains, ChainExample, Predictor, TrainConfig,
 };
 use bfactor::structure::{self, AtomRecord, ReadOptions, Structure, TokenMode};
 
@@ -65,6 +66,12 @@ struct Entry {
     /// The model-only views' training chains (with `--both-views`; none by
     /// default).
     alone_chains: Vec<ChainExample>,
+    /// The heavy atoms of the whole file (per-atom model and its evaluation)
+    /// and of each model-only view.
+    sites: AtomSites,
+    alone_sites: Vec<AtomSites>,
+    /// The per-atom training examples (whole file; empty for CA-only files).
+    atom_chains: Vec<AtomExample>,
 }
 
 /// Per (protocol, set, model): per-chain Pearson r.
@@ -104,7 +111,12 @@ fn main() -> Result<(), Box<dyn StdError>> {
             .iter()
             .flat_map(|e| e.chains.iter().chain(&e.alone_chains).cloned())
             .collect();
-        let predictor = train_chains(&all, &config, &mut |_| {})?;
+        let mut predictor = train_chains(&all, &config, &mut |_| {})?;
+        let atoms: Vec<AtomExample> = entries
+            .iter()
+            .flat_map(|e| e.atom_chains.iter().cloned())
+            .collect();
+        predictor.fit_atoms(&atoms)?;
         let out = root.join("src/structure/predictor.safetensors");
         predictor.save(&out)?;
         eprintln!(
@@ -147,7 +159,8 @@ fn evaluate(
 
     // Cross-validation.
     let t1 = Instant::now();
-    let cv = cross_validate(entries, n_folds, config, None)?;
+    let mut atom_scores: Scores<'_> = BTreeMap::new();
+    let cv = cross_validate(entries, n_folds, config, None, Some(&mut atom_scores))?;
     for (protocol, set, rs) in cv {
         scores
             .entry((protocol, set, "bfactor predictor (CV)"))
@@ -179,6 +192,23 @@ fn evaluate(
         );
     }
 
+    println!(
+        "\nPer atom: every heavy atom of the amino-acid residues of crystal/ (first \
+         alternate location), per chain, mean Pearson against the atoms' experimental B\n"
+    );
+    println!("| model | crystal/, whole file | crystal/, model only |");
+    println!("|---|---|---|");
+    let mut models: Vec<&str> = atom_scores.keys().map(|k| k.2).collect();
+    models.sort();
+    models.dedup();
+    for m in &models {
+        println!(
+            "| {m} | {} | {} |",
+            mean_of(&atom_scores, PROTOCOLS[0], "crystal", m),
+            mean_of(&atom_scores, PROTOCOLS[1], "crystal", m),
+        );
+    }
+
     if ablation {
         let reduced = config.clone().with_ensemble(1);
         let groups = entries[0].descriptors.groups();
@@ -186,7 +216,7 @@ fn evaluate(
         println!("| without | set-364 | crystal/ |");
         println!("|---|---|---|");
         for g in std::iter::once(None).chain(groups.iter().map(Some)) {
-            let cv = cross_validate(entries, n_folds, &reduced, g.map(|s| s.as_str()))?;
+            let cv = cross_validate(entries, n_folds, &reduced, g.map(|s| s.as_str()), None)?;
             let mean = |set: &str| {
                 let v: Vec<f64> = cv
                     .iter()
@@ -308,6 +338,9 @@ fn load(
             .map_err(|e| format!("{}: {e}", path.display()))?;
         let descriptors = features::compute(&st, features)?;
         let chains = chain_examples(&st, &descriptors, MIN_CHAIN)?;
+        let sites = per_atom::atom_sites(&st, features.lattice)?;
+        let atom_chains = per_atom::atom_examples(&st, &sites, MIN_CHAIN)?;
+        let mut alone_sites = vec![];
         let mut alone = vec![];
         let mut alone_chains = vec![];
         for span in st.chains() {
@@ -316,6 +349,7 @@ fn load(
             if both_views {
                 alone_chains.extend(chain_examples(&view, &d, MIN_CHAIN)?);
             }
+            alone_sites.push(per_atom::atom_sites(&view, features.lattice)?);
             alone.push((view, d));
         }
         entries.push(Entry {
@@ -326,6 +360,9 @@ fn load(
             chains,
             alone,
             alone_chains,
+            sites,
+            alone_sites,
+            atom_chains,
         });
     }
     Ok(entries)
@@ -375,12 +412,17 @@ fn baselines(st: &Structure, whole: bool) -> BoxResult<Vec<Baseline>> {
 }
 
 /// Per-chain Pearson of a model trained on the other folds, for each fold's
-/// chains, as `(set, scores)`; `drop` removes one descriptor group.
+/// chains, as `(set, scores)`; `drop` removes one descriptor group. With
+/// `atoms`, the per-atom model is fitted on the same training folds and the
+/// per-atom scores of the test folds' files with side chains go there, with
+/// the residue prediction given to every atom of the residue and gemmi's
+/// per-atom WCN beside them.
 fn cross_validate<'a>(
     entries: &'a [Entry],
     n_folds: usize,
     config: &TrainConfig,
     drop: Option<&str>,
+    mut atoms: Option<&mut Scores<'a>>,
 ) -> BoxResult<Vec<(&'static str, &'a str, Vec<f64>)>> {
     let cols: Vec<usize> = match drop {
         Some(g) => {
@@ -409,7 +451,32 @@ fn cross_validate<'a>(
             .filter(|e| e.fold != k)
             .flat_map(|e| e.chains.iter().chain(&e.alone_chains).cloned().map(blank))
             .collect();
-        let predictor = train_chains(&train, config, &mut |_| {})?;
+        let mut predictor = train_chains(&train, config, &mut |_| {})?;
+        if let Some(scores) = atoms.as_deref_mut() {
+            let examples: Vec<AtomExample> = entries
+                .iter()
+                .filter(|e| e.fold != k)
+                .flat_map(|e| e.atom_chains.iter().cloned())
+                .collect();
+            predictor.fit_atoms(&examples)?;
+            for e in entries.iter().filter(|e| e.fold == k) {
+                if e.sites.is_ca.iter().all(|&c| c) {
+                    continue;
+                }
+                score_atoms(
+                    scores,
+                    PROTOCOLS[0],
+                    e,
+                    &predictor,
+                    &e.st,
+                    &e.descriptors,
+                    &e.sites,
+                )?;
+                for ((st, d), sites) in e.alone.iter().zip(&e.alone_sites) {
+                    score_atoms(scores, PROTOCOLS[1], e, &predictor, st, d, sites)?;
+                }
+            }
+        }
         for e in entries.iter().filter(|e| e.fold == k) {
             let pred = predictor.predict_with(&e.st, &blanked(&e.descriptors))?;
             let rs = chain_pearsons(&e.st, &pred, MIN_CHAIN)?;
@@ -431,4 +498,34 @@ fn cross_validate<'a>(
         eprintln!("  fold {k} done ({})", drop.unwrap_or("all groups"));
     }
     Ok(out)
+}
+
+/// The per-atom scores of one structure (a whole file or a model-only view):
+/// the per-atom predictor, the residue prediction on every atom, gemmi's WCN.
+fn score_atoms<'a>(
+    scores: &mut Scores<'a>,
+    protocol: &'static str,
+    e: &'a Entry,
+    predictor: &Predictor,
+    st: &Structure,
+    d: &Descriptors,
+    sites: &AtomSites,
+) -> BoxResult<()> {
+    let p = predictor.predict_atoms_with(st, d, sites.clone())?;
+    let residue: Array1<f64> = sites.tokens.iter().map(|&t| p.token_values[t]).collect();
+    let mut rows: Vec<(&'static str, &Array1<f64>)> = vec![
+        ("bfactor per-atom predictor (CV)", &p.values),
+        ("bfactor residue predictor on every atom (CV)", &residue),
+    ];
+    // The lattice where the view has one (the whole file; a model-only view has none).
+    rows.push(("gemmi WCN per atom (15 Å)", &sites.wcn));
+    rows.push(("gemmi WCN per atom, blur 2 Å", &sites.wcn_blur2));
+    for (name, v) in rows {
+        let rs = per_atom::chain_pearsons(st, sites, v, MIN_CHAIN)?;
+        scores
+            .entry((protocol, e.set.as_str(), name))
+            .or_default()
+            .extend(rs.into_iter().map(|r| r.1));
+    }
+    Ok(())
 }

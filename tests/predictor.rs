@@ -9,6 +9,7 @@ use std::path::PathBuf;
 
 use bfactor::structure::features::{self, FeatureConfig};
 use bfactor::structure::gnm::{self, GnmConfig};
+use bfactor::structure::per_atom;
 use bfactor::structure::predict::{
     chain_examples, chain_pearsons, train_chains, Predictor, TrainConfig,
 };
@@ -159,6 +160,7 @@ fn held_out_crystal_fold_beats_training_free_baselines() {
     let config = TrainConfig::new().with_ensemble(1).with_epochs(25);
     let held_out = 0;
     let mut train = vec![];
+    let mut train_atoms = vec![];
     let mut test = vec![];
     for (set, _, path, fold) in folds() {
         let st = read_ca(&path);
@@ -170,10 +172,29 @@ fn held_out_crystal_fold_beats_training_free_baselines() {
         }
         let d = features::compute(&st, &features).unwrap();
         train.extend(chain_examples(&st, &d, 20).unwrap());
+        if set == "crystal" {
+            let sites = per_atom::atom_sites(&st, features.lattice).unwrap();
+            train_atoms.extend(per_atom::atom_examples(&st, &sites, 20).unwrap());
+        }
     }
-    let predictor = train_chains(&train, &config, &mut |_| {}).unwrap();
+    let mut predictor = train_chains(&train, &config, &mut |_| {}).unwrap();
+    predictor.fit_atoms(&train_atoms).unwrap();
     let (mut ours, mut gnm, mut wcn) = (vec![], vec![], vec![]);
+    let (mut atoms, mut residue_on_atoms, mut wcn_atoms) = (vec![], vec![], vec![]);
     for st in &test {
+        let a = predictor.predict_atoms(st).unwrap();
+        let residue: ndarray::Array1<f64> =
+            a.sites.tokens.iter().map(|&t| a.token_values[t]).collect();
+        let rs = |v: &ndarray::Array1<f64>| -> Vec<f64> {
+            per_atom::chain_pearsons(st, &a.sites, v, 20)
+                .unwrap()
+                .into_iter()
+                .map(|r| r.1)
+                .collect()
+        };
+        atoms.extend(rs(&a.values));
+        residue_on_atoms.extend(rs(&residue));
+        wcn_atoms.extend(rs(&a.sites.wcn_blur2));
         let pred = predictor.predict(st).unwrap();
         ours.extend(
             chain_pearsons(st, &pred, 20)
@@ -196,4 +217,18 @@ fn held_out_crystal_fold_beats_training_free_baselines() {
     let (o, g, w) = (mean(&ours), mean(&gnm), mean(&wcn));
     eprintln!("held-out crystal fold: predictor {o:.3}, GNM {g:.3}, 1/WCN {w:.3}");
     assert!(o > g && o > w, "predictor {o:.3}, GNM {g:.3}, 1/WCN {w:.3}");
+    // Per heavy atom: the atom model over its residue's value on every atom and
+    // over gemmi's blurred contact number at each atom.
+    assert!(
+        atoms.len() >= 10,
+        "{} held-out chains with atoms",
+        atoms.len()
+    );
+    assert_eq!(atoms.len(), wcn_atoms.len());
+    let (a, r, w) = (mean(&atoms), mean(&residue_on_atoms), mean(&wcn_atoms));
+    eprintln!("per atom: predictor {a:.3}, residue on its atoms {r:.3}, gemmi WCN blur 2 {w:.3}");
+    assert!(
+        a > r && a > w,
+        "per atom {a:.3}, residue {r:.3}, gemmi WCN blur 2 {w:.3}"
+    );
 }

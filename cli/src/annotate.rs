@@ -19,6 +19,9 @@ use crate::table::{self, Tabled, TokenRow};
 pub enum Model {
     /// The structure predictor.
     Predictor(Predictor),
+    /// The structure predictor, per heavy atom in the structures written
+    /// (`predict --per-atom`; summaries and tables stay per token).
+    PredictorAtoms(Predictor),
     /// The Gaussian network model.
     Gnm {
         /// Cutoff and γ.
@@ -225,7 +228,7 @@ impl Model {
     /// The method's name in tables.
     pub fn method(&self) -> &'static str {
         match self {
-            Model::Predictor(_) => "predictor",
+            Model::Predictor(_) | Model::PredictorAtoms(_) => "predictor",
             Model::Gnm { .. } => "gnm",
         }
     }
@@ -234,7 +237,9 @@ impl Model {
 /// The model's values on `st`, and what they are.
 fn values(model: &Model, st: &Structure, exp: &Values) -> Result<(Values, String), String> {
     Ok(match model {
-        Model::Predictor(p) => (methods::predicted(p, st)?, "predicted B".to_string()),
+        Model::Predictor(p) | Model::PredictorAtoms(p) => {
+            (methods::predicted(p, st)?, "predicted B".to_string())
+        }
         Model::Gnm { config, scale } => {
             let sq = methods::gnm_fluctuations(st, config)?;
             match scale {
@@ -346,6 +351,9 @@ fn process(
     output: &OutputArgs,
 ) -> Result<FileResult, String> {
     let exp = methods::experimental(st);
+    if let (Model::PredictorAtoms(p), Target::Stdout(_) | Target::Files(_)) = (model, target) {
+        return process_atoms(input, st, p, target, dest, output, &exp);
+    }
     let (values, what) = values(model, st, &exp)?;
     let mut text = None;
     match (target, dest) {
@@ -364,6 +372,61 @@ fn process(
     let mut table = Tabled::default();
     if output.table.is_some() {
         table.add(&file, st, &exp, model.method(), &values);
+    }
+    Ok(FileResult {
+        summary,
+        table,
+        text,
+    })
+}
+
+/// [`process`] for `predict --per-atom` with structures to write: every heavy
+/// atom of the amino-acid residues gets its own value, the summary says how
+/// they correlate with the file's atoms.
+fn process_atoms(
+    input: &Input,
+    st: &Structure,
+    predictor: &Predictor,
+    target: &Target,
+    dest: Option<&Path>,
+    output: &OutputArgs,
+    exp: &Values,
+) -> Result<FileResult, String> {
+    let atoms = predictor.predict_atoms(st).map_err(|e| e.to_string())?;
+    let mut text = None;
+    match (target, dest) {
+        (Target::Stdout(format), _) => {
+            text = Some(
+                structure::write_atoms_string(st, &atoms, *format).map_err(|e| e.to_string())?,
+            );
+        }
+        (_, Some(dest)) => crate::report::write_atomically(dest, output.force, |tmp| {
+            structure::write_atoms(st, &atoms, tmp).map_err(|e| e.to_string())
+        })?,
+        _ => {}
+    }
+    let values = Values {
+        defined: vec![true; atoms.token_values.len()],
+        values: atoms.token_values.clone(),
+    };
+    let file = input.display();
+    let mut summary = summary(&file, st, &values, "predicted B", dest);
+    if exp.defined.iter().any(|&d| d) {
+        let rs = structure::per_atom::chain_pearsons(st, &atoms.sites, &atoms.values, 2)
+            .map_err(|e| e.to_string())?;
+        let n = atoms.sites.mask.iter().filter(|&&m| m > 0.0).count();
+        if !rs.is_empty() {
+            let mean = rs.iter().map(|r| r.1).sum::<f64>() / rs.len() as f64;
+            let _ = writeln!(
+                summary,
+                "  per atom: {} heavy atoms predicted, mean per-chain r = {mean:.3} over {n}                  atoms with a B-factor",
+                atoms.sites.atoms.len()
+            );
+        }
+    }
+    let mut table = Tabled::default();
+    if output.table.is_some() {
+        table.add(&file, st, exp, "predictor", &values);
     }
     Ok(FileResult {
         summary,

@@ -298,6 +298,10 @@ pub struct PredictArgs {
     /// Weights saved by `bfactor train` (default: the bundled predictor).
     #[arg(long, value_name = "FILE")]
     pub weights: Option<PathBuf>,
+    /// Write a value per heavy atom into the structures (-o): side chains get
+    /// their own B, not their residue's (summaries and --table stay per residue).
+    #[arg(long, requires = "output")]
+    pub per_atom: bool,
 }
 
 /// How GNM square fluctuations become B-factors.

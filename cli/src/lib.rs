@@ -131,7 +131,18 @@ fn run(cli: &Cli) -> Result<usize, Exit> {
     match &cli.command {
         Command::Predict(a) => {
             let predictor = methods::predictor(a.weights.as_deref()).map_err(Exit::Fatal)?;
-            let model = annotate::Model::Predictor(predictor);
+            let model = if a.per_atom {
+                if predictor.atom_model().is_none() {
+                    return Err(Exit::Fatal(
+                        "--per-atom: these weights have no per-atom model (train them again \
+                         with this version, or use the bundled predictor)"
+                            .into(),
+                    ));
+                }
+                annotate::Model::PredictorAtoms(predictor)
+            } else {
+                annotate::Model::Predictor(predictor)
+            };
             annotate::run(&a.input, &a.output, &model, cli.quiet)
         }
         Command::Gnm(a) => {

@@ -138,6 +138,40 @@ fn predict_writes_the_libraries_prediction_into_the_b_column() {
 }
 
 #[test]
+fn predict_per_atom_writes_the_libraries_atom_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("1ubi_atoms.pdb");
+    bfactor()
+        .arg("predict")
+        .arg(data("1ubi.pdb"))
+        .arg("--per-atom")
+        .arg("-o")
+        .arg(&out)
+        .assert()
+        .success();
+    let original = structure::read(data("1ubi.pdb"), &ca()).unwrap();
+    let expected = Predictor::pretrained()
+        .unwrap()
+        .predict_atoms(&original)
+        .unwrap();
+    let written = structure::read(&out, &ca()).unwrap();
+    let sites = structure::per_atom::atom_sites(&written, false).unwrap();
+    assert_eq!(sites.atoms, expected.sites.atoms);
+    let side_chain = expected.sites.is_ca.iter().filter(|c| !**c).count();
+    assert!(side_chain > 400, "{side_chain} atoms besides the CAs");
+    for (got, want) in sites.bfactors.iter().zip(&expected.values) {
+        assert!((got - want).abs() <= 0.005 + 1e-9, "{got} vs {want}");
+    }
+    // Without -o there is nothing to write per atom into: a usage error.
+    bfactor()
+        .arg("predict")
+        .arg(data("1ubi.pdb"))
+        .arg("--per-atom")
+        .assert()
+        .code(2);
+}
+
+#[test]
 fn predict_table_lists_every_token() {
     let text = stdout_of(
         bfactor()

@@ -115,6 +115,34 @@ class Predictor:
     @property
     def feature_names(self) -> list[str]: ...
     def predict(self, st: Structure) -> npt.NDArray[np.float64]: ...
+    def predict_atoms(self, st: Structure) -> dict[str, Any]:
+        """Predicted B-factors of every heavy atom of the amino-acid residues.
+
+        Parameters
+        ----------
+        st : Structure
+            The structure (either token mode).
+
+        Returns
+        -------
+        dict
+            One entry per atom: ``chain``, ``residue_number`` (int64),
+            ``insertion_code``, ``residue_name``, ``atom_name``, ``alt_loc``
+            (lists, "" for none), ``token`` (int64, the residue's token),
+            ``value`` (float64, the prediction in Å²), ``bfactor`` (float64, the
+            file's B column) and ``mask`` (bool, whether ``bfactor`` is a usable
+            experimental B); and ``token_value`` (float64 ``[n_tokens]``, what
+            ``predict`` returns).
+
+        Raises
+        ------
+        bfactor.Error
+            If the predictor has no per-atom model.
+        """
+    def write_atoms(self, st: Structure, path: str | PathLike[str]) -> None:
+        """Writes a copy of the structure's file at ``path`` (format from the
+        name) with the per-atom predictions in the B-factor column: each
+        predicted atom its own value, every other atom its token's."""
 
 def read(
     source: str | PathLike[str] | bytes,

@@ -848,6 +848,28 @@ fn plddt_to_b_text(
     })
 }
 
+/// A dict of the atoms' `chain`, `residue_number` (int64), `insertion_code`,
+/// `residue_name`, `atom_name`, `alt_loc` (lists, "" for none).
+fn atom_columns<'py>(py: Python<'py>, atoms: &[features::AtomId]) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    let strings =
+        |f: &dyn Fn(&features::AtomId) -> String| -> Vec<String> { atoms.iter().map(f).collect() };
+    d.set_item("chain", strings(&|a| a.chain.clone()))?;
+    let numbers: Vec<i64> = atoms.iter().map(|a| a.residue_number as i64).collect();
+    d.set_item("residue_number", numbers.into_pyarray(py))?;
+    d.set_item(
+        "insertion_code",
+        strings(&|a| a.insertion_code.clone().unwrap_or_default()),
+    )?;
+    d.set_item("residue_name", strings(&|a| a.residue_name.clone()))?;
+    d.set_item("atom_name", strings(&|a| a.atom_name.clone()))?;
+    d.set_item(
+        "alt_loc",
+        strings(&|a| a.alt_loc.clone().unwrap_or_default()),
+    )?;
+    Ok(d)
+}
+
 /// gemmi's all-heavy-atom 1/WCN per atom (`features::atom_wcn`): a dict of the
 /// scored atoms' `chain`, `residue_number` (int64), `insertion_code`,
 /// `residue_name`, `atom_name`, `alt_loc` (lists, "" for none), `value`
@@ -875,23 +897,7 @@ fn atom_wcn<'py>(
         let t = w.token_values(&structure.st);
         Ok((w, t))
     })?;
-    let d = PyDict::new(py);
-    let strings = |f: &dyn Fn(&features::AtomId) -> String| -> Vec<String> {
-        w.atoms.iter().map(f).collect()
-    };
-    d.set_item("chain", strings(&|a| a.chain.clone()))?;
-    let numbers: Vec<i64> = w.atoms.iter().map(|a| a.residue_number as i64).collect();
-    d.set_item("residue_number", numbers.into_pyarray(py))?;
-    d.set_item(
-        "insertion_code",
-        strings(&|a| a.insertion_code.clone().unwrap_or_default()),
-    )?;
-    d.set_item("residue_name", strings(&|a| a.residue_name.clone()))?;
-    d.set_item("atom_name", strings(&|a| a.atom_name.clone()))?;
-    d.set_item(
-        "alt_loc",
-        strings(&|a| a.alt_loc.clone().unwrap_or_default()),
-    )?;
+    let d = atom_columns(py, &w.atoms)?;
     d.set_item("value", w.values.clone().into_pyarray(py))?;
     d.set_item("token_value", tv.into_pyarray(py))?;
     d.set_item("token_defined", td.into_pyarray(py))?;
@@ -956,6 +962,35 @@ impl Predictor {
     fn predict<'py>(&self, py: Python<'py>, st: &Structure) -> PyResult<Bound<'py, PyAny>> {
         let b = compute(py, || self.p.predict(&st.st))?;
         Ok(b.into_pyarray(py).into_any())
+    }
+    /// Predicted B-factors of every heavy atom of the amino-acid residues
+    /// (`Predictor::predict_atoms`): a dict of the atoms' `chain`,
+    /// `residue_number`, `insertion_code`, `residue_name`, `atom_name`, `alt_loc`
+    /// (as `atom_wcn`), `token` (int64, the residue's token), `value` (float64,
+    /// Å²), `bfactor` (float64, the file's B column) and `mask` (bool: whether
+    /// `bfactor` is an experimental B usable for scoring), and `token_value` (the
+    /// per-token prediction, as `predict`).
+    fn predict_atoms<'py>(&self, py: Python<'py>, st: &Structure) -> PyResult<Bound<'py, PyDict>> {
+        let a = compute(py, || self.p.predict_atoms(&st.st))?;
+        let d = atom_columns(py, &a.sites.atoms)?;
+        let tokens: Vec<i64> = a.sites.tokens.iter().map(|&t| t as i64).collect();
+        d.set_item("token", tokens.into_pyarray(py))?;
+        d.set_item("value", a.values.into_pyarray(py))?;
+        d.set_item("bfactor", a.sites.bfactors.into_pyarray(py))?;
+        let mask: Vec<bool> = a.sites.mask.iter().map(|&m| m > 0.0).collect();
+        d.set_item("mask", mask.into_pyarray(py))?;
+        d.set_item("token_value", a.token_values.into_pyarray(py))?;
+        Ok(d)
+    }
+    /// Writes a copy of the structure's file at `path` (format from the name)
+    /// with the per-atom predictions in the B-factor column
+    /// (`structure::write_atoms`): each predicted atom its own value, every other
+    /// atom its token's.
+    fn write_atoms(&self, py: Python<'_>, st: &Structure, path: PathBuf) -> PyResult<()> {
+        compute(py, || {
+            let a = self.p.predict_atoms(&st.st)?;
+            structure::write_atoms(&st.st, &a, &path)
+        })
     }
 }
 

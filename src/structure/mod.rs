@@ -128,6 +128,7 @@
 
 pub mod features;
 pub mod gnm;
+pub mod per_atom;
 pub mod predict;
 
 mod atoms;
@@ -158,7 +159,7 @@ pub use plddt::{plddt_to_bfactor, plddt_to_bfactor_text, PlddtToB};
 pub use provenance::{BColumn, BValues, Method, PredictorName, Provenance};
 pub use read::{read, read_bytes, read_str, ReadOptions, DEFAULT_MAX_BYTES, MAX_BFACTOR};
 pub use token::{MoleculeKind, Token, TokenMode, PRODY_AMINO_ACIDS, WATER_NAMES};
-pub use write::{write, write_string};
+pub use write::{write, write_atoms, write_atoms_string, write_string};
 
 /// A structure file format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -67,6 +67,7 @@ use rand::SeedableRng;
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 
 use super::features::{self, Descriptors, FeatureConfig};
+use super::per_atom::{self, AtomExample, AtomModel, AtomPrediction, AtomSites};
 use super::Structure;
 use crate::train::fit::{fit, FitConfig, OptimizerConfig, Protein};
 use crate::train::optim::AdamWConfig;
@@ -437,6 +438,11 @@ pub struct Predictor {
     scale: Array1<f64>,
     heads: Vec<BFactorHead<f32>>,
     level: Level,
+    /// Mean over members of the per-chain Pearson on their validation chains
+    /// at their best epoch (`None` in files written before it was kept).
+    validation_pearson: Option<f64>,
+    /// The per-atom offsets ([`per_atom`]), if fitted.
+    atoms: Option<AtomModel>,
 }
 
 impl Predictor {
@@ -481,6 +487,87 @@ impl Predictor {
     /// Number of heads in the ensemble.
     pub fn ensemble_size(&self) -> usize {
         self.heads.len()
+    }
+
+    /// Mean over the ensemble's members of the per-chain Pearson on the chains
+    /// each held out of its training to pick its epoch (`None` for a model
+    /// file that does not keep it). The per-atom model's `α` ([`per_atom`]).
+    pub fn validation_pearson(&self) -> Option<f64> {
+        self.validation_pearson
+    }
+
+    /// The per-atom model, if the predictor has one (the bundled one does).
+    pub fn atom_model(&self) -> Option<&AtomModel> {
+        self.atoms.as_ref()
+    }
+
+    /// Fits the per-atom model ([`per_atom`]) on `examples` (from
+    /// [`per_atom::atom_examples`] on the training structures, sites computed
+    /// with this predictor's lattice setting) and keeps it.
+    ///
+    /// Errors: [`Error::Config`] if the predictor has no validation Pearson
+    /// (trained with `validation_fraction = 0`, or loaded from an old file);
+    /// those of [`AtomModel::fit`].
+    pub fn fit_atoms(&mut self, examples: &[AtomExample]) -> Result<()> {
+        let alpha = self.validation_pearson.ok_or_else(|| {
+            Error::config(
+                "validation_pearson",
+                "none",
+                "a predictor trained with validation chains (validation_fraction > 0)",
+            )
+        })?;
+        self.atoms = Some(AtomModel::fit(examples, alpha)?);
+        Ok(())
+    }
+
+    /// Per-atom B-factors (Å²) for every heavy atom of the amino-acid residues
+    /// of `st` ([`per_atom`]), with the residue-level values.
+    ///
+    /// Errors: [`Error::Config`] if the predictor has no per-atom model; those of
+    /// [`predict`](Self::predict).
+    pub fn predict_atoms(&self, st: &Structure) -> Result<AtomPrediction> {
+        let d = features::compute(st, &self.features)?;
+        let sites = per_atom::atom_sites(st, self.features.lattice)?;
+        self.predict_atoms_with(st, &d, sites)
+    }
+
+    /// [`predict_atoms`](Self::predict_atoms) with descriptors and sites already
+    /// computed for `st` ([`features::compute`] with
+    /// [`feature_config`](Self::feature_config), [`per_atom::atom_sites`]).
+    pub fn predict_atoms_with(
+        &self,
+        st: &Structure,
+        descriptors: &Descriptors,
+        sites: AtomSites,
+    ) -> Result<AtomPrediction> {
+        let model = self.atoms.as_ref().ok_or_else(|| {
+            Error::config(
+                "predictor",
+                "no per-atom model",
+                "a predictor with one (the bundled one, or fit_atoms after training)",
+            )
+        })?;
+        let z = self.predict_relative_with(st, descriptors)?;
+        let (mu, sigma) = self.level.at(st.resolution());
+        if let Some(&t) = sites.tokens.iter().find(|&&t| t >= z.len()) {
+            return Err(Error::config(
+                "sites",
+                format!("token {t}"),
+                format!("sites of this structure ({} tokens)", z.len()),
+            ));
+        }
+        let offsets = model.offsets(&sites);
+        let values = sites
+            .tokens
+            .iter()
+            .zip(&offsets)
+            .map(|(&t, &o)| mu + sigma * (z[t] + o))
+            .collect();
+        Ok(AtomPrediction {
+            sites,
+            values,
+            token_values: z.mapv(|v| mu + sigma * v),
+        })
     }
 
     /// Predicted B-factors (Å²), one per token of `st`, in [`Structure::tokens`]
@@ -592,9 +679,21 @@ impl Predictor {
                 le(&mut h.w2().iter().copied()),
             ));
         }
+        if let Some(m) = &self.atoms {
+            for (name, part) in ["atom.coef", "atom.mean", "atom.scale"]
+                .iter()
+                .zip(m.parts())
+            {
+                buffers.push((
+                    name.to_string(),
+                    vec![part.len()],
+                    part.iter().flat_map(|x| x.to_le_bytes()).collect(),
+                ));
+            }
+        }
         let mut views = vec![];
         for (name, shape, data) in &buffers {
-            let dtype = if name.starts_with("feature_") {
+            let dtype = if name.starts_with("feature_") || name.starts_with("atom.") {
                 Dtype::F64
             } else {
                 Dtype::F32
@@ -628,6 +727,12 @@ impl Predictor {
                 .collect::<Vec<_>>()
                 .join(","),
         );
+        if let Some(r) = self.validation_pearson {
+            meta.insert("validation_pearson".to_string(), format!("{r:?}"));
+        }
+        if let Some(m) = &self.atoms {
+            meta.insert("atom_alpha".to_string(), format!("{:?}", m.alpha()));
+        }
         let text: String = meta.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
         let meta = HashMap::from([(FORMAT.to_string(), text)]);
         safetensors::serialize(views, Some(meta)).map_err(|e| format_err("tensors", e.to_string()))
@@ -727,6 +832,23 @@ impl Predictor {
             let w2 = tensor_f32(&st, &format!("head{k}.w2"), &[c_s, num_bins])?;
             heads.push(BFactorHead::from_weights(config.clone(), w1, w2)?);
         }
+        let validation_pearson = match meta.get("validation_pearson") {
+            Some(v) => Some(parse::<f64>(v, "validation_pearson")?),
+            None => None,
+        };
+        let atoms = match meta.get("atom_alpha") {
+            None => None,
+            Some(alpha) => {
+                let alpha: f64 = parse(alpha, "atom_alpha")?;
+                let (_, coef) = tensor_f64_any(&st, "atom.coef")?;
+                let (_, mean) = tensor_f64_any(&st, "atom.mean")?;
+                let (_, scale) = tensor_f64_any(&st, "atom.scale")?;
+                Some(
+                    AtomModel::from_parts(coef, mean, scale, alpha)
+                        .map_err(|m| format_err("atom model", m))?,
+                )
+            }
+        };
         Ok(Self {
             features,
             names,
@@ -734,6 +856,8 @@ impl Predictor {
             scale,
             heads,
             level: Level::from_slice(&level),
+            validation_pearson,
+            atoms,
         })
     }
 }
@@ -818,6 +942,23 @@ fn tensor_f64(st: &SafeTensors<'_>, name: &str, n: usize) -> Result<Array1<f64>>
     Ok(v)
 }
 
+/// A 1-D `f64` tensor of any length, with its length.
+fn tensor_f64_any(st: &SafeTensors<'_>, name: &str) -> Result<(usize, Array1<f64>)> {
+    let t = st.tensor(name).map_err(|_| {
+        Error::missing_tensor(name, st.names().iter().map(|s| s.to_string()).collect())
+    })?;
+    let n = match t.shape() {
+        [n] => *n,
+        other => {
+            return Err(format_err(
+                name,
+                format!("shape {other:?}, expected one axis"),
+            ))
+        }
+    };
+    Ok((n, tensor_f64(st, name, n)?))
+}
+
 fn tensor_f32(st: &SafeTensors<'_>, name: &str, shape: &[usize; 2]) -> Result<Array2<f32>> {
     let b = tensor_bytes(st, name, Dtype::F32, shape)?;
     let v: Vec<f32> = b
@@ -842,7 +983,9 @@ fn zscore(v: ArrayView1<'_, f64>) -> Array1<f64> {
 }
 
 /// Trains a [`Predictor`] on `structures` (their own B columns are the targets):
-/// descriptors for each, then [`train_chains`].
+/// descriptors for each, then [`train_chains`], then, when at least two chains
+/// have side chains and the members kept validation chains, the per-atom model
+/// ([`Predictor::fit_atoms`] on [`per_atom::atom_examples`]).
 pub fn train(
     structures: &[Structure],
     config: &TrainConfig,
@@ -850,11 +993,23 @@ pub fn train(
 ) -> Result<Predictor> {
     config.validate()?;
     let mut chains = vec![];
+    let mut atoms = vec![];
     for st in structures {
         let d = features::compute(st, &config.features)?;
         chains.extend(chain_examples(st, &d, config.min_chain_tokens)?);
+        let sites = per_atom::atom_sites(st, config.features.lattice)?;
+        atoms.extend(per_atom::atom_examples(
+            st,
+            &sites,
+            config.min_chain_tokens,
+        )?);
     }
-    train_chains(&chains, config, on_epoch)
+    let mut predictor = train_chains(&chains, config, on_epoch)?;
+    if predictor.validation_pearson.is_some() && atoms.iter().filter(|a| !a.is_empty()).count() >= 2
+    {
+        predictor.fit_atoms(&atoms)?;
+    }
+    Ok(predictor)
 }
 
 /// Trains a [`Predictor`] on chains prepared by [`chain_examples`] (descriptors
@@ -917,7 +1072,10 @@ pub fn train_chains(
         scale,
         heads: vec![],
         level: Level::fit(&chains),
+        validation_pearson: None,
+        atoms: None,
     };
+    let mut validation = vec![];
     let data: Vec<Protein<f32>> = chains
         .iter()
         .map(|c| {
@@ -949,7 +1107,7 @@ pub fn train_chains(
             .with_progress(false);
         let members = config.ensemble;
         let epochs = config.epochs;
-        fit(&mut head, &data, &fit_config, |stats| {
+        let history = fit(&mut head, &data, &fit_config, |stats| {
             if let Some(train_loss) = stats.train_loss {
                 on_epoch(&EpochReport {
                     member,
@@ -961,7 +1119,17 @@ pub fn train_chains(
                 });
             }
         })?;
+        if let Some(r) = history
+            .epochs
+            .get(history.best_epoch)
+            .and_then(|e| e.val_pearson)
+        {
+            validation.push(r);
+        }
         proto.heads.push(head);
+    }
+    if validation.len() == proto.heads.len() {
+        proto.validation_pearson = Some(validation.iter().sum::<f64>() / validation.len() as f64);
     }
     Ok(proto)
 }

@@ -33,6 +33,7 @@ use flate2::Compression;
 use ndarray::{ArrayBase, Data, Ix1};
 use pdbtbx::{Atom, StrictnessLevel, PDB};
 
+use super::per_atom::AtomPrediction;
 use super::read::panic_message;
 use super::sites::scan;
 use super::token::MoleculeKind;
@@ -60,8 +61,120 @@ where
     let shown = path.display().to_string();
     let (format, gz) = FileFormat::from_path(path)?;
     let values = checked(structure, values, format)?;
-    let text = render(structure, &values, format, &shown)?;
-    let io = |e: std::io::Error| Error::io(&shown, e);
+    let text = render(structure, &values, &Overrides::none(), format, &shown)?;
+    emit(structure, text, format, gz, path, &shown)
+}
+
+/// Writes per-atom values ([`Predictor::predict_atoms`]) into the B-factor
+/// column, as [`write()`] does for per-token ones: each predicted atom gets its
+/// own value (alternate locations of it and the same atom in later models
+/// included), every other atom its token's value (`prediction.token_values`).
+///
+/// Errors as [`write()`], for both series; [`Error::Config`] if the sites do not
+/// belong to `structure`.
+///
+/// [`Predictor::predict_atoms`]: super::predict::Predictor::predict_atoms
+pub fn write_atoms(
+    structure: &Structure,
+    prediction: &AtomPrediction,
+    path: impl AsRef<Path>,
+) -> Result<()> {
+    let path = path.as_ref();
+    let shown = path.display().to_string();
+    let (format, gz) = FileFormat::from_path(path)?;
+    let (values, overrides) = checked_atoms(structure, prediction, format)?;
+    let text = render(structure, &values, &overrides, format, &shown)?;
+    emit(structure, text, format, gz, path, &shown)
+}
+
+/// [`write_atoms`] to a string, in the given format (uncompressed).
+pub fn write_atoms_string(
+    structure: &Structure,
+    prediction: &AtomPrediction,
+    format: FileFormat,
+) -> Result<String> {
+    let (values, overrides) = checked_atoms(structure, prediction, format)?;
+    render(structure, &values, &overrides, format, "<text>")
+}
+
+/// The token values and the per-atom ones, checked as [`checked`] does.
+fn checked_atoms(
+    structure: &Structure,
+    prediction: &AtomPrediction,
+    format: FileFormat,
+) -> Result<(Vec<f64>, Overrides)> {
+    let values = checked(structure, &prediction.token_values, format)?;
+    let sites = &prediction.sites;
+    check::same_shape(
+        "values",
+        prediction.values.shape(),
+        &[sites.atoms.len()],
+        "one value per predicted atom",
+    )?;
+    if sites.tokens.len() != sites.atoms.len() {
+        return Err(Error::shape_mismatch(
+            "sites.tokens",
+            vec![sites.atoms.len()],
+            vec![sites.tokens.len()],
+            "one token per predicted atom",
+        ));
+    }
+    check_values(
+        "values",
+        prediction.values.as_slice().unwrap_or(&[]),
+        format,
+    )?;
+    let mut overrides = Overrides {
+        atoms: vec![HashMap::new(); values.len()],
+    };
+    for ((&t, atom), &v) in sites
+        .tokens
+        .iter()
+        .zip(&sites.atoms)
+        .zip(&prediction.values)
+    {
+        let slot = overrides.atoms.get_mut(t).ok_or_else(|| {
+            Error::config(
+                "sites",
+                format!("token {t}"),
+                format!("sites of this structure ({} tokens)", values.len()),
+            )
+        })?;
+        slot.entry(atom.atom_name.clone()).or_insert(v);
+    }
+    Ok((values, overrides))
+}
+
+/// Per token, the values of some of its residue's atoms by name.
+struct Overrides {
+    atoms: Vec<HashMap<String, f64>>,
+}
+
+impl Overrides {
+    fn none() -> Self {
+        Self { atoms: vec![] }
+    }
+
+    /// The value of atom `name` of token `i`'s residue.
+    fn value(&self, values: &[f64], i: usize, name: &str) -> f64 {
+        self.atoms
+            .get(i)
+            .and_then(|m| m.get(name))
+            .copied()
+            .unwrap_or(values[i])
+    }
+}
+
+/// The text as the file's bytes (Latin-1 kept), gzip-compressed if asked.
+fn emit(
+    structure: &Structure,
+    text: String,
+    format: FileFormat,
+    gz: bool,
+    path: &Path,
+    shown: &str,
+) -> Result<()> {
+    let io = |e: std::io::Error| Error::io(shown, e);
     // A file read as Latin-1 is written back as Latin-1, byte for byte.
     let text = if structure.latin1 && structure.source.is_some() && format == structure.format {
         text.chars().map(|c| c as u32 as u8).collect()
@@ -92,7 +205,7 @@ where
     S: Data<Elem = F>,
 {
     let values = checked(structure, values, format)?;
-    render(structure, &values, format, "<text>")
+    render(structure, &values, &Overrides::none(), format, "<text>")
 }
 
 /// One value per token, finite, and (for PDB) fitting its column; as `f64`.
@@ -110,10 +223,19 @@ fn checked<F: Float, S: Data<Elem = F>>(
     )?;
     check::finite("values", values)?;
     let values: Vec<f64> = values.iter().map(|v| v.to_f64_exact()).collect();
+    check_values("values", &values, format)?;
+    Ok(values)
+}
+
+/// Finite, and for PDB within the `%6.2f` column.
+fn check_values(what: &str, values: &[f64], format: FileFormat) -> Result<()> {
+    if let Some(i) = values.iter().position(|v| !v.is_finite()) {
+        return Err(Error::non_finite(what, vec![i], values[i]));
+    }
     if format == FileFormat::Pdb {
         if let Some(i) = values.iter().position(|v| format!("{v:.2}").len() > 6) {
             return Err(Error::out_of_range(
-                "values",
+                what,
                 vec![i],
                 values[i],
                 "-99.99 to 999.99 (the PDB B-factor column, %6.2f); write mmCIF, or rescale \
@@ -121,7 +243,7 @@ fn checked<F: Float, S: Data<Elem = F>>(
             ));
         }
     }
-    Ok(values)
+    Ok(())
 }
 
 /// Which token each atom takes its value from.
@@ -199,13 +321,16 @@ fn unmatched(structure: &Structure, hit: &[bool], shown: &str) -> Result<()> {
 fn render(
     structure: &Structure,
     values: &[f64],
+    overrides: &Overrides,
     format: FileFormat,
     shown: &str,
 ) -> Result<String> {
     match &structure.source {
-        Some(source) if format == structure.format => in_place(structure, source, values, shown),
+        Some(source) if format == structure.format => {
+            in_place(structure, source, values, overrides, shown)
+        }
         _ => {
-            let pdb = assigned(structure, values, format, shown)?;
+            let pdb = assigned(structure, values, overrides, format, shown)?;
             let mut buf = Vec::new();
             pdbtbx_call(shown, || {
                 let sink = BufWriter::new(&mut buf);
@@ -221,7 +346,13 @@ fn render(
 }
 
 /// Replaces the B-factor fields of `source`.
-fn in_place(structure: &Structure, source: &str, values: &[f64], shown: &str) -> Result<String> {
+fn in_place(
+    structure: &Structure,
+    source: &str,
+    values: &[f64],
+    overrides: &Overrides,
+    shown: &str,
+) -> Result<String> {
     let index = TokenIndex::new(structure);
     let sites = scan(source, structure.format)
         .map_err(|message| Error::format(shown, message))?
@@ -244,9 +375,10 @@ fn in_place(structure: &Structure, source: &str, values: &[f64], shown: &str) ->
         hit[i] = true;
         out.push_str(&source[copied..field.start]);
         out.extend(std::iter::repeat_n(' ', site.b_pad));
+        let v = overrides.value(values, i, site.atom.as_str());
         match structure.format {
-            FileFormat::Pdb => out.push_str(&format!("{:6.2}", values[i])),
-            FileFormat::Mmcif => out.push_str(&cif_number(values[i])),
+            FileFormat::Pdb => out.push_str(&format!("{v:6.2}")),
+            FileFormat::Mmcif => out.push_str(&cif_number(v)),
         }
         copied = field.end;
     }
@@ -266,7 +398,13 @@ pub(crate) fn cif_number(v: f64) -> String {
 }
 
 /// A copy of pdbtbx's model with the values as B-factors.
-fn assigned(structure: &Structure, values: &[f64], format: FileFormat, shown: &str) -> Result<PDB> {
+fn assigned(
+    structure: &Structure,
+    values: &[f64],
+    overrides: &Overrides,
+    format: FileFormat,
+    shown: &str,
+) -> Result<PDB> {
     let index = TokenIndex::new(structure);
     let mut pdb = structure.pdb.clone();
     let mut hit = vec![false; values.len()];
@@ -282,8 +420,8 @@ fn assigned(structure: &Structure, values: &[f64], format: FileFormat, shown: &s
                         continue;
                     };
                     hit[i] = true;
-                    set_bfactor(atom, values[i])
-                        .map_err(|message| Error::format(shown, message))?;
+                    let v = overrides.value(values, i, atom.name());
+                    set_bfactor(atom, v).map_err(|message| Error::format(shown, message))?;
                 }
             }
         }

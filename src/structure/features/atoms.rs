@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::ops::Range;
 
-use pdbtbx::{Atom, Element, Residue};
+use pdbtbx::{Atom, Conformer, Element, Residue};
 
 use super::super::{Structure, WATER_NAMES};
 use crate::{Error, Result};
@@ -79,9 +79,9 @@ fn pos(atom: &Atom) -> [f64; 3] {
     [x, y, z]
 }
 
-/// A residue's atoms as the descriptors see them: those without an alternate
-/// location, and those of its first alternate location (in file order).
-fn residue_atoms(residue: &Residue) -> Vec<&Atom> {
+/// The conformers of a residue the descriptors see: those without an alternate
+/// location, then its first alternate location.
+pub(crate) fn first_conformers(residue: &Residue) -> impl Iterator<Item = &Conformer> {
     let alt = residue
         .conformers()
         .find(|c| c.alternative_location().is_some());
@@ -89,8 +89,12 @@ fn residue_atoms(residue: &Residue) -> Vec<&Atom> {
         .conformers()
         .filter(|c| c.alternative_location().is_none())
         .chain(alt)
-        .flat_map(|c| c.atoms())
-        .collect()
+}
+
+/// A residue's atoms as the descriptors see them: those of its
+/// [`first_conformers`].
+fn residue_atoms(residue: &Residue) -> Vec<&Atom> {
+    first_conformers(residue).flat_map(|c| c.atoms()).collect()
 }
 
 fn find<'a>(residue: &'a Residue, name: &str) -> Option<&'a Atom> {

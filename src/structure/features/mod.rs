@@ -166,9 +166,11 @@ use ndarray::{Array1, Array2, ArrayView1};
 use rayon::prelude::*;
 
 use self::atoms::Model;
+pub(crate) use self::atoms::{first_conformers, is_hydrogen};
 use self::grid::{dist2, Grid};
 use self::kernels::{Centre, DENSITY_CUTOFF, HSE_RADIUS};
 pub use self::wcn::{atom_wcn, AtomId, AtomWcn, WcnConfig, BUFFER_OR_WATER};
+pub(crate) use self::wcn::{raw_and_blurred, RawAndBlurred};
 use super::{MoleculeKind, Structure};
 use crate::structure::gnm::{CLASSICAL_CUTOFF, MIN_CUTOFF};
 use crate::{Error, Result};

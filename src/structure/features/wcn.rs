@@ -283,6 +283,30 @@ pub fn atom_wcn(st: &Structure, config: &WcnConfig) -> Result<AtomWcn> {
     })
 }
 
+/// The scored atoms of a structure with their `1 / WCN`, raw and blurred
+/// (`None` where an atom has no neighbour).
+pub(crate) struct RawAndBlurred {
+    pub(crate) ids: Vec<AtomId>,
+    pub(crate) raw: Vec<Option<f64>>,
+    pub(crate) blurred: Vec<Option<f64>>,
+}
+
+/// The scored atoms of `st` with their `1 / WCN`, raw and with a `sigma` blur,
+/// from one field.
+pub(crate) fn raw_and_blurred(
+    st: &Structure,
+    config: &WcnConfig,
+    sigma: f64,
+) -> Result<RawAndBlurred> {
+    let field = Field::new(st, config)?;
+    let blurred = field.blurred(sigma);
+    Ok(RawAndBlurred {
+        ids: field.ids,
+        raw: field.raw,
+        blurred,
+    })
+}
+
 /// The atoms, their images and the scored atoms' `1 / WCN`, with a cell list
 /// for queries at any point (the descriptors' centres).
 pub(crate) struct Field {
