@@ -207,10 +207,11 @@ fn a_predictor_without_an_atom_model_is_a_typed_error_until_fitted() {
         let d = structure::features::compute(st, &features).unwrap();
         chains.extend(chain_examples(st, &d, 20).unwrap());
     }
-    let config = TrainConfig::new()
-        .with_ensemble(1)
-        .with_epochs(2)
-        .with_validation_fraction(0.25);
+    let config = TrainConfig::new().with_ensemble(1).with_fit(
+        TrainConfig::default_fit()
+            .with_epochs(2)
+            .with_validation_fraction(0.25),
+    );
     let mut predictor = train_chains(&chains, &config, &mut |_| {}).unwrap();
     assert!(predictor.atom_model().is_none());
     let err = predictor.predict_atoms(&structures[0]).unwrap_err();

@@ -157,7 +157,9 @@ fn damaged_weight_files_are_typed_errors() {
 #[test]
 fn held_out_crystal_fold_beats_training_free_baselines() {
     let features = FeatureConfig::new();
-    let config = TrainConfig::new().with_ensemble(1).with_epochs(25);
+    let config = TrainConfig::new()
+        .with_ensemble(1)
+        .with_fit(TrainConfig::default_fit().with_epochs(25));
     let held_out = 0;
     let mut train = vec![];
     let mut train_atoms = vec![];

@@ -106,16 +106,17 @@ pub fn plot(args: &PlotArgs, quiet: bool) -> Result<usize, Exit> {
 
 /// Runs `bfactor train`; returns the number of failures.
 pub fn train(args: &TrainArgs, quiet: bool) -> Result<usize, Exit> {
-    let mut config = TrainConfig::new();
+    let mut fit = TrainConfig::default_fit();
     if let Some(e) = args.epochs {
-        config = config.with_epochs(e);
+        fit = fit.with_epochs(e);
     }
     if let Some(s) = args.seed {
-        config = config.with_seed(s);
+        fit = fit.with_seed(s);
     }
     if let Some(f) = args.validation_fraction {
-        config = config.with_validation_fraction(f);
+        fit = fit.with_validation_fraction(f);
     }
+    let config = TrainConfig::new().with_fit(fit);
     config.validate().map_err(|e| Exit::Usage(e.to_string()))?;
     if !args.force && args.output.exists() {
         return Err(Exit::Fatal(format!(

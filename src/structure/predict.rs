@@ -61,13 +61,14 @@ use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
 use std::path::Path;
 
-use ndarray::{s, Array1, Array2, ArrayView1, Axis};
+use ndarray::{s, Array1, Array2, Axis};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 
 use super::features::{self, Descriptors, FeatureConfig};
 use super::per_atom::{self, AtomExample, AtomModel, AtomPrediction, AtomSites};
+use super::scale::zscore_or_zeros;
 use super::Structure;
 use crate::train::fit::{fit, FitConfig, OptimizerConfig, Protein};
 use crate::train::optim::AdamWConfig;
@@ -82,10 +83,15 @@ pub const FORMAT_VERSION: u32 = 1;
 static PRETRAINED: &[u8] = include_bytes!("predictor.safetensors");
 
 /// How [`train`] fits a [`Predictor`]: burn-style defaults and `with_*` setters.
+/// Each ensemble member is one [`fit`] run with [`fit`](Self::fit), its seed
+/// derived from `fit.seed` and the member's index.
 ///
 /// ```
 /// use bfactor::structure::predict::TrainConfig;
-/// let config = TrainConfig::new().with_epochs(40).with_seed(7);
+///
+/// let config = TrainConfig::new()
+///     .with_ensemble(5)
+///     .with_fit(TrainConfig::default_fit().with_epochs(40).with_seed(7));
 /// config.validate()?;
 /// # Ok::<(), bfactor::Error>(())
 /// ```
@@ -93,24 +99,15 @@ static PRETRAINED: &[u8] = include_bytes!("predictor.safetensors");
 pub struct TrainConfig {
     /// Descriptors the model sees. Default [`FeatureConfig::new`].
     pub features: FeatureConfig,
-    /// Maximum epochs per ensemble member. Default 60.
-    pub epochs: usize,
-    /// Chains per minibatch. Default 8.
-    pub batch_size: usize,
-    /// AdamW learning rate. Default 1e-3.
-    pub learning_rate: f64,
-    /// AdamW decoupled weight decay. Default 0.01.
-    pub weight_decay: f64,
+    /// How each member is fitted. Default [`TrainConfig::default_fit`]: at most
+    /// 60 epochs, 8 chains per minibatch, AdamW with learning rate 1e-3 and
+    /// decoupled weight decay 0.01, 15 % of the chains held out to pick the best
+    /// epoch, early stopping after 12 epochs without a better validation loss,
+    /// seed 0, no progress bar.
+    pub fit: FitConfig,
     /// Number of heads averaged (each with its own seed and validation split).
     /// Default 3.
     pub ensemble: usize,
-    /// Fraction of chains each member holds out to pick its best epoch. Default 0.15.
-    pub validation_fraction: f64,
-    /// Stop a member after this many epochs without a better validation loss.
-    /// Default `Some(12)`.
-    pub patience: Option<usize>,
-    /// Seed of initialisation, splits and shuffling. Default 0.
-    pub seed: u64,
     /// A chain is used for training if it has at least this many tokens with a
     /// usable experimental B-factor. Default 20.
     pub min_chain_tokens: usize,
@@ -127,16 +124,24 @@ impl TrainConfig {
     pub fn new() -> Self {
         Self {
             features: FeatureConfig::new(),
-            epochs: 60,
-            batch_size: 8,
-            learning_rate: 1e-3,
-            weight_decay: 0.01,
+            fit: Self::default_fit(),
             ensemble: 3,
-            validation_fraction: 0.15,
-            patience: Some(12),
-            seed: 0,
             min_chain_tokens: 20,
         }
+    }
+
+    /// The members' default [`FitConfig`] (listed on [`fit`](Self::fit)).
+    pub fn default_fit() -> FitConfig {
+        FitConfig::new()
+            .with_epochs(60)
+            .with_batch_size(8)
+            .with_optimizer(OptimizerConfig::AdamW(
+                AdamWConfig::new().with_lr(1e-3).with_weight_decay(0.01),
+            ))
+            .with_validation_fraction(0.15)
+            .with_patience(Some(12))
+            .with_seed(0)
+            .with_progress(false)
     }
 
     /// Sets the descriptors.
@@ -145,27 +150,9 @@ impl TrainConfig {
         self
     }
 
-    /// Sets the maximum number of epochs per member.
-    pub fn with_epochs(mut self, epochs: usize) -> Self {
-        self.epochs = epochs;
-        self
-    }
-
-    /// Sets the number of chains per minibatch.
-    pub fn with_batch_size(mut self, batch_size: usize) -> Self {
-        self.batch_size = batch_size;
-        self
-    }
-
-    /// Sets the learning rate.
-    pub fn with_learning_rate(mut self, learning_rate: f64) -> Self {
-        self.learning_rate = learning_rate;
-        self
-    }
-
-    /// Sets the weight decay.
-    pub fn with_weight_decay(mut self, weight_decay: f64) -> Self {
-        self.weight_decay = weight_decay;
+    /// Sets how each member is fitted.
+    pub fn with_fit(mut self, fit: FitConfig) -> Self {
+        self.fit = fit;
         self
     }
 
@@ -175,62 +162,22 @@ impl TrainConfig {
         self
     }
 
-    /// Sets the validation fraction.
-    pub fn with_validation_fraction(mut self, fraction: f64) -> Self {
-        self.validation_fraction = fraction;
-        self
-    }
-
-    /// Sets (or with `None` disables) early stopping.
-    pub fn with_patience(mut self, patience: Option<usize>) -> Self {
-        self.patience = patience;
-        self
-    }
-
-    /// Sets the seed.
-    pub fn with_seed(mut self, seed: u64) -> Self {
-        self.seed = seed;
-        self
-    }
-
     /// Sets the minimum number of usable tokens of a training chain.
     pub fn with_min_chain_tokens(mut self, min_chain_tokens: usize) -> Self {
         self.min_chain_tokens = min_chain_tokens;
         self
     }
 
-    /// Checks every field.
+    /// Checks every field ([`FitConfig::validate`] for `fit`, and at least one
+    /// epoch).
     pub fn validate(&self) -> Result<()> {
         self.features.validate()?;
-        if self.epochs == 0 {
-            return Err(Error::config("epochs", 0, "at least 1"));
-        }
-        if self.batch_size == 0 {
-            return Err(Error::config("batch_size", 0, "at least 1"));
+        self.fit.validate()?;
+        if self.fit.epochs == 0 {
+            return Err(Error::config("fit.epochs", 0, "at least 1"));
         }
         if self.ensemble == 0 || self.ensemble > 64 {
             return Err(Error::config("ensemble", self.ensemble, "1 to 64 members"));
-        }
-        if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
-            return Err(Error::config(
-                "learning_rate",
-                self.learning_rate,
-                "a finite number > 0",
-            ));
-        }
-        if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
-            return Err(Error::config(
-                "weight_decay",
-                self.weight_decay,
-                "a finite number >= 0",
-            ));
-        }
-        if !(0.0..1.0).contains(&self.validation_fraction) {
-            return Err(Error::config(
-                "validation_fraction",
-                self.validation_fraction,
-                "a number in [0, 1)",
-            ));
         }
         if self.min_chain_tokens < 2 {
             return Err(Error::config(
@@ -621,7 +568,7 @@ impl Predictor {
             let out = head.forward(&x)?.bfactor.mapv(f64::from);
             for r in &spans {
                 let mut part = z.slice_mut(s![r.clone()]);
-                part += &zscore(out.slice(s![r.clone()]));
+                part += &zscore_or_zeros(out.slice(s![r.clone()]));
             }
         }
         z /= self.heads.len() as f64;
@@ -641,7 +588,7 @@ impl Predictor {
         }
         for r in spans {
             for j in 0..f {
-                let z = zscore(values.slice(s![r.clone(), j]));
+                let z = zscore_or_zeros(values.slice(s![r.clone(), j]));
                 for (k, i) in r.clone().enumerate() {
                     x[[i, f + j]] = z[k] as f32;
                 }
@@ -968,20 +915,6 @@ fn tensor_f32(st: &SafeTensors<'_>, name: &str, shape: &[usize; 2]) -> Result<Ar
     Array2::from_shape_vec((shape[0], shape[1]), v).map_err(|e| format_err(name, e.to_string()))
 }
 
-/// z-scores of `v` (population standard deviation); zeros if `v` is constant.
-fn zscore(v: ArrayView1<'_, f64>) -> Array1<f64> {
-    let n = v.len() as f64;
-    if v.is_empty() {
-        return Array1::zeros(0);
-    }
-    let m = v.sum() / n;
-    let sd = (v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / n).sqrt();
-    if sd.is_nan() || sd <= 1e-12 * m.abs().max(1.0) {
-        return Array1::zeros(v.len());
-    }
-    v.mapv(|x| (x - m) / sd)
-}
-
 /// Trains a [`Predictor`] on `structures` (their own B columns are the targets):
 /// descriptors for each, then [`train_chains`], then, when at least two chains
 /// have side chains and the members kept validation chains, the per-atom model
@@ -1089,24 +1022,14 @@ pub fn train_chains(
     let head_config = BFactorHeadConfig::new(2 * width);
     for member in 0..config.ensemble {
         let seed = config
+            .fit
             .seed
             .wrapping_mul(0x9E37_79B9_7F4A_7C15)
             .wrapping_add(member as u64);
         let mut head = head_config.init::<f32>(&mut StdRng::seed_from_u64(seed))?;
-        let fit_config = FitConfig::new()
-            .with_epochs(config.epochs)
-            .with_batch_size(config.batch_size)
-            .with_optimizer(OptimizerConfig::AdamW(
-                AdamWConfig::new()
-                    .with_lr(config.learning_rate)
-                    .with_weight_decay(config.weight_decay),
-            ))
-            .with_validation_fraction(config.validation_fraction)
-            .with_patience(config.patience)
-            .with_seed(seed)
-            .with_progress(false);
+        let fit_config = config.fit.clone().with_seed(seed);
         let members = config.ensemble;
-        let epochs = config.epochs;
+        let epochs = config.fit.epochs;
         let history = fit(&mut head, &data, &fit_config, |stats| {
             if let Some(train_loss) = stats.train_loss {
                 on_epoch(&EpochReport {

@@ -28,7 +28,7 @@
 //! # Ok::<(), bfactor::Error>(())
 //! ```
 
-use ndarray::{Array1, ArrayBase, Data, Ix1};
+use ndarray::{Array1, ArrayBase, ArrayView1, Data, Ix1};
 
 use super::ChainSpan;
 use crate::{check, Error, Float, Result};
@@ -60,6 +60,21 @@ where
         }
     }
     Ok(out)
+}
+
+/// The z-score of `values` as one chain, every value valid (the moments of
+/// [`zscore_per_chain`]), or zeros where the values are constant: fewer than 2,
+/// a standard deviation that is not finite, or one at or below
+/// `1e-12 · max(|mean|, 1)` (descriptors equal up to their summation noise).
+/// The within-chain z-score of the predictor's inputs and of its members'
+/// outputs.
+pub(crate) fn zscore_or_zeros(values: ArrayView1<'_, f64>) -> Array1<f64> {
+    let n = values.len();
+    let (mean, std) = mean_std(&values, &Array1::ones(n), 0..n);
+    if n < 2 || !std.is_finite() || std <= 1e-12 * mean.abs().max(1.0) {
+        return Array1::zeros(n);
+    }
+    values.mapv(|x| (x - mean) / std)
 }
 
 /// `values` rescaled chain by chain to the mean and standard deviation of
@@ -151,6 +166,27 @@ fn valid_tokens<F: Float, S: Data<Elem = F>>(mask: &ArrayBase<S, Ix1>, span: &Ch
     span.tokens.clone().filter(|&i| mask[i] > F::zero()).count()
 }
 
+/// The mask-weighted mean and (population) standard deviation of `x[r]`, in
+/// `f64`.
+fn mean_std<F: Float, S1: Data<Elem = F>, S2: Data<Elem = F>>(
+    x: &ArrayBase<S1, Ix1>,
+    mask: &ArrayBase<S2, Ix1>,
+    r: std::ops::Range<usize>,
+) -> (f64, f64) {
+    let (mut sw, mut swx) = (0.0, 0.0);
+    for i in r.clone() {
+        let w = mask[i].to_f64_exact();
+        sw += w;
+        swx += w * x[i].to_f64_exact();
+    }
+    let mean = swx / sw;
+    let var = r
+        .map(|i| mask[i].to_f64_exact() * (x[i].to_f64_exact() - mean).powi(2))
+        .sum::<f64>()
+        / sw;
+    (mean, var.sqrt())
+}
+
 /// Weighted mean and population standard deviation of `x` over the span's valid
 /// tokens, in `f64`.
 ///
@@ -175,23 +211,11 @@ fn moments<F: Float, S1: Data<Elem = F>, S2: Data<Elem = F>>(
             valid,
         ));
     }
-    let (mut sw, mut swx) = (0.0, 0.0);
-    for i in r.clone() {
-        let w = mask[i].to_f64_exact();
-        sw += w;
-        swx += w * x[i].to_f64_exact();
-    }
-    let mean = swx / sw;
+    let (mean, std) = mean_std(x, mask, r.clone());
     let scale = r
-        .clone()
         .filter(|&i| mask[i] > F::zero())
         .map(|i| x[i].to_f64_exact().abs())
         .fold(0.0, f64::max);
-    let var = r
-        .map(|i| mask[i].to_f64_exact() * (x[i].to_f64_exact() - mean).powi(2))
-        .sum::<f64>()
-        / sw;
-    let std = var.sqrt();
     let floor = 4.0 * valid as f64 * F::epsilon().to_f64_exact() * scale;
     if std.is_nan() || std <= floor || std.is_infinite() {
         return Err(Error::zero_variance(
@@ -201,4 +225,27 @@ fn moments<F: Float, S1: Data<Elem = F>, S2: Data<Elem = F>>(
         ));
     }
     Ok((mean, std))
+}
+
+#[cfg(test)]
+mod tests {
+    use ndarray::array;
+
+    use super::*;
+
+    #[test]
+    fn zscore_or_zeros_standardises_and_zeroes_constants() {
+        let z = zscore_or_zeros(array![1.0, 2.0, 4.0].view());
+        // NumPy: (x - x.mean()) / x.std() for x = [1, 2, 4].
+        let want = [-1.0690449676496978, -0.2672612419124245, 1.3363062095621219];
+        for (g, w) in z.iter().zip(want) {
+            assert!((g - w).abs() < 1e-15, "{g} vs {w}");
+        }
+        let noise = array![3.0, 3.0 + 1e-13, 3.0 - 1e-13];
+        assert_eq!(zscore_or_zeros(noise.view()), Array1::<f64>::zeros(3));
+        assert_eq!(zscore_or_zeros(array![5.0].view()), Array1::<f64>::zeros(1));
+        assert_eq!(zscore_or_zeros(Array1::<f64>::zeros(0).view()).len(), 0);
+        let nan = array![1.0, f64::NAN, 2.0];
+        assert_eq!(zscore_or_zeros(nan.view()), Array1::<f64>::zeros(3));
+    }
 }
