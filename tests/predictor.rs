@@ -60,14 +60,41 @@ fn pretrained_predicts_finite_values_for_every_data_file() {
                 .unwrap_or_else(|e| panic!("{} ({mode:?}): {e}", path.display()));
             assert_eq!(b.len(), st.tokens().len(), "{}", path.display());
             assert!(
-                b.iter().all(|v| v.is_finite()),
-                "{} ({mode:?}): non-finite prediction",
+                b.iter().all(|v| v.is_finite() && *v > 0.0),
+                "{} ({mode:?}): a prediction that is not a positive number",
                 path.display()
             );
             files += 1;
         }
     }
     assert!(files >= 392 + 46, "only {files} structures read");
+}
+
+#[test]
+fn high_resolution_levels_are_positive_and_keep_the_profile() {
+    // 1PWC (1.10 Å): where a straight line of mean B on resolution goes below 0.
+    let st = read_ca(&data().join("crystal/1PWC.pdb.gz"));
+    assert_eq!(st.resolution(), Some(1.1));
+    let predictor = Predictor::pretrained().unwrap();
+    let b = predictor.predict(&st).unwrap();
+    let z = predictor.predict_relative(&st).unwrap();
+    let atoms = predictor.predict_atoms(&st).unwrap();
+    let exp_mean = st.bfactors().mean().unwrap();
+    let mean = b.mean().unwrap();
+    assert!(
+        b.iter().all(|&v| v > 0.0),
+        "lowest {:?}",
+        b.iter().copied().reduce(f64::min)
+    );
+    assert!(atoms.values.iter().all(|&v| v > 0.0));
+    assert!(
+        mean > 0.5 * exp_mean && mean < 2.0 * exp_mean,
+        "predicted mean {mean:.2} Å², the file's {exp_mean:.2}"
+    );
+    // The level is affine per chain: the same order as the profile.
+    let ones = ndarray::Array1::ones(b.len());
+    let r = bfactor::loss::pearson_masked(&b, &z, &ones).unwrap();
+    assert!((r - 1.0).abs() < 1e-12, "r(B, z) = {r}");
 }
 
 #[test]

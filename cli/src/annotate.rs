@@ -419,7 +419,8 @@ fn process_atoms(
             let mean = rs.iter().map(|r| r.1).sum::<f64>() / rs.len() as f64;
             let _ = writeln!(
                 summary,
-                "  per atom: {} heavy atoms predicted, mean per-chain r = {mean:.3} over {n}                  atoms with a B-factor",
+                "  per atom: {} heavy atoms predicted, mean per-chain r = {mean:.3} over the {n} \
+                 with a B-factor",
                 atoms.sites.atoms.len()
             );
         }

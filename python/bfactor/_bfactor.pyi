@@ -131,8 +131,9 @@ class Predictor:
             (lists, "" for none), ``token`` (int64, the residue's token),
             ``value`` (float64, the prediction in Å²), ``bfactor`` (float64, the
             file's B column) and ``mask`` (bool, whether ``bfactor`` is a usable
-            experimental B); and ``token_value`` (float64 ``[n_tokens]``, what
-            ``predict`` returns).
+            experimental B); and ``token_value`` (float64 ``[n_tokens]``, the
+            per-token prediction at the atoms' level: what ``predict`` returns,
+            unless a chain's spread was shrunk to keep its atoms' B positive).
 
         Raises
         ------

@@ -969,7 +969,8 @@ impl Predictor {
     /// (as `atom_wcn`), `token` (int64, the residue's token), `value` (float64,
     /// Å²), `bfactor` (float64, the file's B column) and `mask` (bool: whether
     /// `bfactor` is an experimental B usable for scoring), and `token_value` (the
-    /// per-token prediction, as `predict`).
+    /// per-token prediction at the atoms' level: `predict`'s, unless a chain's
+    /// spread was shrunk to keep its atoms' B positive).
     fn predict_atoms<'py>(&self, py: Python<'py>, st: &Structure) -> PyResult<Bound<'py, PyDict>> {
         let a = compute(py, || self.p.predict_atoms(&st.st))?;
         let d = atom_columns(py, &a.sites.atoms)?;

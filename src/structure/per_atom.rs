@@ -637,8 +637,11 @@ pub struct AtomPrediction {
     pub sites: AtomSites,
     /// Predicted B (Å²) per site, `[atoms]`.
     pub values: Array1<f64>,
-    /// The residue-level prediction per token (what [`super::predict::Predictor::predict`]
-    /// gives), `[tokens]`: the value of the tokens and atoms that are no site.
+    /// The residue-level prediction per token, `[tokens]`, at the same level as
+    /// the atoms: what [`super::predict::Predictor::predict`] gives, except in a
+    /// chain whose spread is shrunk further to keep its atoms' B positive
+    /// ([`super::predict`], "The absolute level"); the value of the tokens and
+    /// atoms that are no site, and a CA's.
     pub token_values: Array1<f64>,
 }
 

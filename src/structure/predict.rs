@@ -38,14 +38,21 @@
 //! ([`Predictor::predict_relative`]), and B-factors in Å² are
 //!
 //! ```text
-//! B = μ(res) + σ(res) · z            per chain
-//! μ(res) = a_μ + b_μ · res,   σ(res) = a_σ + b_σ · res      (res clamped to [0.5, 4.5] Å)
+//! B = μ(res) + σ_c · z               per chain c, σ_c = min(σ(res), 0.9 · μ(res) / −min_c z)
+//! ln μ(res) = a_μ + b_μ · res,   ln σ(res) = a_σ + b_σ · res      (res clamped to [0.5, 4.5] Å)
 //! ```
 //!
 //! where `res` is the resolution the file's header gives
-//! ([`Structure::resolution`]); `a`, `b` are least-squares fits of each training
-//! chain's mean and standard deviation of B on its resolution. Without a
-//! resolution, μ and σ are the medians over the training chains. The level is a
+//! ([`Structure::resolution`]); `a`, `b` are least-squares fits of the log of
+//! each training chain's mean and standard deviation of B (each at least 1 Å²)
+//! on its resolution, so that both stay positive at any resolution. `σ_c`
+//! shrinks a chain's spread where its lowest `z` would otherwise fall below
+//! `μ / 10` (a B-factor is positive; the chain's order, and so every Pearson
+//! figure, is unchanged); per atom ([`Predictor::predict_atoms`]) the lowest is
+//! taken over the chain's tokens and atoms together. Without a resolution, μ
+//! and σ are the medians over the training chains. Weight files written before
+//! the log fit (no `level_model` entry) keep their lines of μ and σ themselves,
+//! each at least 1 Å². The level is a
 //! rough guess (crystal B-factors depend on temperature, refinement and model
 //! quality, none of which a coordinate file tells reliably): the per-chain ordering
 //! is what is validated (README, "Evaluation").
@@ -278,6 +285,9 @@ struct Level {
     std: [f64; 2],
     default_mean: f64,
     default_std: f64,
+    /// Whether the lines are fits of `ln` of the mean and standard deviation
+    /// (files written before it was kept hold lines of the values themselves).
+    log: bool,
 }
 
 const RES_RANGE: (f64, f64) = (0.5, 4.5);
@@ -317,7 +327,15 @@ impl Level {
         let default_std = median(stats.iter().map(|s| s.2).collect()).max(MIN_STD);
         let with_res: Vec<(f64, f64, f64)> = stats
             .iter()
-            .filter_map(|&(r, m, s)| r.map(|r| (r.clamp(RES_RANGE.0, RES_RANGE.1), m, s)))
+            .filter_map(|&(r, m, s)| {
+                r.map(|r| {
+                    (
+                        r.clamp(RES_RANGE.0, RES_RANGE.1),
+                        m.max(MIN_STD).ln(),
+                        s.max(MIN_STD).ln(),
+                    )
+                })
+            })
             .collect();
         let line = |y: &dyn Fn(&(f64, f64, f64)) -> f64, default: f64| -> [f64; 2] {
             let n = with_res.len() as f64;
@@ -335,23 +353,43 @@ impl Level {
             [my - b * mx, b]
         };
         Self {
-            mean: line(&|t| t.1, default_mean),
-            std: line(&|t| t.2, default_std),
+            mean: line(&|t| t.1, default_mean.max(MIN_STD).ln()),
+            std: line(&|t| t.2, default_std.ln()),
             default_mean,
             default_std,
+            log: true,
         }
     }
 
+    /// `(μ, σ)` at `resolution` (module docs), both at least [`MIN_STD`].
     fn at(&self, resolution: Option<f64>) -> (f64, f64) {
         match resolution {
             Some(r) if r.is_finite() && r > 0.0 => {
                 let r = r.clamp(RES_RANGE.0, RES_RANGE.1);
                 let m = self.mean[0] + self.mean[1] * r;
                 let s = self.std[0] + self.std[1] * r;
+                let (m, s) = if self.log { (m.exp(), s.exp()) } else { (m, s) };
                 (m.max(MIN_STD), s.max(MIN_STD))
             }
             _ => (self.default_mean, self.default_std),
         }
+    }
+
+    /// `μ + σ_c · z` for each of `z` (one chain's values), with `σ_c` the
+    /// largest scale up to `σ` that keeps the lowest at `μ / 10` or above
+    /// (module docs).
+    fn apply(
+        mu: f64,
+        sigma: f64,
+        z: impl Iterator<Item = f64> + Clone,
+    ) -> impl Iterator<Item = f64> {
+        let lowest = z.clone().fold(0.0_f64, f64::min);
+        let sigma = if lowest < 0.0 {
+            sigma.min(0.9 * mu / -lowest)
+        } else {
+            sigma
+        };
+        z.map(move |v| mu + sigma * v)
     }
 
     fn to_vec(&self) -> Vec<f64> {
@@ -365,12 +403,13 @@ impl Level {
         ]
     }
 
-    fn from_slice(v: &[f64]) -> Self {
+    fn from_slice(v: &[f64], log: bool) -> Self {
         Self {
             mean: [v[0], v[1]],
             std: [v[2], v[3]],
             default_mean: v[4],
             default_std: v[5],
+            log,
         }
     }
 }
@@ -504,16 +543,43 @@ impl Predictor {
             ));
         }
         let offsets = model.offsets(&sites);
-        let values = sites
+        // Each atom's z (its residue's plus its offset), then the level chain by
+        // chain over the chain's tokens and atoms together.
+        let atom_z: Vec<f64> = sites
             .tokens
             .iter()
             .zip(&offsets)
-            .map(|(&t, &o)| mu + sigma * (z[t] + o))
+            .map(|(&t, &o)| z[t] + o)
             .collect();
+        let chains = st.chains();
+        let mut chain_of = vec![0; z.len()];
+        let mut atoms_of = vec![vec![]; chains.len()];
+        for (c, chain) in chains.iter().enumerate() {
+            chain_of[chain.tokens.clone()].fill(c);
+        }
+        for (a, &t) in sites.tokens.iter().enumerate() {
+            atoms_of[chain_of[t]].push(a);
+        }
+        let mut values = Array1::zeros(atom_z.len());
+        let mut token_values = Array1::zeros(z.len());
+        for (chain, atoms) in chains.iter().zip(&atoms_of) {
+            let r = chain.tokens.clone();
+            let all = r
+                .clone()
+                .map(|i| z[i])
+                .chain(atoms.iter().map(|&a| atom_z[a]));
+            let mut out = Level::apply(mu, sigma, all);
+            for v in token_values.slice_mut(s![r]).iter_mut() {
+                *v = out.next().unwrap_or(f64::NAN);
+            }
+            for &a in atoms {
+                values[a] = out.next().unwrap_or(f64::NAN);
+            }
+        }
         Ok(AtomPrediction {
             sites,
             values,
-            token_values: z.mapv(|v| mu + sigma * v),
+            token_values,
         })
     }
 
@@ -530,7 +596,15 @@ impl Predictor {
     pub fn predict_with(&self, st: &Structure, descriptors: &Descriptors) -> Result<Array1<f64>> {
         let z = self.predict_relative_with(st, descriptors)?;
         let (mu, sigma) = self.level.at(st.resolution());
-        Ok(z.mapv(|v| mu + sigma * v))
+        let mut b = Array1::zeros(z.len());
+        for c in st.chains() {
+            let r = c.tokens;
+            let values = Level::apply(mu, sigma, r.clone().map(|i| z[i]));
+            for (out, v) in b.slice_mut(s![r]).iter_mut().zip(values) {
+                *out = v;
+            }
+        }
+        Ok(b)
     }
 
     /// The predicted profile: per-chain z-scores (mean 0, standard deviation 1
@@ -665,6 +739,9 @@ impl Predictor {
         meta.insert("num_bins".to_string(), c.num_bins.to_string());
         meta.insert("max_bfactor".to_string(), format!("{:?}", c.max_bfactor));
         meta.insert("eps".to_string(), format!("{:?}", c.eps));
+        if self.level.log {
+            meta.insert("level_model".to_string(), "log".to_string());
+        }
         meta.insert(
             "level".to_string(),
             self.level
@@ -760,6 +837,16 @@ impl Predictor {
                 "`level` must hold 6 finite numbers".into(),
             ));
         }
+        let log_level = match meta.get("level_model").map(String::as_str) {
+            None => false,
+            Some("log") => true,
+            Some(other) => {
+                return Err(format_err(
+                    "metadata",
+                    format!("`level_model` is `{other}`, expected `log` or no entry"),
+                ))
+            }
+        };
         let config = BFactorHeadConfig::new(c_s)
             .with_num_bins(num_bins)
             .with_max_bfactor(max_bfactor)
@@ -802,7 +889,7 @@ impl Predictor {
             mean,
             scale,
             heads,
-            level: Level::from_slice(&level),
+            level: Level::from_slice(&level, log_level),
             validation_pearson,
             atoms,
         })
