@@ -125,6 +125,24 @@ fn a_ca_carries_its_residue_value_and_side_chains_move_more() {
 }
 
 #[test]
+fn both_token_modes_give_the_same_atom_values() {
+    // Ubiquitin alone: the residue predictions of the two modes agree, and the
+    // atom features are taken at the CA whatever atom the token sits on.
+    let both: Vec<AtomPrediction> = [TokenMode::CaOnly, TokenMode::Boltz2]
+        .into_iter()
+        .map(|mode| {
+            let st =
+                structure::read(file("1ubi.pdb"), &ReadOptions::new().with_tokens(mode)).unwrap();
+            predict(&st)
+        })
+        .collect();
+    assert_eq!(both[0].sites.atoms, both[1].sites.atoms);
+    for (a, b) in both[0].values.iter().zip(&both[1].values) {
+        assert!((a - b).abs() <= 1e-9 * a.abs(), "{a} vs {b}");
+    }
+}
+
+#[test]
 fn a_ca_only_file_gets_its_residue_values() {
     let st = read("1ubi_ca.pdb");
     let pred = predict(&st);

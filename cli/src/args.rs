@@ -299,7 +299,8 @@ pub struct PredictArgs {
     #[arg(long, value_name = "FILE")]
     pub weights: Option<PathBuf>,
     /// Write a value per heavy atom into the structures (-o): side chains get
-    /// their own B, not their residue's (summaries and --table stay per residue).
+    /// their own B, not their residue's (--table stays per residue; the summary
+    /// adds a per-atom line).
     #[arg(long, requires = "output")]
     pub per_atom: bool,
 }

@@ -143,7 +143,10 @@ class Predictor:
     def write_atoms(self, st: Structure, path: str | PathLike[str]) -> None:
         """Writes a copy of the structure's file at ``path`` (format from the
         name) with the per-atom predictions in the B-factor column: each
-        predicted atom its own value, every other atom its token's."""
+        predicted atom its own value (its other alternate locations and later
+        models too), every other atom of a token its token's (hydrogens; with
+        ``tokens="boltz2"`` ligand atoms), atoms of no token (waters; ligands
+        with ``tokens="ca"``) the file's B."""
 
 def read(
     source: str | PathLike[str] | bytes,

@@ -986,7 +986,8 @@ impl Predictor {
     /// Writes a copy of the structure's file at `path` (format from the name)
     /// with the per-atom predictions in the B-factor column
     /// (`structure::write_atoms`): each predicted atom its own value, every other
-    /// atom its token's.
+    /// atom of a token its token's, atoms of no token (waters; ligands with
+    /// tokens="ca") the file's B.
     fn write_atoms(&self, py: Python<'_>, st: &Structure, path: PathBuf) -> PyResult<()> {
         compute(py, || {
             let a = self.p.predict_atoms(&st.st)?;

@@ -47,10 +47,15 @@
 //!   the products `dw·d`, `u·d`, `dw·u`, `dw²`, `u²`, `dw_blur·d`, `distance·u`,
 //!   `end·d`.
 //!
-//! The sites are the heavy atoms (not H or D) of the first alternate location
-//! of each amino-acid residue token, in file order: one token per residue in
-//! both token modes, at its CA with [`TokenMode::CaOnly`], at its CB (CA for
-//! glycine) with Boltz-2's; the residue's value is its token's either way.
+//! The sites are the heavy atoms (not H or D) of the first model, without an
+//! alternate location or of the first one, of each amino-acid residue token,
+//! in file order: with [`TokenMode::CaOnly`] every residue ProDy counts as an
+//! amino acid (modified ones such as `MSE` and `CSO` included), at its CA; with
+//! Boltz-2's tokens the standard residues, at CB (CA for glycine; a modified
+//! residue is a ligand there, cut per atom, and gets no per-atom values). The
+//! residue's value is its token's; the atom features are taken at the CA in
+//! both modes. [`super::write_atoms`] gives a site's value to its other
+//! alternate locations and to the same atom in later models.
 //!
 //! [`Predictor::predict_relative`]: super::predict::Predictor::predict_relative
 //! [`TokenMode::CaOnly`]: super::TokenMode::CaOnly
@@ -117,7 +122,8 @@ pub const CONTINUOUS: [&str; 14] = [
 
 /// The blur of the blurred WCN descriptor (Å).
 const BLUR: f64 = 2.0;
-/// Residues within this many tokens of a chain end count as at its end.
+/// Residues within this many amino-acid residues of a chain end count as at
+/// its end.
 const END: usize = 2;
 /// Offsets are clipped to `±CLIP` chain standard deviations for fitting.
 const CLIP: f64 = 5.0;
@@ -210,10 +216,18 @@ pub fn atom_sites(st: &Structure, lattice: bool) -> Result<AtomSites> {
             );
         }
     }
-    let mut chain_span = vec![0..0; tokens.len()];
+    // Whether each amino-acid token is within END residues of its chain's first
+    // or last amino acid (ligand tokens of the chain, in Boltz-2's tokens, are
+    // not counted).
+    let mut at_end = vec![false; tokens.len()];
     for c in st.chains() {
-        for i in c.tokens.clone() {
-            chain_span[i] = c.tokens.clone();
+        let residues: Vec<usize> = c
+            .tokens
+            .clone()
+            .filter(|&i| tokens[i].kind == MoleculeKind::Protein)
+            .collect();
+        for (k, &i) in residues.iter().enumerate() {
+            at_end[i] = k < END || k + END >= residues.len();
         }
     }
     let config = WcnConfig::new().with_crystal(lattice);
@@ -304,10 +318,12 @@ pub fn atom_sites(st: &Structure, lattice: bool) -> Result<AtomSites> {
     let n_tokens = tokens.len();
     let mut ca_w = vec![f64::NAN; n_tokens];
     let mut ca_wb = vec![f64::NAN; n_tokens];
+    let mut ca_pos = vec![[f64::NAN; 3]; n_tokens];
     for i in 0..atoms.len() {
         if is_ca[i] {
             ca_w[token[i]] = wcn[i].ln();
             ca_wb[token[i]] = wcn_blur2[i].ln();
+            ca_pos[token[i]] = pos[i];
         }
     }
     let mut chain_mean = vec![0.0; n_tokens];
@@ -335,17 +351,12 @@ pub fn atom_sites(st: &Structure, lattice: bool) -> Result<AtomSites> {
         let db = or0(wcn_blur2[i].ln() - ca_wb[t]);
         let u = or0(ca_w[t] - chain_mean[t]);
         let d = f64::from(depth(&atoms[i].atom_name.to_ascii_uppercase()));
-        let c = tokens[t].coords;
+        let c = ca_pos[t];
         let dist = or0(((pos[i][0] - c[0]).powi(2)
             + (pos[i][1] - c[1]).powi(2)
             + (pos[i][2] - c[2]).powi(2))
         .sqrt());
-        let span = &chain_span[t];
-        let end = if t < span.start + END || t + END >= span.end {
-            1.0
-        } else {
-            0.0
-        };
+        let end = if at_end[t] { 1.0 } else { 0.0 };
         let v = [
             dw,
             db,

@@ -571,8 +571,13 @@ pub(crate) fn build(
         return Err(Error::empty(shown, vec![0], "atom"));
     }
     if tokens.is_empty() {
+        let mode = match options.tokens {
+            TokenMode::CaOnly => "CA-only tokens: one per amino-acid residue with a CA",
+            TokenMode::Boltz2 => "Boltz-2 tokens: residues, nucleotides and ligand atoms",
+        };
+        let waters = if options.waters { ", waters" } else { "" };
         return Err(Error::empty(
-            format!("the tokens of {shown} (with {options:?})"),
+            format!("the token list of {shown} ({mode}{waters})"),
             vec![0],
             "token",
         ));

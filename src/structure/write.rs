@@ -68,7 +68,10 @@ where
 /// Writes per-atom values ([`Predictor::predict_atoms`]) into the B-factor
 /// column, as [`write()`] does for per-token ones: each predicted atom gets its
 /// own value (alternate locations of it and the same atom in later models
-/// included), every other atom its token's value (`prediction.token_values`).
+/// included), every other atom of a token its token's value
+/// (`prediction.token_values`: hydrogens, and with Boltz-2's tokens ligand
+/// atoms and modified residues, cut per atom there), and atoms of no token
+/// (waters; ligands with CA-only tokens) keep the file's B.
 ///
 /// Errors as [`write()`], for both series; [`Error::Config`] if the sites do not
 /// belong to `structure`.
