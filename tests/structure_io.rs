@@ -1129,6 +1129,22 @@ fn formats_come_from_file_names() {
     }
 }
 
+#[test]
+fn a_directory_is_an_io_error_whatever_its_name() {
+    let dir = std::env::temp_dir().join(format!("bfactor_dir_{}", std::process::id()));
+    for name in ["plain", "looks.pdb"] {
+        let path = dir.join(name);
+        std::fs::create_dir_all(&path).unwrap();
+        match structure::read(&path, &ReadOptions::new()) {
+            Err(Error::Io { message, .. }) => {
+                assert!(message.contains("directory"), "{name}: {message}")
+            }
+            other => panic!("{name}: {other:?}"),
+        }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 // ---------------------------------------------------------------------------
 // Per-chain scaling.
 // ---------------------------------------------------------------------------

@@ -146,6 +146,10 @@ impl FileFormat {
 pub fn read(path: impl AsRef<Path>, options: &ReadOptions) -> Result<Structure> {
     let path = path.as_ref();
     let shown = path.display().to_string();
+    if path.is_dir() {
+        let e = std::io::Error::from(std::io::ErrorKind::IsADirectory);
+        return Err(Error::io(&shown, e));
+    }
     let (format, gz) = FileFormat::from_path(path)?;
     let io = |e: std::io::Error| Error::io(&shown, e);
     let limit = options.max_bytes;
