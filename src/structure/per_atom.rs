@@ -67,7 +67,8 @@ use faer::{Mat, Side};
 use ndarray::{Array1, Array2};
 
 use super::features::{self, AtomId, WcnConfig};
-use super::{MoleculeKind, Structure};
+use super::scale::column_standardisation;
+use super::{ChainSpan, MoleculeKind, Structure};
 use crate::loss::MIN_VALID_BFACTOR;
 use crate::{loss, Error, Result};
 
@@ -302,14 +303,7 @@ pub fn atom_sites(st: &Structure, lattice: bool) -> Result<AtomSites> {
                     let (x, y, z) = atom.pos();
                     pos.push([x, y, z]);
                     token.push(t);
-                    atoms.push(AtomId {
-                        chain: chain.id().to_string(),
-                        residue_number: number,
-                        insertion_code: icode.map(str::to_string),
-                        residue_name: conformer.name().to_string(),
-                        atom_name: atom.name().to_string(),
-                        alt_loc: alt.map(str::to_string),
-                    });
+                    atoms.push(AtomId::new(chain.id(), (number, icode), conformer, atom));
                 }
             }
         }
@@ -420,9 +414,9 @@ pub fn atom_examples(
 ) -> Result<Vec<AtomExample>> {
     check_sites(st, sites)?;
     let (b, mask) = (st.bfactors(), st.mask());
-    let mut chain_of = vec![usize::MAX; st.tokens().len()];
+    let chains = st.chains();
     let mut sd = vec![];
-    for (c, chain) in st.chains().iter().enumerate() {
+    for chain in &chains {
         let valid: Vec<f64> = chain
             .tokens
             .clone()
@@ -437,17 +431,12 @@ pub fn atom_examples(
         } else {
             f64::NAN
         });
-        for i in chain.tokens.clone() {
-            chain_of[i] = c;
-        }
     }
-    let mut rows: Vec<Vec<usize>> = vec![vec![]; sd.len()];
-    for i in 0..sites.atoms.len() {
-        let t = sites.tokens[i];
-        let c = chain_of[t];
-        if !sites.is_ca[i] && sites.mask[i] > 0.0 && mask[t] > 0.0 && sd[c].is_finite() {
-            rows[c].push(i);
-        }
+    let mut rows = sites.by_chain(&chains);
+    for (r, s) in rows.iter_mut().zip(&sd) {
+        r.retain(|&i| {
+            !sites.is_ca[i] && sites.mask[i] > 0.0 && mask[sites.tokens[i]] > 0.0 && s.is_finite()
+        });
     }
     Ok(rows
         .into_iter()
@@ -464,7 +453,8 @@ pub fn atom_examples(
         .collect())
 }
 
-fn check_sites(st: &Structure, sites: &AtomSites) -> Result<()> {
+/// [`Error::Config`] unless every site's token is one of `st`'s.
+pub(crate) fn check_sites(st: &Structure, sites: &AtomSites) -> Result<()> {
     let n = st.tokens().len();
     if let Some(&t) = sites.tokens.iter().find(|&&t| t >= n) {
         return Err(Error::config(
@@ -474,6 +464,22 @@ fn check_sites(st: &Structure, sites: &AtomSites) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+impl AtomSites {
+    /// The sites of each of `chains` (the structure's [`Structure::chains`];
+    /// the sites checked by [`check_sites`]), in site order.
+    pub(crate) fn by_chain(&self, chains: &[ChainSpan]) -> Vec<Vec<usize>> {
+        let mut chain_of = vec![0; chains.last().map_or(0, |c| c.tokens.end)];
+        for (c, chain) in chains.iter().enumerate() {
+            chain_of[chain.tokens.clone()].fill(c);
+        }
+        let mut out = vec![vec![]; chains.len()];
+        for (i, &t) in self.tokens.iter().enumerate() {
+            out[chain_of[t]].push(i);
+        }
+        out
+    }
 }
 
 /// The atoms' offsets from their CA (module docs): a ridge regression on the
@@ -512,26 +518,7 @@ impl AtomModel {
         let (_, n_classes) = classes();
         let q = CONTINUOUS.len();
         let p = n_classes + q;
-        let rows: usize = examples.iter().map(|e| e.len()).sum();
-        let mut mean = Array1::<f64>::zeros(q);
-        for e in &examples {
-            mean += &e.continuous.sum_axis(ndarray::Axis(0));
-        }
-        mean /= rows as f64;
-        let mut var = Array1::<f64>::zeros(q);
-        for e in &examples {
-            for r in e.continuous.rows() {
-                var.zip_mut_with(&(&r - &mean), |v, d| *v += d * d);
-            }
-        }
-        let scale = var.mapv(|v| {
-            let s = (v / rows as f64).sqrt();
-            if s > 1e-12 {
-                s
-            } else {
-                1.0
-            }
-        });
+        let (mean, scale) = column_standardisation(examples.iter().map(|e| &e.continuous), q);
         let mut a = Mat::<f64>::zeros(p, p);
         let mut rhs = Mat::<f64>::zeros(p, 1);
         let mut x = vec![0.0; q];
@@ -678,17 +665,9 @@ pub fn chain_pearsons(
     let mask = st.mask();
     let mut out = vec![];
     let chains = st.chains();
-    let mut chain_of = vec![0; st.tokens().len()];
-    for (c, chain) in chains.iter().enumerate() {
-        for i in chain.tokens.clone() {
-            chain_of[i] = c;
-        }
-    }
-    let mut rows: Vec<Vec<usize>> = vec![vec![]; chains.len()];
-    for i in 0..sites.atoms.len() {
-        if sites.mask[i] > 0.0 && values[i].is_finite() {
-            rows[chain_of[sites.tokens[i]]].push(i);
-        }
+    let mut rows = sites.by_chain(&chains);
+    for r in &mut rows {
+        r.retain(|&i| sites.mask[i] > 0.0 && values[i].is_finite());
     }
     for (c, chain) in chains.iter().enumerate() {
         let usable = chain.tokens.clone().filter(|&i| mask[i] > 0.0).count();

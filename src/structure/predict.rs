@@ -68,14 +68,14 @@ use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
 use std::path::Path;
 
-use ndarray::{s, Array1, Array2, Axis};
+use ndarray::{s, Array1, Array2};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 
 use super::features::{self, Descriptors, FeatureConfig};
 use super::per_atom::{self, AtomExample, AtomModel, AtomPrediction, AtomSites};
-use super::scale::zscore_or_zeros;
+use super::scale::{column_standardisation, zscore_or_zeros};
 use super::Structure;
 use crate::train::fit::{fit, FitConfig, OptimizerConfig, Protein};
 use crate::train::optim::AdamWConfig;
@@ -533,15 +533,9 @@ impl Predictor {
                 "a predictor with one (the bundled one, or fit_atoms after training)",
             )
         })?;
+        per_atom::check_sites(st, &sites)?;
         let z = self.predict_relative_with(st, descriptors)?;
         let (mu, sigma) = self.level.at(st.resolution());
-        if let Some(&t) = sites.tokens.iter().find(|&&t| t >= z.len()) {
-            return Err(Error::config(
-                "sites",
-                format!("token {t}"),
-                format!("sites of this structure ({} tokens)", z.len()),
-            ));
-        }
         let offsets = model.offsets(&sites);
         // Each atom's z (its residue's plus its offset), then the level chain by
         // chain over the chain's tokens and atoms together.
@@ -552,14 +546,7 @@ impl Predictor {
             .map(|(&t, &o)| z[t] + o)
             .collect();
         let chains = st.chains();
-        let mut chain_of = vec![0; z.len()];
-        let mut atoms_of = vec![vec![]; chains.len()];
-        for (c, chain) in chains.iter().enumerate() {
-            chain_of[chain.tokens.clone()].fill(c);
-        }
-        for (a, &t) in sites.tokens.iter().enumerate() {
-            atoms_of[chain_of[t]].push(a);
-        }
+        let atoms_of = sites.by_chain(&chains);
         let mut values = Array1::zeros(atom_z.len());
         let mut token_values = Array1::zeros(z.len());
         for (chain, atoms) in chains.iter().zip(&atoms_of) {
@@ -874,9 +861,9 @@ impl Predictor {
             None => None,
             Some(alpha) => {
                 let alpha: f64 = parse(alpha, "atom_alpha")?;
-                let (_, coef) = tensor_f64_any(&st, "atom.coef")?;
-                let (_, mean) = tensor_f64_any(&st, "atom.mean")?;
-                let (_, scale) = tensor_f64_any(&st, "atom.scale")?;
+                let coef = tensor_f64_any(&st, "atom.coef")?;
+                let mean = tensor_f64_any(&st, "atom.mean")?;
+                let scale = tensor_f64_any(&st, "atom.scale")?;
                 Some(
                     AtomModel::from_parts(coef, mean, scale, alpha)
                         .map_err(|m| format_err("atom model", m))?,
@@ -976,8 +963,8 @@ fn tensor_f64(st: &SafeTensors<'_>, name: &str, n: usize) -> Result<Array1<f64>>
     Ok(v)
 }
 
-/// A 1-D `f64` tensor of any length, with its length.
-fn tensor_f64_any(st: &SafeTensors<'_>, name: &str) -> Result<(usize, Array1<f64>)> {
+/// A 1-D `f64` tensor of any length.
+fn tensor_f64_any(st: &SafeTensors<'_>, name: &str) -> Result<Array1<f64>> {
     let t = st.tensor(name).map_err(|_| {
         Error::missing_tensor(name, st.names().iter().map(|s| s.to_string()).collect())
     })?;
@@ -990,7 +977,7 @@ fn tensor_f64_any(st: &SafeTensors<'_>, name: &str) -> Result<(usize, Array1<f64
             ))
         }
     };
-    Ok((n, tensor_f64(st, name, n)?))
+    tensor_f64(st, name, n)
 }
 
 fn tensor_f32(st: &SafeTensors<'_>, name: &str, shape: &[usize; 2]) -> Result<Array2<f32>> {
@@ -1065,26 +1052,7 @@ pub fn train_chains(
         }
     }
     // Standardisation over every token of the training chains.
-    let rows: usize = chains.iter().map(|c| c.features.nrows()).sum();
-    let mut mean = Array1::<f64>::zeros(width);
-    for c in &chains {
-        mean += &c.features.sum_axis(Axis(0));
-    }
-    mean /= rows as f64;
-    let mut var = Array1::<f64>::zeros(width);
-    for c in &chains {
-        for row in c.features.rows() {
-            var.zip_mut_with(&(&row - &mean), |v, d| *v += d * d);
-        }
-    }
-    let scale = var.mapv(|v| {
-        let sd = (v / rows as f64).sqrt();
-        if sd > 1e-12 {
-            sd
-        } else {
-            1.0
-        }
-    });
+    let (mean, scale) = column_standardisation(chains.iter().map(|c| &c.features), width);
     let mut proto = Predictor {
         features: config.features,
         names,

@@ -28,7 +28,7 @@
 //! # Ok::<(), bfactor::Error>(())
 //! ```
 
-use ndarray::{Array1, ArrayBase, ArrayView1, Data, Ix1};
+use ndarray::{Array1, Array2, ArrayBase, ArrayView1, Axis, Data, Ix1};
 
 use super::ChainSpan;
 use crate::{check, Error, Float, Result};
@@ -75,6 +75,37 @@ pub(crate) fn zscore_or_zeros(values: ArrayView1<'_, f64>) -> Array1<f64> {
         return Array1::zeros(n);
     }
     values.mapv(|x| (x - mean) / std)
+}
+
+/// Per column, the mean and (population) standard deviation over every row of
+/// `blocks` (1 where the column is constant, at or below 1e-12): the
+/// standardisation of the predictor's descriptors and of the atom model's
+/// features.
+pub(crate) fn column_standardisation<'a>(
+    blocks: impl Iterator<Item = &'a Array2<f64>> + Clone,
+    width: usize,
+) -> (Array1<f64>, Array1<f64>) {
+    let rows: usize = blocks.clone().map(|b| b.nrows()).sum();
+    let mut mean = Array1::<f64>::zeros(width);
+    for b in blocks.clone() {
+        mean += &b.sum_axis(Axis(0));
+    }
+    mean /= rows as f64;
+    let mut var = Array1::<f64>::zeros(width);
+    for b in blocks {
+        for row in b.rows() {
+            var.zip_mut_with(&(&row - &mean), |v, d| *v += d * d);
+        }
+    }
+    let scale = var.mapv(|v| {
+        let sd = (v / rows as f64).sqrt();
+        if sd > 1e-12 {
+            sd
+        } else {
+            1.0
+        }
+    });
+    (mean, scale)
 }
 
 /// `values` rescaled chain by chain to the mean and standard deviation of

@@ -198,6 +198,26 @@ pub struct AtomId {
     pub alt_loc: Option<String>,
 }
 
+impl AtomId {
+    /// The identity of `atom` of `conformer`, in residue `(number, icode)` of
+    /// chain `chain`.
+    pub(crate) fn new(
+        chain: &str,
+        (number, icode): (isize, Option<&str>),
+        conformer: &pdbtbx::Conformer,
+        atom: &pdbtbx::Atom,
+    ) -> Self {
+        Self {
+            chain: chain.to_string(),
+            residue_number: number,
+            insertion_code: icode.map(str::to_string),
+            residue_name: conformer.name().to_string(),
+            atom_name: atom.name().to_string(),
+            alt_loc: conformer.alternative_location().map(str::to_string),
+        }
+    }
+}
+
 /// Per scored atom, `1 / WCN` (blurred if asked), in file order.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AtomWcn {
@@ -380,14 +400,7 @@ impl Field {
                             });
                             if polymer && occ != 0.0 {
                                 scored_of.push(Some(ids.len() as u32));
-                                ids.push(AtomId {
-                                    chain: chain.id().to_string(),
-                                    residue_number: number,
-                                    insertion_code: icode.map(str::to_string),
-                                    residue_name: conformer.name().to_string(),
-                                    atom_name: atom.name().to_string(),
-                                    alt_loc: alt_label.map(str::to_string),
-                                });
+                                ids.push(AtomId::new(chain.id(), (number, icode), conformer, atom));
                             } else {
                                 scored_of.push(None);
                             }
